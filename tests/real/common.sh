@@ -168,12 +168,12 @@ rp_check_probe() {
 	bad=$(grep -v ' ptr_in_region=1$' "$log")
 	if [ -n "$bad" ]; then
 		rp_bad "malloc returned a block outside the region in:"
-		printf '%s\n' "$bad"
+		printf '%s\n' "$bad" | head -n 5
 	fi
 	bad=$(grep ' region_rss_kb=0 ' "$log")
 	if [ -n "$bad" ]; then
 		rp_bad "no resident page in the region in:"
-		printf '%s\n' "$bad"
+		printf '%s\n' "$bad" | head -n 5
 	fi
 	echo "probe: $(wc -l <"$log") process(es) checked; first: $(head -n 1 "$log")"
 }
