@@ -148,8 +148,9 @@ def run_once(binary, args, preload, timeout=180):
     m = RESULT_RE.search(p.stdout)
     if p.returncode != 0 or not m:
         err = (p.stderr or p.stdout).strip().splitlines()
-        return None, "exit %d%s" % (p.returncode,
-                                     (": " + err[-1]) if err else "")
+        how = ("killed by signal %d" % -p.returncode if p.returncode < 0
+               else "exit %d" % p.returncode)
+        return None, how + ((": " + err[-1]) if err else "")
     res = {}
     for kv in m.group(1).split():
         k, _, v = kv.partition("=")
@@ -328,9 +329,17 @@ def write_report(out, allocs, results, notes, cg, cg_note, cg_ops, ckpt,
     for w in speed:
         L.append("| %s | " % w[0] + " | ".join(
             fmt(ratio(w[0], n), 2) for n in names) + " |")
-    gm = {n: geomean([ratio(w[0], n) for w in speed]) for n in names}
+    def gm_cell(n):
+        rs = [ratio(w[0], n) for w in speed]
+        have = [x for x in rs if x]
+        g = geomean(have)
+        if g is None:
+            return "n/a"
+        # A mean over fewer workloads is not comparable: say so.
+        return "**%.2f**" % g + ("" if len(have) == len(rs)
+                                  else " (%d of %d)" % (len(have), len(rs)))
     L.append("| **geometric mean** | " + " | ".join(
-        "**%s**" % fmt(gm[n], 2) for n in names) + " |")
+        gm_cell(n) for n in names) + " |")
     L.append("")
     L.append("Median seconds per run (spread = largest (max-min)/median "
              "over the allocators, a noise gauge):")
@@ -480,6 +489,7 @@ def main():
 
     workloads = [w for w in WORKLOADS if not only or w[0] in only]
     results = {}
+    failed = {}
     raw = open(os.path.join(resdir, "raw.tsv"), "w")
     raw.write("workload\tallocator\tround\tsecs\tops\tmaxrss_kb\n")
     t_start = time.time()
@@ -490,9 +500,16 @@ def main():
             # Rotate the starting allocator so none always runs first.
             order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
             for an, path in order:
-                res, err = run_once(prog, args, path)
+                if (name, an) in failed:
+                    continue
+                res, err = run_once(prog, args, path, timeout=60)
                 if res is None:
-                    log("%s/%s round %d failed: %s" % (name, an, r, err))
+                    # One failure drops the pair: a hang would otherwise
+                    # cost a timeout every round.
+                    msg = "%s under %s failed in round %d (%s); its other " \
+                        "rounds were skipped" % (name, an, r + 1, err)
+                    log(msg)
+                    failed[(name, an)] = msg
                     continue
                 results[name].setdefault(an, []).append(res)
                 raw.write("%s\t%s\t%d\t%.6f\t%d\t%d\n" % (
@@ -549,7 +566,7 @@ def main():
         else:
             log("chart.py failed; chart skipped")
 
-    write_report(a.out, allocs, results, notes, cg, cg_note, a.cg_ops, ckpt,
+    write_report(a.out, allocs, results, notes + list(failed.values()), cg, cg_note, a.cg_ops, ckpt,
                  a.rounds, chart_rel)
     log("wrote %s" % a.out)
     return 0
