@@ -15,18 +15,24 @@ BENCH_ROUNDS ?= 5
 
 $(B)/bench:
 	mkdir -p $@
+# Checkpoint programs (bench/ckpt_*.c) use the pm_ API, so they link with
+# the library and are built only once it exists.
+BENCH_CKPT_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/ckpt_*.c))
+$(B)/bench/ckpt_%: bench/ckpt_%.c bench/bench.h include/pmalloc.h $(B)/libpmalloc.so | $(B)/bench
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 $(B)/bench/%: bench/%.c bench/bench.h | $(B)/bench
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 $(B)/bench/%: bench/%.cpp bench/bench.h | $(B)/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $<
 
-.PHONY: bench-bins
+.PHONY: bench-bins bench-ckpt-bins
 bench-bins: $(BENCH_BINS)
+bench-ckpt-bins: $(BENCH_CKPT_BINS)
 
 # The library is built first, but a failed build does not stop the suite:
 # the runner then says pmalloc is missing and benchmarks the others.
 bench: $(BENCH_BINS)
-	@$(MAKE) --no-print-directory all || \
+	@$(MAKE) --no-print-directory all bench-ckpt-bins || \
 		echo "bench: building libpmalloc failed; benchmarking the other allocators"
 	$(BENCH_PYTHON) bench/run.py --build $(B) --rounds $(BENCH_ROUNDS) \
 		--only "$(BENCH_ONLY)" --allocators "$(BENCH_ALLOCATORS)" \

@@ -82,8 +82,9 @@ def main():
     else:
         axes[1].set_axis_off()
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels),
-               frameon=False, title="ratio to glibc (= 1, the black line)")
+    if labels:
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels),
+                   frameon=False, title="ratio to glibc (= 1, the black line)")
     fig.text(0.5, 0.005, d.get("note", ""), ha="center", fontsize=7,
              style="italic")
     fig.tight_layout(rect=(0, 0.03, 1, 0.93))
