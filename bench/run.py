@@ -44,8 +44,8 @@ WORKLOADS = [
      "producer mallocs 1M blocks of 16..256 B, consumer frees them "
      "(lock-free SPSC ring)"),
     ("large", "w_large", [], "speed",
-     "32 live blocks of 64 KiB..4 MiB, 60k replacements, first and last "
-     "byte touched"),
+     "32 live blocks of 64 KiB..4 MiB, 60k replacements, one byte "
+     "written per block"),
     ("cxx_map", "w_cxx_map", [], "speed",
      "C++ std::map<std::string, std::string> insert/erase churn, "
      "~50k entries, 300k ops"),
