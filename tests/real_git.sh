@@ -78,7 +78,7 @@ git_job() {
 	git gc -q --aggressive
 	echo "gc: $?"
 	git count-objects -v | grep -v '^size'
-	git fsck --full --strict 2>&1
+	git fsck --full --strict
 	echo "fsck: $?"
 	git verify-pack -v .git/objects/pack/*.idx | grep -v '^chain length' | awk '{ print $1, $2, $3 }' | sort
 	echo "== blame"
