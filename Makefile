@@ -1,0 +1,96 @@
+# pmalloc - build, test, install.
+#   make            libpmalloc.so / libpmalloc.a / the pmalloc CLI in build/
+#   make check      every test (one process each); ends "N passed, M failed"
+#   make bench      the benchmark suite; writes docs/PERFORMANCE.md
+#   make fuzz       run the checkpoint-parser fuzzer for a while
+#   make install PREFIX=/usr/local DESTDIR=
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+CXX     ?= g++
+B       := build
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+SOVER   := 1
+VERSION := 1.0.0
+
+WARN    := -Wall -Wextra
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 $(WARN)
+LIB_CFLAGS  := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
+	-fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector $(EXTRA_CFLAGS)
+LIB_SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRCS))
+LIB_HDRS := $(wildcard src/*.h) include/pmalloc.h
+
+.PHONY: all check clean install bench fuzz san valgrind-check
+all: $(B)/libpmalloc.so $(B)/libpmalloc.a $(B)/pmalloc $(B)/libmalloc.so
+
+$(B)/obj/%.o: src/%.c $(LIB_HDRS) | $(B)/obj
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(B)/obj $(B)/tests $(B)/san:
+	mkdir -p $@
+
+$(B)/libpmalloc.so.$(VERSION): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libpmalloc.so.$(SOVER) -Wl,-z,now -Wl,-z,relro \
+		-Wl,--no-undefined -o $@ $(LIB_OBJS)
+$(B)/libpmalloc.so.$(SOVER): $(B)/libpmalloc.so.$(VERSION)
+	ln -sf libpmalloc.so.$(VERSION) $@
+$(B)/libpmalloc.so: $(B)/libpmalloc.so.$(SOVER)
+	ln -sf libpmalloc.so.$(SOVER) $@
+$(B)/libmalloc.so: $(B)/libpmalloc.so.$(VERSION)
+	ln -sf libpmalloc.so.$(VERSION) $@
+$(B)/libpmalloc.a: $(LIB_OBJS)
+	rm -f $@; ar rcs $@ $(LIB_OBJS)
+
+$(B)/pmalloc: tools/pmalloc.c $(B)/libpmalloc.a $(LIB_HDRS)
+	$(CC) $(BASE_CFLAGS) -o $@ tools/pmalloc.c $(B)/libpmalloc.a
+
+# ---- tests ------------------------------------------------------------------
+# tests/t_*.c   C tests linked with -lpmalloc (they interpose malloc too)
+# tests/*.sh    script tests; they get PMALLOC_BUILD (the build dir) and PMALLOC_TOP
+TEST_CFLAGS := $(BASE_CFLAGS) -fno-builtin -pthread -Iinclude
+TEST_SRCS := $(wildcard tests/t_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
+TEST_SCRIPTS := $(wildcard tests/*.sh)
+
+$(B)/tests/%: tests/%.c tests/testlib.h $(B)/libpmalloc.so | $(B)/tests
+	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
+
+# The core under ASan+UBSan through the prefixed API (no interposition: ASan
+# brings its own malloc; ASan also refuses 0xe0000000, so another base).
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+SAN_SRCS := $(filter-out src/interpose.c,$(LIB_SRCS))
+SAN_TESTS := $(wildcard tests/san_*.c)
+$(B)/san/%: tests/%.c $(SAN_SRCS) $(LIB_HDRS) tests/testlib.h | $(B)/san
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -pthread -Iinclude -DPM_NO_INTERPOSE \
+		-DEHEAP_START_ADDRESS=0x200000000000UL -o $@ $< $(SAN_SRCS)
+SAN_BINS := $(patsubst tests/%.c,$(B)/san/%,$(SAN_TESTS))
+
+-include tests/extra.mk
+-include fuzz/fuzz.mk
+-include bench/bench.mk
+
+check: all $(TEST_BINS) $(SAN_BINS) $(CHECK_EXTRA)
+	@PMALLOC_BUILD=$(abspath $(B)) PMALLOC_TOP=$(CURDIR) CC="$(CC)" \
+		sh tests/run.sh $(TEST_BINS) $(SAN_BINS) $(TEST_SCRIPTS)
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/libpmalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpmalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpmalloc.so.$(SOVER)
+	ln -sf libpmalloc.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libpmalloc.so
+	install -m 644 $(B)/libpmalloc.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/pmalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(B)/pmalloc $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' pmalloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pmalloc.pc
+	-install -m 644 docs/pmalloc.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,127 @@
+/*
+ * pmalloc.h - the public interface of pmalloc, a malloc whose heap lives at
+ * one fixed virtual address so that a program can checkpoint its heap and
+ * its globals to a file and reinstall them in a later run.
+ *
+ * Conventions (as libuv): every pm_ function that can fail returns 0 (or a
+ * non-negative value) on success and a negative error code on failure:
+ * -errno where one fits, one of the PM_E* codes below otherwise.
+ * pm_strerror() names a code; pm_errmsg() gives the detailed message of the
+ * calling thread's last failure (which check failed, where).
+ *
+ * The malloc family itself (malloc, free, ...) keeps POSIX/glibc semantics.
+ */
+#ifndef PMALLOC_H
+#define PMALLOC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PMALLOC_VERSION_MAJOR 1
+#define PMALLOC_VERSION_MINOR 0
+#define PMALLOC_VERSION_PATCH 0
+#define PMALLOC_VERSION_STRING "1.0.0"
+
+/* Error codes of our own; all below -1000 so they never collide with -errno.
+ * X(name, value, message) */
+#define PM_ERRNO_MAP(X)                                                        \
+	X(PM_ECORRUPT, -1001, "checkpoint file is corrupt")                    \
+	X(PM_EVERSION, -1002, "checkpoint file has an unsupported version")    \
+	X(PM_EMAGIC, -1003, "not a pmalloc checkpoint file")                   \
+	X(PM_ELAYOUT, -1004, "address-space layout differs from the checkpoint") \
+	X(PM_EEXEC, -1005, "checkpoint was made by another executable")        \
+	X(PM_EBASE, -1006, "checkpoint heap base or size differs from this heap") \
+	X(PM_ENOHEAP, -1007, "the pmalloc heap is not available")              \
+	X(PM_ETRUNC, -1008, "checkpoint file is truncated")
+
+enum pm_error {
+#define PM_ERR_ENUM_(name, value, msg) name = value,
+	PM_ERRNO_MAP(PM_ERR_ENUM_)
+#undef PM_ERR_ENUM_
+};
+
+/* ---- Checkpoint and restore -------------------------------------------- */
+
+/* Write the persistent heap, the executable's data/bss, PM_PERSISTENT
+ * globals and pm_register()ed ranges to `path`.  The file is written to a
+ * temporary file in the same directory, fsync'd and renamed over `path`, so
+ * a crash at any moment leaves any previous file at `path` intact.  Other
+ * threads may keep running; the heap is quiesced while it is copied.
+ * Errors: -EINVAL (path NULL or empty), -errno of open/write/fsync/rename
+ * (-ENOSPC on a full disk, ...), PM_ENOHEAP. */
+int pm_checkpoint(const char *path);
+
+/* Flags for pm_restore_ex(). */
+#define PM_RESTORE_ALLOW_MOVED 0x1u /* accept moved executable/libraries */
+#define PM_RESTORE_NO_VERIFY 0x2u   /* skip data checksums (header, metadata
+				       and layout are always checked) */
+
+/* Reinstall the heap and the globals from `path`.  The whole file is
+ * validated before memory is touched; on any failure the process is exactly
+ * as before.  Must be called while the process has a single thread.
+ * Errors: -ENOENT/-EACCES/... (open), -EBUSY (other threads running, or the
+ * program already holds blocks in the persistent heap), PM_EMAGIC,
+ * PM_EVERSION, PM_ECORRUPT, PM_ETRUNC, PM_EEXEC, PM_EBASE, PM_ELAYOUT.
+ * The environment variable PMALLOC_ALLOW_MOVED=1 acts as
+ * PM_RESTORE_ALLOW_MOVED. */
+int pm_restore(const char *path);
+int pm_restore_ex(const char *path, unsigned flags);
+
+/* 1 if this process's heap was restored from a checkpoint (by pm_restore or
+ * by PMALLOC_RESTORE at start-up), 0 otherwise. */
+int pm_restored(void);
+
+/* Named roots kept inside the heap (names up to 63 bytes).  pm_root_set
+ * with ptr NULL removes the root.  Errors: -EINVAL (bad name), -ENOMEM. */
+int pm_root_set(const char *name, void *ptr);
+void *pm_root_get(const char *name);
+
+/* Add [addr, addr+len) (global memory, e.g. in a shared library) to what is
+ * persisted.  Errors: -EINVAL (NULL, zero length, overlaps the heap),
+ * -ENOMEM (too many ranges: the table holds 256). */
+int pm_register(void *addr, size_t len);
+
+/* A global that must persist: `static int counter PM_PERSISTENT;` */
+#define PM_PERSISTENT                                                          \
+	__attribute__((section("pm_persistent"), used, retain, aligned(16)))
+
+const char *pm_strerror(int code);
+const char *pm_errmsg(void);
+
+/* The seed's dump entry point: the same as pm_checkpoint(). */
+int mm_store_heap_file(const char *filename);
+
+/* ---- The heap without interposition ------------------------------------ */
+
+/* The same allocator as malloc & co., under names of our own, for programs
+ * and tests that do not interpose libc's names. */
+void *pm_malloc(size_t n);
+void pm_free(void *p);
+void *pm_calloc(size_t nmemb, size_t size);
+void *pm_realloc(void *p, size_t n);
+void *pm_memalign(size_t align, size_t n);
+int pm_posix_memalign(void **out, size_t align, size_t n);
+size_t pm_usable_size(const void *p);
+
+/* Walk every chunk and every free list of the heap and check its
+ * invariants.  Returns 0, or PM_ECORRUPT with the reason in pm_errmsg(). */
+int pm_heap_check(void);
+
+/* Facts about the heap. */
+struct pm_heap_info {
+	size_t base;      /* region base address */
+	size_t size;      /* reserved bytes */
+	size_t used;      /* bytes of the persistent arena in use by chunks */
+	size_t top;       /* end of the persistent arena's used extent */
+	size_t live;      /* bytes in live blocks (persistent arena) */
+	size_t transient; /* bytes in live blocks of the transient arena */
+};
+int pm_heap_info(struct pm_heap_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PMALLOC_H */

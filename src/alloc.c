@@ -1,0 +1,454 @@
+/*
+ * alloc.c - the heap as a whole: the two arenas behind their locks, the
+ * slow paths of the malloc family, quiescing for checkpoint and fork, the
+ * restore hooks, named roots, and the pm_ entry points.
+ *
+ * Locks are per-process state and live here, outside the region: a
+ * restored heap never carries a lock word from another process.
+ * Invariant: no lock is held across a call that can re-enter malloc.
+ */
+#include "alloc.h"
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+uintptr_t pm__pbase, pm__plen;
+
+/* ---- locks: a three-state futex mutex (0 free, 1 held, 2 contended) ---- */
+
+static int plock, tlock;
+
+static void lock_slow(int *l)
+{
+	for (int i = 0; i < 100; i++) {
+		__builtin_ia32_pause();
+		if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0)
+			return;
+	}
+	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
+		syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+static inline void lock(int *l)
+{
+	if (likely(__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0))
+		return;
+	lock_slow(l);
+}
+
+static inline void unlock(int *l)
+{
+	if (unlikely(__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2))
+		syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void pm__lock_persistent(void) { lock(&plock); }
+void pm__unlock_persistent(void) { unlock(&plock); }
+void pm__lock_transient(void) { lock(&tlock); }
+void pm__unlock_transient(void) { unlock(&tlock); }
+
+/* ---- routing ----------------------------------------------------------- */
+
+static inline struct pm_arena *arena_for(int transient)
+{
+	return transient ? pm__transient : &pm__region->p;
+}
+
+static inline int *lock_for(int transient)
+{
+	return transient ? &tlock : &plock;
+}
+
+/* The arena a block belongs to, or NULL if it is not in the region. */
+static inline int arena_index(const void *p)
+{
+	uintptr_t u = (uintptr_t)p;
+	if (u - pm__pbase < pm__plen)
+		return 0;
+	if (pm__in_region(u))
+		return 1;
+	return -1;
+}
+
+void *pm__malloc_slow(size_t n, int transient)
+{
+	if (unlikely(!pm__region) && pm__ensure_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p;
+	if (!transient && n <= TC_MAXREQ) {
+		struct pm_tcache *tc = pm__tls_tc;
+		if (!tc)
+			tc = pm__tc_create();
+		if (tc) {
+			unsigned cls = (unsigned)(pm__request2size(n) >> 4);
+			p = pm__tc_pop(tc, cls);
+			if (!p)
+				p = pm__tc_refill(tc, cls);
+			if (p)
+				return p;
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	int *l = lock_for(transient);
+	lock(l);
+	p = pm__arena_alloc(arena_for(transient), n);
+	unlock(l);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+static void bad_pointer(const char *call, const void *p)
+{
+	char msg[64];
+	pm__fmt(msg, sizeof msg, "%s(): invalid pointer", call);
+	pm__fatal(msg, p);
+}
+
+void pm__free_slow(void *p)
+{
+	if (!p)
+		return;
+	int e = errno; /* free never changes errno */
+	int ai = arena_index(p);
+	if (unlikely(ai < 0))
+		bad_pointer("free", p);
+	int *l = lock_for(ai);
+	struct pm_arena *a = arena_for(ai);
+	lock(l);
+	pm__check_block(a, p, "free");
+	pm__arena_free(a, p);
+	unlock(l);
+	errno = e;
+}
+
+void *pm__calloc(size_t nmemb, size_t size, int transient)
+{
+	size_t n;
+	if (unlikely(__builtin_mul_overflow(nmemb, size, &n))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n <= TC_MAXREQ) {
+		void *p = pm__malloc(n, transient);
+		if (p)
+			memset(p, 0, n);
+		return p;
+	}
+	if (unlikely(!pm__region) && pm__ensure_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int *l = lock_for(transient);
+	struct pm_arena *a = arena_for(transient);
+	lock(l);
+	uintptr_t zero_from = a->zero_from;
+	void *p = pm__arena_alloc(a, n);
+	unlock(l);
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* memory never handed out before reads as zero: skip the memset
+	 * (the pages are not even touched) */
+	if ((uintptr_t)p < zero_from)
+		memset(p, 0, n);
+	return p;
+}
+
+size_t pm__usable_size(const void *p)
+{
+	if (!p || arena_index(p) < 0)
+		return 0;
+	return pm__block_usable(p);
+}
+
+void *pm__realloc(void *p, size_t n, int transient)
+{
+	if (!p)
+		return pm__malloc(n, transient);
+	if (n == 0) { /* glibc: realloc(p, 0) frees and returns NULL */
+		pm__free(p);
+		return NULL;
+	}
+	int ai = arena_index(p);
+	if (unlikely(ai < 0))
+		bad_pointer("realloc", p);
+	int *l = lock_for(ai);
+	struct pm_arena *a = arena_for(ai);
+	/* A block of the transient arena that the program itself resizes
+	 * after main() moves to the persistent heap (realloc may move it). */
+	int move_out = ai == 1 && !transient;
+	lock(l);
+	pm__check_block(a, p, "realloc");
+	size_t usable = pm__block_usable(p);
+	if (!move_out) {
+		if (n <= usable && usable - n < 256) {
+			unlock(l);
+			return p; /* close enough: keep it */
+		}
+		int ok = pm__arena_resize(a, p, n);
+		unlock(l);
+		if (ok)
+			return p;
+	} else {
+		unlock(l);
+	}
+	void *q = pm__malloc(n, move_out ? 0 : ai);
+	if (!q)
+		return NULL; /* errno set; p untouched */
+	memcpy(q, p, usable < n ? usable : n);
+	pm__free(p);
+	return q;
+}
+
+void *pm__memalign(size_t align, size_t n, int transient)
+{
+	if (unlikely(!pm__region) && pm__ensure_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align & (align - 1)) { /* glibc rounds up to a power of two */
+		size_t a2 = 16;
+		while (a2 < align && a2)
+			a2 <<= 1;
+		if (!a2) {
+			errno = EINVAL;
+			return NULL;
+		}
+		align = a2;
+	}
+	int *l = lock_for(transient);
+	lock(l);
+	void *p = pm__arena_memalign(arena_for(transient), align, n);
+	unlock(l);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+/* ---- quiescing ------------------------------------------------------------ */
+
+void pm__heap_quiesce(void)
+{
+	if (!pm__region)
+		return;
+	lock(&plock);
+	lock(&tlock);
+	pm__tc_stop_all();
+	pm__tc_drain_all();
+}
+
+void pm__heap_resume(void)
+{
+	if (!pm__region)
+		return;
+	pm__tc_start_all();
+	unlock(&tlock);
+	unlock(&plock);
+}
+
+/* fork: the child gets consistent arenas and caches; caches of threads
+ * that do not exist in the child are given back. */
+void pm__fork_prepare(void)
+{
+	if (!pm__region)
+		return;
+	lock(&plock);
+	lock(&tlock);
+	pm__tc_stop_all();
+}
+
+void pm__fork_parent(void)
+{
+	if (!pm__region)
+		return;
+	pm__tc_start_all();
+	unlock(&tlock);
+	unlock(&plock);
+}
+
+void pm__fork_child(void)
+{
+	if (!pm__region)
+		return;
+	plock = tlock = 0;
+	pm__tc_release_others(pm__tls_tc);
+	pm__tc_start_all();
+}
+
+/* ---- restore hooks -------------------------------------------------------- */
+
+static uintptr_t pre_restore_top_end;
+
+int pm__heap_restore_check(void)
+{
+	pm__tc_release_others(NULL);
+	pm__tls_tc = NULL;
+	struct pm_arena *a = &pm__region->p;
+	if (a->live_bytes)
+		return pm__err(-EBUSY,
+			       "the program holds %zu bytes of live blocks in "
+			       "the persistent heap; restore must come before "
+			       "any allocation of its own",
+			       a->live_bytes);
+	pre_restore_top_end = a->top_end;
+	return 0;
+}
+
+void pm__heap_after_restore(void)
+{
+	struct pm_arena *a = &pm__region->p;
+	/* everything below top_end must be readable and writable here */
+	pm__os_commit((void *)pm__region->base, a->top_end - pm__region->base);
+	/* pages this process used past the restored extent must read zero
+	 * again (the arena believes they were never handed out) */
+	if (pre_restore_top_end > a->top_end)
+		pm__os_release((void *)a->top_end,
+			       pre_restore_top_end - a->top_end);
+	/* the checkpointing process's caches (drained when it quiesced) */
+	pm__tc_release_others(NULL);
+	pm__tls_tc = NULL;
+}
+
+int pm__heap_spans(int (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
+{
+	uintptr_t lo = pm__region->base; /* start of the pending span */
+	struct pm_arena *a = &pm__region->p;
+	uintptr_t c = pm__arena_first(a);
+	int r;
+	while (c <= a->top) {
+		size_t sz = ((size_t *)c)[1] & ~(size_t)3;
+		int inuse = (((size_t *)c)[1] & 2) != 0;
+		if (c == a->top)
+			inuse = 0, sz = a->top_end - c;
+		if (!inuse) {
+			uintptr_t ilo = (c + 32 + PM_PAGE - 1) & ~(PM_PAGE - 1);
+			uintptr_t ihi = (c + sz) & ~(PM_PAGE - 1);
+			if (ihi > ilo) {
+				if (ilo > lo && (r = fn(ctx, lo, ilo)))
+					return r;
+				lo = ihi;
+			}
+		}
+		if (c == a->top || sz < 32)
+			break;
+		c += sz;
+	}
+	if (a->top_end > lo && (r = fn(ctx, lo, a->top_end)))
+		return r;
+	return 0;
+}
+
+/* ---- named roots ----------------------------------------------------------- */
+
+static int root_name_ok(const char *name)
+{
+	return name && name[0] && strnlen(name, PM_ROOT_NAME) < PM_ROOT_NAME;
+}
+
+PM_EXPORT int pm_root_set(const char *name, void *ptr)
+{
+	if (!root_name_ok(name))
+		return pm__err(-EINVAL, "root name must be 1 to %d bytes",
+			       PM_ROOT_NAME - 1);
+	if (!pm__region && pm__ensure_init())
+		return pm__err(PM_ENOHEAP, "the heap could not be reserved");
+	if (!pm__phase)
+		pm__phase = 1;
+	int ret = -ENOMEM;
+	lock(&plock);
+	struct pm_root *free_slot = NULL;
+	for (int i = 0; i < PM_NROOTS; i++) {
+		struct pm_root *r = &pm__region->roots[i];
+		if (!r->name[0]) {
+			if (!free_slot)
+				free_slot = r;
+		} else if (!strcmp(r->name, name)) {
+			if (ptr)
+				r->ptr = (uintptr_t)ptr;
+			else
+				memset(r, 0, sizeof *r);
+			ret = 0;
+			goto out;
+		}
+	}
+	if (!ptr)
+		ret = 0;
+	else if (free_slot) {
+		strcpy(free_slot->name, name);
+		free_slot->ptr = (uintptr_t)ptr;
+		ret = 0;
+	}
+out:
+	unlock(&plock);
+	if (ret)
+		pm__err(ret, "the table of roots is full (%d names)", PM_NROOTS);
+	return ret;
+}
+
+PM_EXPORT void *pm_root_get(const char *name)
+{
+	if (!root_name_ok(name) || (!pm__region && pm__ensure_init()))
+		return NULL;
+	void *p = NULL;
+	lock(&plock);
+	for (int i = 0; i < PM_NROOTS; i++) {
+		struct pm_root *r = &pm__region->roots[i];
+		if (r->name[0] && !strcmp(r->name, name)) {
+			p = (void *)r->ptr;
+			break;
+		}
+	}
+	unlock(&plock);
+	return p;
+}
+
+PM_EXPORT int pm_heap_info(struct pm_heap_info *out)
+{
+	if (!out)
+		return -EINVAL;
+	if (!pm__region && pm__ensure_init())
+		return PM_ENOHEAP;
+	lock(&plock);
+	lock(&tlock);
+	out->base = pm__region->base;
+	out->size = pm__region->size;
+	out->top = pm__region->p.top_end;
+	out->used = pm__region->p.top - pm__region->base;
+	out->live = pm__region->p.live_bytes;
+	out->transient = pm__transient->live_bytes;
+	unlock(&tlock);
+	unlock(&plock);
+	return 0;
+}
+
+/* ---- the prefixed API: always the persistent heap ------------------------- */
+
+PM_EXPORT void *pm_malloc(size_t n) { return pm__malloc(n, 0); }
+PM_EXPORT void pm_free(void *p) { pm__free(p); }
+PM_EXPORT void *pm_calloc(size_t a, size_t b) { return pm__calloc(a, b, 0); }
+PM_EXPORT void *pm_realloc(void *p, size_t n) { return pm__realloc(p, n, 0); }
+PM_EXPORT void *pm_memalign(size_t al, size_t n)
+{
+	return pm__memalign(al, n, 0);
+}
+PM_EXPORT int pm_posix_memalign(void **out, size_t al, size_t n)
+{
+	if (al < sizeof(void *) || (al & (al - 1)))
+		return EINVAL;
+	int e = errno;
+	void *p = pm__memalign(al, n, 0);
+	if (!p)
+		return ENOMEM;
+	errno = e;
+	*out = p;
+	return 0;
+}
+PM_EXPORT size_t pm_usable_size(const void *p) { return pm__usable_size(p); }

@@ -1,0 +1,63 @@
+/*
+ * alloc.h - the malloc family's fast paths, inlined into interpose.c and
+ * the pm_ entry points.  The slow paths are in alloc.c.
+ *
+ * Routing: a request goes to the transient arena when `transient` is set
+ * (before main(), or called from libc/ld.so themselves: FILE buffers, DIR
+ * streams, dlopen state...), to the persistent arena otherwise.  A block
+ * is freed into the arena its address lies in.
+ */
+#ifndef PM_ALLOC_H
+#define PM_ALLOC_H
+#include "tcache.h"
+
+/* Process-level copies of the persistent arena's range (not in the region:
+ * they are this process's view). */
+extern uintptr_t pm__pbase, pm__plen;
+
+void *pm__malloc_slow(size_t n, int transient);
+void pm__free_slow(void *p);
+void *pm__calloc(size_t nmemb, size_t size, int transient);
+void *pm__realloc(void *p, size_t n, int transient);
+void *pm__memalign(size_t align, size_t n, int transient);
+size_t pm__usable_size(const void *p);
+
+/* Is a call from return address `ra` one to serve from the transient
+ * arena?  Before main() everything is; afterwards libc's and ld.so's own
+ * requests are. */
+static inline int pm__transient_caller(uintptr_t ra)
+{
+	return !pm__phase || ra - pm__libc_lo < pm__libc_hi - pm__libc_lo ||
+	       ra - pm__ld_lo < pm__ld_hi - pm__ld_lo;
+}
+
+static inline void *pm__malloc(size_t n, int transient)
+{
+	struct pm_tcache *tc = pm__tls_tc;
+	if (likely(tc != NULL) && likely(n <= TC_MAXREQ) && !transient) {
+		void *b = pm__tc_pop(tc, (unsigned)(pm__request2size(n) >> 4));
+		if (likely(b != NULL))
+			return b;
+	}
+	return pm__malloc_slow(n, transient);
+}
+
+static inline void pm__free(void *p)
+{
+	struct pm_tcache *tc = pm__tls_tc;
+	uintptr_t u = (uintptr_t)p;
+	if (likely(tc != NULL) && likely(u - pm__pbase < pm__plen) &&
+	    likely(!(u & 15))) {
+		size_t head = ((size_t *)p)[-1];
+		size_t sz = head & ~(size_t)3;
+		if (likely((head & 2) && sz < 1024 && sz >= 32)) {
+			unsigned cls = (unsigned)(sz >> 4);
+			if (likely(pm__tc_push(tc, cls, p)))
+				return;
+			pm__tc_overflow(tc, cls, p);
+			return;
+		}
+	}
+	pm__free_slow(p);
+}
+#endif

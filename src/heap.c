@@ -1,0 +1,517 @@
+/*
+ * heap.c - one arena: boundary-tagged chunks, exact small bins, sorted
+ * large bins, a top chunk, best fit, immediate coalescing (dlmalloc's
+ * design, written here from the algorithm).
+ *
+ * Every byte of an arena's state is inside the arena's own memory (struct
+ * pm_arena lives in the region), and every link is an absolute address:
+ * the region never moves, so a byte copy of it is a working heap.
+ *
+ * Chunk layout (addresses are 16-aligned; "mem" is what malloc returns):
+ *
+ *     chunk -> +-----------------------------------------------+
+ *              | prev_foot: size of the previous chunk, valid   |
+ *              |            only while the previous one is free |
+ *              +-----------------------------------------------+
+ *              | head: size | CINUSE | PINUSE                   |
+ *       mem -> +-----------------------------------------------+
+ *              | payload (in use)     | fd, bk (free)           |
+ *              | ...                                            |
+ *    next  ->  +-----------------------------------------------+
+ *              | next's prev_foot: last 8 bytes of the payload  |
+ *              | while this chunk is in use; our size if free   |
+ *              +-----------------------------------------------+
+ *
+ * So an in-use chunk of size S holds S - 8 usable bytes.  CINUSE is this
+ * chunk's state, PINUSE the previous chunk's (so a free chunk can find its
+ * predecessor's footer only when that one is free).
+ *
+ * Invariants (checked by check.c):
+ *   - chunks tile [first, top_end) exactly; the last one is top;
+ *   - no two adjacent free chunks (coalescing is immediate); top is free;
+ *   - a free non-top chunk is in exactly the bin its size maps to, and its
+ *     successor has PINUSE clear and prev_foot == its size;
+ *   - small bins hold one size each; large bins are sorted by size;
+ *   - bitmap bit i set <=> bin i non-empty.
+ * The caller holds the arena's lock for every function here.
+ */
+#include "internal.h"
+#include <errno.h>
+#include <string.h>
+
+#define PINUSE ((size_t)1)
+#define CINUSE ((size_t)2)
+#define FLAGS (PINUSE | CINUSE)
+#define MINCHUNK ((size_t)32)
+#define SMALL_LIMIT ((size_t)PM_NSMALL << 4) /* 1024: first large size */
+
+struct chunk {
+	size_t prev_foot;
+	size_t head;
+	struct chunk *fd, *bk;
+	/* large free chunks only: nothing more; bins are sorted lists */
+};
+
+#define C(a) ((struct chunk *)(a))
+#define MEM(c) ((void *)((char *)(c) + 16))
+#define CHUNK_OF(m) ((struct chunk *)((char *)(m)-16))
+#define SIZE(c) ((c)->head & ~FLAGS)
+#define NEXT(c) C((char *)(c) + SIZE(c))
+#define PREV(c) C((char *)(c) - (c)->prev_foot)
+
+static inline void set_foot(struct chunk *c, size_t sz)
+{
+	C((char *)c + sz)->prev_foot = sz;
+}
+
+/* ---- bins --------------------------------------------------------------- */
+
+static inline unsigned small_index(size_t sz) { return (unsigned)(sz >> 4); }
+
+static inline unsigned large_index(size_t sz)
+{
+	unsigned k = 63u - (unsigned)__builtin_clzl(sz); /* floor(log2) */
+	unsigned i = (k - 10) * 4 + (unsigned)((sz >> (k - 2)) & 3);
+	return i < PM_NLARGE ? i : PM_NLARGE - 1;
+}
+
+/* Bin b (0..127: small then large) head: a fake chunk whose fd/bk alias
+ * bins[2b], bins[2b+1]. */
+static inline struct chunk *bin_at(struct pm_arena *a, unsigned b)
+{
+	return C((char *)&a->bins[2 * b] - offsetof(struct chunk, fd));
+}
+
+static void bin_insert(struct pm_arena *a, struct chunk *c, size_t sz)
+{
+	struct chunk *h, *after;
+	if (sz < SMALL_LIMIT) {
+		unsigned i = small_index(sz);
+		h = bin_at(a, i);
+		a->smallmap |= 1ULL << i;
+		after = h; /* LIFO at the front */
+	} else {
+		unsigned i = large_index(sz);
+		h = bin_at(a, PM_NSMALL + i);
+		a->largemap |= 1ULL << i;
+		/* sorted by size: insert before the first larger chunk */
+		after = h;
+		for (struct chunk *p = h->fd; p != h && SIZE(p) < sz; p = p->fd)
+			after = p;
+	}
+	c->fd = after->fd;
+	c->bk = after;
+	after->fd->bk = c;
+	after->fd = c;
+	a->free_bytes += sz;
+}
+
+static void bin_remove(struct pm_arena *a, struct chunk *c, size_t sz)
+{
+	struct chunk *f = c->fd, *b = c->bk;
+	if (unlikely(f->bk != c || b->fd != c))
+		pm__fatal("corrupted free list", MEM(c));
+	f->bk = b;
+	b->fd = f;
+	if (f == b) { /* the bin is now empty: f and b are the head */
+		if (sz < SMALL_LIMIT)
+			a->smallmap &= ~(1ULL << small_index(sz));
+		else
+			a->largemap &= ~(1ULL << large_index(sz));
+	}
+	a->free_bytes -= sz;
+}
+
+/* ---- release of free pages -------------------------------------------- */
+
+/* Give back the whole pages strictly inside a free chunk's payload (past
+ * its fd/bk words). */
+static void release_interior(struct pm_arena *a, struct chunk *c, size_t sz)
+{
+	uintptr_t lo = ((uintptr_t)c + 32 + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	uintptr_t hi = ((uintptr_t)c + sz) & ~(PM_PAGE - 1);
+	if (hi > lo) {
+		pm__os_release((void *)lo, hi - lo);
+		a->released += hi - lo;
+	}
+}
+
+/* ---- top ----------------------------------------------------------------- */
+
+#define GROW_STEP ((size_t)4 << 20) /* commit in 4 MiB steps */
+
+/* Make top at least `need` bytes by committing more of the arena. */
+static int grow_top(struct pm_arena *a, size_t need)
+{
+	struct chunk *t = C(a->top);
+	size_t have = SIZE(t);
+	if (have >= need)
+		return 0;
+	size_t more = (need - have + GROW_STEP - 1) & ~(GROW_STEP - 1);
+	if (more > a->hi - a->top_end) {
+		more = (need - have + PM_PAGE - 1) & ~(PM_PAGE - 1);
+		if (more > a->hi - a->top_end)
+			return -ENOMEM;
+	}
+	if (pm__os_commit((void *)a->top_end, more))
+		return -ENOMEM;
+	a->top_end += more;
+	t->head = (have + more) | (t->head & PINUSE);
+	return 0;
+}
+
+/* Carve an in-use chunk of size sz from the front of top. */
+static struct chunk *from_top(struct pm_arena *a, size_t sz)
+{
+	if (grow_top(a, sz + MINCHUNK))
+		return NULL;
+	struct chunk *t = C(a->top);
+	size_t tsz = SIZE(t);
+	struct chunk *n = C((char *)t + sz);
+	n->head = (tsz - sz) | PINUSE;
+	t->head = sz | CINUSE | (t->head & PINUSE);
+	a->top = (uintptr_t)n;
+	return t;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+uintptr_t pm__arena_first(struct pm_arena *a)
+{
+	/* the first chunk starts 16 bytes before a 16-aligned mem, right
+	 * after the arena header (which the caller placed at a->lo) */
+	return ((a->lo + 15) & ~(uintptr_t)15);
+}
+
+void pm__arena_init(struct pm_arena *a, uintptr_t lo, uintptr_t hi)
+{
+	/* the caller has committed [region start, lo) for headers */
+	memset(a, 0, sizeof *a);
+	a->lo = lo;
+	a->hi = hi;
+	for (unsigned b = 0; b < PM_NSMALL + PM_NLARGE; b++) {
+		struct chunk *h = bin_at(a, b);
+		h->fd = h->bk = h;
+	}
+	uintptr_t first = pm__arena_first(a);
+	uintptr_t end = (first + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	a->top = first;
+	a->top_end = end;
+	a->zero_from = first;
+	a->trim_threshold = (size_t)16 << 20;
+	C(first)->head = (end - first) | PINUSE;
+}
+
+/* ---- allocate ---------------------------------------------------------- */
+
+/* Split chunk c (already out of any bin, size csz) so that its front of
+ * size sz is in use; the rest becomes a free chunk (or merges with top). */
+static void split_inuse(struct pm_arena *a, struct chunk *c, size_t csz,
+			size_t sz)
+{
+	size_t rest = csz - sz;
+	if (rest < MINCHUNK) {
+		c->head = csz | CINUSE | (c->head & PINUSE);
+		NEXT(c)->head |= PINUSE;
+		return;
+	}
+	c->head = sz | CINUSE | (c->head & PINUSE);
+	struct chunk *r = C((char *)c + sz);
+	r->head = rest | PINUSE;
+	set_foot(r, rest);
+	NEXT(r)->head &= ~PINUSE;
+	bin_insert(a, r, rest);
+}
+
+static struct chunk *take_small(struct pm_arena *a, size_t sz)
+{
+	unsigned i = small_index(sz);
+	uint64_t m = a->smallmap >> i << i;
+	if (m) {
+		unsigned b = (unsigned)__builtin_ctzll(m);
+		struct chunk *h = bin_at(a, b), *c = h->bk;
+		size_t csz = (size_t)b << 4;
+		bin_remove(a, c, csz);
+		split_inuse(a, c, csz, sz);
+		return c;
+	}
+	return NULL;
+}
+
+static struct chunk *take_large(struct pm_arena *a, size_t sz)
+{
+	unsigned i = sz < SMALL_LIMIT ? 0 : large_index(sz);
+	uint64_t m = a->largemap >> i << i;
+	while (m) {
+		unsigned b = (unsigned)__builtin_ctzll(m);
+		struct chunk *h = bin_at(a, PM_NSMALL + b);
+		for (struct chunk *c = h->fd; c != h; c = c->fd) {
+			size_t csz = SIZE(c);
+			if (csz >= sz) { /* sorted: the first fit is the best */
+				bin_remove(a, c, csz);
+				split_inuse(a, c, csz, sz);
+				return c;
+			}
+		}
+		m &= m - 1;
+	}
+	return NULL;
+}
+
+/* Account a chunk that just became (or grew as) an in-use chunk by
+ * `grown` bytes: live total, peak, and the never-used watermark. */
+static void account(struct pm_arena *a, struct chunk *c, size_t grown)
+{
+	a->live_bytes += grown;
+	if (a->live_bytes > a->peak)
+		a->peak = a->live_bytes;
+	uintptr_t end = (uintptr_t)c + SIZE(c) + 8;
+	if (end > a->zero_from)
+		a->zero_from = end > a->top_end ? a->top_end : end;
+}
+
+static void *finish(struct pm_arena *a, struct chunk *c)
+{
+	account(a, c, SIZE(c));
+	return MEM(c);
+}
+
+void *pm__arena_alloc(struct pm_arena *a, size_t n)
+{
+	if (unlikely(n > PM_MAX_REQUEST))
+		return NULL;
+	size_t sz = pm__request2size(n);
+	struct chunk *c = NULL;
+	if (sz < SMALL_LIMIT)
+		c = take_small(a, sz);
+	if (!c)
+		c = take_large(a, sz);
+	if (!c)
+		c = from_top(a, sz);
+	return c ? finish(a, c) : NULL;
+}
+
+int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
+{
+	int k = 0;
+	/* exact-size bin first: cheapest, and keeps the heap compact */
+	struct chunk *h = bin_at(a, small_index(sz));
+	while (k < max && h->bk != h) {
+		struct chunk *c = h->bk;
+		bin_remove(a, c, sz);
+		c->head |= CINUSE;
+		NEXT(c)->head |= PINUSE;
+		out[k++] = finish(a, c);
+	}
+	if (k == max)
+		return k;
+	/* then a run carved from top in one go */
+	(void)grow_top(a, sz * (size_t)(max - k) + MINCHUNK); /* one commit */
+	while (k < max) {
+		struct chunk *c = take_small(a, sz);
+		if (!c)
+			c = from_top(a, sz);
+		if (!c)
+			break;
+		out[k++] = finish(a, c);
+	}
+	return k;
+}
+
+void *pm__arena_memalign(struct pm_arena *a, size_t align, size_t n)
+{
+	if (align <= 16)
+		return pm__arena_alloc(a, n);
+	if (n > PM_MAX_REQUEST || align > PM_MAX_REQUEST)
+		return NULL;
+	size_t sz = pm__request2size(n);
+	char *m = pm__arena_alloc(a, sz + align + MINCHUNK);
+	if (!m)
+		return NULL;
+	/* Splitting off a part and freeing it keeps the books right: free
+	 * subtracts exactly what leaves the block. */
+	struct chunk *c = CHUNK_OF(m);
+	uintptr_t am = ((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1);
+	if (am != (uintptr_t)m) {
+		/* give the leading part back as a free chunk */
+		if (am - (uintptr_t)m < MINCHUNK)
+			am += align; /* leave room for a minimal chunk */
+		struct chunk *nc = CHUNK_OF(am);
+		size_t lead = (uintptr_t)nc - (uintptr_t)c;
+		size_t total = SIZE(c);
+		nc->head = (total - lead) | CINUSE | PINUSE;
+		c->head = lead | CINUSE | (c->head & PINUSE);
+		pm__arena_free(a, MEM(c));
+		c = nc;
+	}
+	/* trim the tail */
+	size_t csz = SIZE(c);
+	if (csz >= sz + MINCHUNK) {
+		c->head = sz | CINUSE | (c->head & PINUSE);
+		struct chunk *r = C((char *)c + sz);
+		r->head = (csz - sz) | CINUSE | PINUSE;
+		pm__arena_free(a, MEM(r));
+	}
+	return MEM(c);
+}
+
+/* ---- free ---------------------------------------------------------------- */
+
+void pm__check_block(struct pm_arena *a, const void *p, const char *call)
+{
+	struct chunk *c = CHUNK_OF(p);
+	uintptr_t u = (uintptr_t)c;
+	char msg[64];
+	if (unlikely(((uintptr_t)p & 15) || u < pm__arena_first(a) ||
+		     u >= a->top)) {
+		pm__fmt(msg, sizeof msg, "%s(): invalid pointer", call);
+		pm__fatal(msg, p);
+	}
+	size_t sz = SIZE(c);
+	if (unlikely(!(c->head & CINUSE))) {
+		pm__fmt(msg, sizeof msg, "%s(): double free or not a live block",
+			call);
+		pm__fatal(msg, p);
+	}
+	if (unlikely(sz < MINCHUNK || (sz & 15) || u + sz > a->top ||
+		     !(NEXT(c)->head & PINUSE))) {
+		pm__fmt(msg, sizeof msg, "%s(): invalid pointer (bad size)",
+			call);
+		pm__fatal(msg, p);
+	}
+}
+
+void pm__arena_free(struct pm_arena *a, void *p)
+{
+	struct chunk *c = CHUNK_OF(p);
+	size_t sz = SIZE(c);
+	a->live_bytes -= sz;
+	c->head &= ~CINUSE; /* so a second free of p is caught */
+	if (!(c->head & PINUSE)) { /* merge with the free predecessor */
+		size_t psz = c->prev_foot;
+		struct chunk *pc = PREV(c);
+		bin_remove(a, pc, psz);
+		sz += psz;
+		c = pc;
+	}
+	struct chunk *n = C((char *)c + sz);
+	if ((uintptr_t)n == a->top) { /* merge into top */
+		sz += SIZE(n);
+		c->head = sz | PINUSE;
+		a->top = (uintptr_t)c;
+		if (sz > a->trim_threshold)
+			pm__arena_trim(a, a->trim_threshold / 2);
+		return;
+	}
+	if (!(n->head & CINUSE)) { /* merge with the free successor */
+		size_t nsz = SIZE(n);
+		bin_remove(a, n, nsz);
+		sz += nsz;
+	}
+	c->head = sz | PINUSE;
+	set_foot(c, sz);
+	NEXT(c)->head &= ~PINUSE;
+	bin_insert(a, c, sz);
+	if (sz >= a->trim_threshold)
+		release_interior(a, c, sz);
+}
+
+int pm__arena_trim(struct pm_arena *a, size_t pad)
+{
+	struct chunk *t = C(a->top);
+	uintptr_t lo = ((uintptr_t)t + 32 + pad + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	int did = 0;
+	if (lo < a->top_end && lo < a->zero_from) {
+		/* pages past zero_from were never touched: nothing to give */
+		pm__os_release((void *)lo, a->zero_from - lo);
+		a->released += a->zero_from - lo;
+		a->zero_from = lo;
+		did = 1;
+	}
+	return did;
+}
+
+/* Give back every free page of the arena (malloc_trim). */
+int pm__arena_trim_all(struct pm_arena *a, size_t pad);
+int pm__arena_trim_all(struct pm_arena *a, size_t pad)
+{
+	int did = pm__arena_trim(a, pad);
+	for (unsigned b = 0; b < PM_NSMALL + PM_NLARGE; b++) {
+		struct chunk *h = bin_at(a, b);
+		for (struct chunk *c = h->fd; c != h; c = c->fd)
+			if (SIZE(c) >= 2 * PM_PAGE + 32) {
+				release_interior(a, c, SIZE(c));
+				did = 1;
+			}
+	}
+	return did;
+}
+
+/* ---- resize in place ---------------------------------------------------- */
+
+int pm__arena_resize(struct pm_arena *a, void *p, size_t n)
+{
+	if (n > PM_MAX_REQUEST)
+		return 0;
+	struct chunk *c = CHUNK_OF(p);
+	size_t sz = SIZE(c), want = pm__request2size(n);
+	if (want <= sz) { /* shrink: split off the tail if worth it */
+		if (sz - want >= MINCHUNK) {
+			c->head = want | CINUSE | (c->head & PINUSE);
+			struct chunk *r = C((char *)c + want);
+			r->head = (sz - want) | CINUSE | PINUSE;
+			pm__arena_free(a, MEM(r)); /* subtracts sz - want */
+		}
+		return 1;
+	}
+	struct chunk *n2 = NEXT(c);
+	if ((uintptr_t)n2 == a->top) {
+		if (grow_top(a, want - sz + MINCHUNK))
+			return 0;
+		size_t tsz = SIZE(n2);
+		struct chunk *t = C((char *)c + want);
+		t->head = (tsz - (want - sz)) | PINUSE;
+		a->top = (uintptr_t)t;
+		c->head = want | CINUSE | (c->head & PINUSE);
+		account(a, c, want - sz);
+		return 1;
+	}
+	if (!(n2->head & CINUSE)) {
+		size_t nsz = SIZE(n2);
+		if (sz + nsz >= want) {
+			bin_remove(a, n2, nsz);
+			c->head = (sz + nsz) | CINUSE | (c->head & PINUSE);
+			NEXT(c)->head |= PINUSE;
+			account(a, c, nsz);
+			if (sz + nsz - want >= MINCHUNK) {
+				c->head = want | CINUSE | (c->head & PINUSE);
+				struct chunk *r = C((char *)c + want);
+				r->head = (sz + nsz - want) | CINUSE | PINUSE;
+				pm__arena_free(a, MEM(r));
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- inspection ---------------------------------------------------------- */
+
+size_t pm__block_chunksize(const void *p) { return SIZE(CHUNK_OF(p)); }
+size_t pm__block_usable(const void *p) { return SIZE(CHUNK_OF(p)) - 8; }
+
+int pm__arena_walk(struct pm_arena *a,
+		   int (*fn)(void *, uintptr_t, size_t, int), void *ctx)
+{
+	uintptr_t c = pm__arena_first(a);
+	while (c < a->top) {
+		size_t sz = SIZE(C(c));
+		if (sz < MINCHUNK || c + sz > a->top)
+			return fn(ctx, c, sz, -1); /* corrupt: let fn say */
+		int r = fn(ctx, c, sz, (C(c)->head & CINUSE) != 0);
+		if (r)
+			return r;
+		c += sz;
+	}
+	return fn(ctx, a->top, SIZE(C(a->top)), 0);
+}

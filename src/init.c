@@ -1,0 +1,228 @@
+/*
+ * init.c - lazy start-up of the heap, the phase switch at main(), fork
+ * handlers, and the statistics line at exit.
+ *
+ * Start-up happens inside the first call of any entry point: malloc runs
+ * before any constructor (libstdc++ allocates its exception pool first),
+ * so nothing here may use stdio, getenv or anything that allocates before
+ * pm__region is published.  Steps after publication (pthread_atfork,
+ * pthread_key_create, reading /proc) may re-enter malloc safely.
+ *
+ * Owns: pm__region, pm__transient, pm__phase, the libc/ld.so code ranges.
+ */
+#include "alloc.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+
+struct pm_region *pm__region;
+struct pm_arena *pm__transient;
+int pm__phase;
+uintptr_t pm__libc_lo, pm__libc_hi, pm__ld_lo, pm__ld_hi;
+
+static int init_lock;
+static int init_failed;
+static int stats_at_exit;
+
+void pm__fork_prepare(void);
+void pm__fork_parent(void);
+void pm__fork_child(void);
+int pm__restore_at_startup(void) __attribute__((weak));
+
+/* Parse a number: decimal or 0x hex, with an optional K/M/G suffix. */
+static int parse_size(const char *s, uintptr_t *out)
+{
+	uintptr_t v = 0;
+	int base = 10, digits = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16, s += 2;
+	for (;; s++, digits++) {
+		int d;
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		if (v > (UINTPTR_MAX - (uintptr_t)d) / (uintptr_t)base)
+			return -1;
+		v = v * (uintptr_t)base + (uintptr_t)d;
+	}
+	if (!digits)
+		return -1;
+	int shift = 0;
+	switch (*s) {
+	case 'k': case 'K': shift = 10, s++; break;
+	case 'm': case 'M': shift = 20, s++; break;
+	case 'g': case 'G': shift = 30, s++; break;
+	}
+	if (*s || (shift && v > (UINTPTR_MAX >> shift)))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* Code ranges of libc and ld.so, found from /proc/self/maps: the
+ * executable mapping that holds `write` is libc's; the one of the file
+ * loaded at AT_BASE is ld.so's. */
+struct code_ranges {
+	uintptr_t libc_addr, ld_base;
+	char ld_path[256];
+};
+
+static int find_ldso_path(void *ctx, uintptr_t lo, uintptr_t hi,
+			  const char *perms, const char *path)
+{
+	struct code_ranges *r = ctx;
+	(void)hi, (void)perms;
+	if (lo == r->ld_base && *path) {
+		size_t n = strlen(path);
+		if (n >= sizeof r->ld_path)
+			n = sizeof r->ld_path - 1;
+		memcpy(r->ld_path, path, n);
+		r->ld_path[n] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+static int find_code(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms,
+		     const char *path)
+{
+	struct code_ranges *r = ctx;
+	if (perms[2] != 'x')
+		return 0;
+	if (r->libc_addr - lo < hi - lo)
+		pm__libc_lo = lo, pm__libc_hi = hi;
+	else if (r->ld_path[0] && !strcmp(path, r->ld_path))
+		pm__ld_lo = lo, pm__ld_hi = hi;
+	return 0;
+}
+
+static void find_runtime_code(void)
+{
+	struct code_ranges r;
+	memset(&r, 0, sizeof r);
+	ssize_t (*w)(int, const void *, size_t) = write;
+	r.libc_addr = (uintptr_t)w;
+	r.ld_base = getauxval(AT_BASE);
+	if (r.ld_base)
+		pm__os_maps(find_ldso_path, &r);
+	pm__os_maps(find_code, &r);
+}
+
+static int setup_region(void)
+{
+	uintptr_t base = EHEAP_START_ADDRESS, size = PM_DEFAULT_SIZE;
+	const char *s;
+	if ((s = pm__env("PMALLOC_BASE")) &&
+	    (parse_size(s, &base) || (base & (PM_PAGE - 1)) || !base)) {
+		pm__warn("PMALLOC_BASE=%s is not a page-aligned address", s);
+		return -1;
+	}
+	if ((s = pm__env("PMALLOC_SIZE")) &&
+	    (parse_size(s, &size) || size < PM_MIN_SIZE)) {
+		pm__warn("PMALLOC_SIZE=%s is not a size of at least 64M", s);
+		return -1;
+	}
+	stats_at_exit = (s = pm__env("PMALLOC_STATS")) && s[0] && s[0] != '0';
+	size = (size + (1UL << 20) - 1) & ~((1UL << 20) - 1);
+	size_t got;
+	if (pm__os_reserve(base, size, &got))
+		return -1;
+	/* one eighth for the transient arena, at the end */
+	size_t tsize = (got / 8) & ~((1UL << 20) - 1);
+	uintptr_t tbase = base + got - tsize;
+	if (pm__os_commit((void *)base, 64 << 10) ||
+	    pm__os_commit((void *)tbase, 64 << 10))
+		return -1;
+	struct pm_region *r = (struct pm_region *)base;
+	r->magic = PM_REGION_MAGIC;
+	r->version = 1;
+	r->header_size = sizeof *r;
+	r->base = base;
+	r->size = got;
+	r->tbase = tbase;
+	pm__arena_init(&r->p, base + sizeof *r, tbase);
+	struct pm_arena *t = (struct pm_arena *)tbase;
+	pm__arena_init(t, tbase + sizeof *t, base + got);
+	pm__transient = t;
+	pm__pbase = base;
+	pm__plen = tbase - base;
+	__atomic_store_n(&pm__region, r, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int pm__ensure_init(void)
+{
+	if (__atomic_load_n(&pm__region, __ATOMIC_ACQUIRE))
+		return 0;
+	if (init_failed)
+		return PM_ENOHEAP;
+	while (__atomic_exchange_n(&init_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	int first = !pm__region && !init_failed;
+	if (first && setup_region())
+		init_failed = 1;
+	__atomic_store_n(&init_lock, 0, __ATOMIC_RELEASE);
+	if (!first)
+		return pm__region ? 0 : PM_ENOHEAP;
+	if (init_failed)
+		return PM_ENOHEAP;
+	/* the region exists: what follows may call malloc */
+	find_runtime_code();
+	pm__tc_process_init();
+	pthread_atfork(pm__fork_prepare, pm__fork_parent, pm__fork_child);
+	pm__globals_startup();
+	return 0;
+}
+
+/* Called right before main(): the program's own blocks are persistent
+ * from here on, and PMALLOC_RESTORE is honoured. */
+void pm__enter_main(void)
+{
+	if (pm__ensure_init())
+		return;
+	pm__phase = 1;
+	if (pm__restore_at_startup)
+		pm__restore_at_startup();
+}
+
+int pm__thread_count(void)
+{
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *t = strstr(buf, "\nThreads:");
+	if (!t)
+		return -1;
+	t += 9;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	int v = 0;
+	while (*t >= '0' && *t <= '9')
+		v = v * 10 + (*t++ - '0');
+	return v;
+}
+
+__attribute__((destructor)) static void stats_line(void)
+{
+	if (!stats_at_exit || !pm__region)
+		return;
+	pm__warn("stats base=%p persistent_live=%zu transient_live=%zu "
+		 "persistent_peak=%zu transient_peak=%zu",
+		 (void *)pm__region->base, pm__region->p.live_bytes,
+		 pm__transient->live_bytes, pm__region->p.peak,
+		 pm__transient->peak);
+}

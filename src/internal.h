@@ -1,0 +1,294 @@
+/*
+ * internal.h - declarations shared between pmalloc's source files.
+ *
+ * Every name here is pm__ (two underscores) and hidden: the only exported
+ * symbols are the ones marked PM_EXPORT (interpose.c, api functions).
+ *
+ * Who owns what:
+ *   os.c        the reservation, commit/release of pages, env reading, fatal
+ *   util.c      a tiny formatter (no stdio), the per-thread error message
+ *   heap.c      the arenas: chunks, bins, top (all state inside the region)
+ *   tcache.c    per-thread caches (inside the region), quiesce protocol
+ *   check.c     the full invariant walk
+ *   init.c      lazy start-up, phase (transient/persistent), fork handlers,
+ *               the __libc_start_main hook
+ *   interpose.c the only file defining libc's names
+ *   globals.c   the executable's data/bss analysis, PM_PERSISTENT, pm_register
+ *   crc32c.c    checksums
+ *   ckpt_*.c    the checkpoint file: write, parse/validate, apply
+ */
+#ifndef PM_INTERNAL_H
+#define PM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+#include "../include/pmalloc.h"
+
+#define PM_EXPORT __attribute__((visibility("default")))
+#define PM_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define PM_NORETURN __attribute__((noreturn))
+
+/* Assert levels: PM_DEBUG=0 release (only the always-on cheap checks on
+ * untrusted pointers), 1 internal asserts, 2 expensive (full heap check at
+ * points).  Set with -DPM_DEBUG=N. */
+#ifndef PM_DEBUG
+#define PM_DEBUG 0
+#endif
+#define PM_ASSERT(c)                                                           \
+	do {                                                                   \
+		if (PM_DEBUG >= 1 && !(c))                                     \
+			pm__fatal("assertion failed: " #c, NULL);              \
+	} while (0)
+
+#ifndef EHEAP_START_ADDRESS
+#define EHEAP_START_ADDRESS 0xe0000000UL
+#endif
+#define PM_DEFAULT_SIZE (4UL << 30)  /* reserved address space */
+#define PM_MIN_SIZE (64UL << 20)     /* smallest reservation we accept */
+#define PM_PAGE 4096UL
+
+/* ---- os.c: the OS layer -------------------------------------------------
+ * Contract: no function here allocates or uses stdio; all may be called
+ * before libc is initialised (raw syscalls through libc wrappers only). */
+
+/* Reserve [base, base+size) PROT_NONE|MAP_NORESERVE with
+ * MAP_FIXED_NOREPLACE; under an address-space limit, halve the size down to
+ * PM_MIN_SIZE.  On success returns 0 and *got is the size reserved.  On
+ * failure writes one line to fd 2 (range, occupant, which variable to set)
+ * and returns -errno. Never maps over existing memory. */
+int pm__os_reserve(uintptr_t base, size_t size, size_t *got);
+/* Make [p, p+n) readable and writable (page aligned). 0 or -errno. */
+int pm__os_commit(void *p, size_t n);
+/* Give the pages of [p, p+n) back to the OS; afterwards they read as zero
+ * (true even where a checkpoint file was mapped over them). */
+void pm__os_release(void *p, size_t n);
+/* Set once a checkpoint file has been mapped into the region: release must
+ * then replace mappings rather than madvise (which would bring back the
+ * file's bytes). */
+extern int pm__os_region_has_files;
+/* Look up NAME in the initial environment without getenv and without
+ * allocating.  Returns a pointer into environ (or a static buffer), or NULL. */
+const char *pm__env(const char *name);
+/* write(2) one line "pmalloc: MSG [ADDR]\n" and abort(). */
+PM_NORETURN void pm__fatal(const char *msg, const void *addr);
+/* write(2) the whole buffer, retrying on EINTR/short writes. */
+void pm__write_all(int fd, const char *s, size_t n);
+/* Lines of /proc/self/maps without allocating: calls fn for each mapping;
+ * stops when fn returns non-zero and returns that value. */
+int pm__os_maps(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi,
+			  const char *perms, const char *path),
+		void *ctx);
+
+/* ---- util.c -------------------------------------------------------------
+ * pm__fmt: a tiny snprintf without stdio or malloc.  Supports %s %c %d %i
+ * %u %x %p %%, with l/z/ll length modifiers and an optional width/0 pad.
+ * Always NUL-terminates; returns the length it would have written. */
+size_t pm__fmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+size_t pm__vfmt(char *buf, size_t len, const char *fmt, va_list ap);
+/* Record the calling thread's last error (see pm_errmsg) and return code. */
+int pm__err(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print one line to fd 2, prefixed "pmalloc: ". */
+void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- The region ---------------------------------------------------------
+ *
+ *   base                                       base+size-tsize   base+size
+ *   | region header | persistent arena ... -> |  transient arena ->  |
+ *
+ * The region header (struct pm_region, first page) holds the persistent
+ * arena's whole state, the table of roots and the list of thread caches.
+ * A byte copy of [base, pm__region->p.top_end) is a complete heap.  The
+ * transient arena (blocks made before main() and by libc itself) has its
+ * own header at its start and is never checkpointed. */
+
+#define PM_REGION_MAGIC 0x31434f4c4c414d50ULL /* "PMALLOC1" */
+#define PM_NSMALL 64   /* small bins: chunk sizes 16*i, i < 64 (< 1024) */
+#define PM_NLARGE 64   /* large bins: 4 per power of two from 1024 */
+#define PM_NROOTS 64
+#define PM_ROOT_NAME 64
+
+struct pm_chunk;
+
+/* One arena: dlmalloc-style boundary-tagged heap over [lo, hi). */
+struct pm_arena {
+	uintptr_t lo, hi;           /* the arena's address range */
+	uintptr_t top;              /* the top chunk (always exists) */
+	uintptr_t top_end;          /* end of the top chunk = end of the
+				       committed (read-write) part */
+	uintptr_t zero_from;        /* bytes from here to top_end were never
+				       handed out: they read as zero */
+	uint64_t smallmap, largemap; /* non-empty bin bitmaps */
+	/* bin heads: circular doubly linked lists through fd/bk; a bin's head
+	 * is a fake chunk whose fd/bk fields alias bins[2*i], bins[2*i+1] */
+	uintptr_t bins[2 * (PM_NSMALL + PM_NLARGE) + 2];
+	size_t live_bytes;          /* sum of in-use chunk sizes */
+	size_t free_bytes;          /* sum of binned free chunk sizes */
+	size_t released;            /* bytes given back to the OS */
+	size_t trim_threshold;
+	size_t peak;
+};
+
+struct pm_root {
+	char name[PM_ROOT_NAME];
+	uintptr_t ptr;
+};
+
+struct pm_region {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size;
+	uintptr_t base, size;       /* the reservation */
+	uintptr_t tbase;            /* start of the transient arena */
+	struct pm_arena p;          /* the persistent arena */
+	uintptr_t tcaches;          /* list of thread caches (struct pm_tcache) */
+	struct pm_root roots[PM_NROOTS];
+	uint64_t checkpoints;       /* how many checkpoints this heap has seen */
+};
+
+extern struct pm_region *pm__region;   /* NULL until initialised */
+extern struct pm_arena *pm__transient; /* the transient arena's state */
+
+static inline int pm__in_region(uintptr_t a)
+{
+	return pm__region && a - pm__region->base < pm__region->size;
+}
+static inline int pm__in_persistent(uintptr_t a)
+{
+	return pm__region && a - pm__region->base <
+				     pm__region->tbase - pm__region->base;
+}
+
+/* ---- heap.c: one arena --------------------------------------------------
+ * All functions take the arena; the caller holds the arena's lock. */
+void pm__arena_init(struct pm_arena *a, uintptr_t lo, uintptr_t hi);
+void *pm__arena_alloc(struct pm_arena *a, size_t n);
+void *pm__arena_memalign(struct pm_arena *a, size_t align, size_t n);
+void pm__arena_free(struct pm_arena *a, void *p);
+/* Try to resize in place; returns 1 if the block now holds n bytes. */
+int pm__arena_resize(struct pm_arena *a, void *p, size_t n);
+/* Give free pages back to the OS, keeping `pad` bytes at top. */
+int pm__arena_trim(struct pm_arena *a, size_t pad);
+/* Fill `out` with up to `max` blocks of chunk size `csize` (a small size);
+ * returns how many (used to refill a thread cache in one lock hold). */
+int pm__arena_alloc_batch(struct pm_arena *a, size_t csize, void **out,
+			  int max);
+/* Validate a block handed to free/realloc; aborts naming `call` if it is
+ * not a live block of the arena. */
+void pm__check_block(struct pm_arena *a, const void *p, const char *call);
+size_t pm__block_usable(const void *p);
+size_t pm__block_chunksize(const void *p);
+/* Request size -> chunk size (16-aligned, >= 32, 8 bytes overhead). */
+static inline size_t pm__request2size(size_t n)
+{
+	return n + 8 + 15 < 32 ? 32 : (n + 8 + 15) & ~(size_t)15;
+}
+#define PM_MAX_REQUEST ((size_t)1 << 60)
+
+/* Iterate the chunks of an arena, in address order, from its first chunk to
+ * top (inclusive): fn(ctx, chunk address, chunk size, in use?).  Stops and
+ * returns fn's value when it is non-zero.  Caller holds the lock. */
+int pm__arena_walk(struct pm_arena *a,
+		   int (*fn)(void *ctx, uintptr_t c, size_t sz, int inuse),
+		   void *ctx);
+/* The arena's first chunk address. */
+uintptr_t pm__arena_first(struct pm_arena *a);
+
+/* ---- the heap as a whole (heap.c / tcache.c / init.c) -------------------
+ * Locks live outside the region (they are per-process). */
+void pm__lock_persistent(void);
+void pm__unlock_persistent(void);
+void pm__lock_transient(void);
+void pm__unlock_transient(void);
+
+/* Quiesce the whole heap for a consistent copy: takes both arena locks,
+ * stops every thread cache's fast path and drains every cache into the
+ * arena.  After it returns, no other thread changes the region until
+ * pm__heap_resume().  Must not be called with a lock held. */
+void pm__heap_quiesce(void);
+void pm__heap_resume(void);
+
+/* For restore.  pm__heap_restore_check: with the heap quiesced, is it safe
+ * to overwrite the persistent arena?  0, or -EBUSY with pm_errmsg set
+ * (the program holds live persistent blocks).  The calling thread's own
+ * cache is emptied and released first. */
+int pm__heap_restore_check(void);
+/* After the region bytes [base, top_end) were replaced: re-commit pages,
+ * drop the stale thread caches of the checkpointing process, reset this
+ * thread's cache pointer.  Called with the heap quiesced. */
+void pm__heap_after_restore(void);
+
+/* Ranges of the persistent arena worth saving, in address order and
+ * page-aligned: the used extent minus page-aligned interiors of free
+ * chunks.  fn(ctx, lo, hi); stops on non-zero.  Heap quiesced. */
+int pm__heap_spans(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
+		   void *ctx);
+
+/* ---- init.c -------------------------------------------------------------- */
+/* Make sure the region exists; returns 0 or PM_ENOHEAP.  Cheap when done. */
+int pm__ensure_init(void);
+/* Phase: 0 before main() (all blocks transient), 1 after. */
+extern int pm__phase;
+/* Number of threads in this process (from /proc/self/task or counting). */
+int pm__thread_count(void);
+/* Address ranges of libc's and ld.so's code: blocks they allocate after
+ * main() still go to the transient arena (FILE buffers, DIRs, ...). */
+extern uintptr_t pm__libc_lo, pm__libc_hi, pm__ld_lo, pm__ld_hi;
+
+/* ---- globals.c: what of the executable is persisted ----------------------
+ * A "span" of globals is [lo, hi) in this process plus, per 8-byte word,
+ * whether restore keeps this process's value ("keep" words: GOT slots,
+ * copy-relocated objects, loader-written words the program left alone,
+ * pointers into the transient arena, pmalloc's own state). */
+struct pm_gspan {
+	uintptr_t lo, hi;     /* 8-byte aligned */
+	uint32_t kind;        /* PM_GSPAN_DATA / _PERSISTENT / _REGISTERED */
+};
+#define PM_GSPAN_DATA 1
+#define PM_GSPAN_PERSISTENT 2
+#define PM_GSPAN_REGISTERED 3
+#define PM_GSPAN_MAX 300
+
+/* Record start-up values of every relocated word of the executable (called
+ * once, from init, before the program's own code runs). */
+void pm__globals_startup(void);
+/* List the spans to persist now; returns the count. */
+int pm__globals_spans(struct pm_gspan *out, int max);
+/* For the span list above: is the word at `addr` (8-aligned) one whose
+ * value restore must keep?  (evaluated at checkpoint time) */
+int pm__globals_keep_word(uintptr_t addr);
+/* The same for every word of [lo, hi) (8-aligned): bit i of bits[i / 8]
+ * (least significant first) is word lo + 8 * i; bits must hold
+ * ((hi - lo) / 8 + 7) / 8 bytes.  Returns the number of keep words. */
+int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits);
+/* pmalloc's own mutable globals (not const, not __thread): restore keeps
+ * them when libpmalloc.a is linked into the executable's data segment. */
+#define PM_STATE __attribute__((section("pm_state")))
+/* Identity of the executable and the loaded objects, for the file. */
+struct pm_object {
+	uintptr_t load;       /* load address (l_addr / first PT_LOAD) */
+	uint64_t size;        /* file size */
+	uint64_t mtime;       /* file mtime (seconds) */
+	uint8_t build_id[20]; /* GNU build-id, zero padded */
+	uint32_t build_id_len;
+	char path[256];
+};
+int pm__objects(struct pm_object *out, int max); /* [0] is the executable */
+
+/* ---- crc32c.c ------------------------------------------------------------ */
+uint32_t pm__crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ---- ckpt ----------------------------------------------------------------
+ * (the checkpoint files' own interface is in ckpt.h) */
+/* Called by init.c right before main(): restores from $PMALLOC_RESTORE if
+ * set and removes it from environ; on failure writes one line to fd 2 and
+ * returns the code (the program continues with its fresh heap). */
+int pm__restore_at_startup(void);
+/* ---- end ckpt ---- */
+
+#endif /* PM_INTERNAL_H */

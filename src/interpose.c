@@ -1,0 +1,354 @@
+/*
+ * interpose.c - the only file that defines libc's names: the whole malloc
+ * family, glibc's __libc_* aliases and malloc(3) extras, the
+ * __libc_start_main hook that marks the start of main(), and the few libc
+ * functions that hand the program memory of its own (strdup, getline...),
+ * which must come from the persistent heap even though libc makes them.
+ *
+ * Every entry point takes its caller's return address: requests from libc
+ * and ld.so themselves go to the transient arena (see alloc.h).
+ *
+ * Built without PM_NO_INTERPOSE only (the sanitizer build leaves libc's
+ * names to ASan).
+ */
+#ifndef PM_NO_INTERPOSE
+#include "alloc.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RA ((uintptr_t)__builtin_return_address(0))
+#define CALLER_TRANSIENT() pm__transient_caller(RA)
+
+PM_EXPORT void *malloc(size_t n) { return pm__malloc(n, CALLER_TRANSIENT()); }
+PM_EXPORT void free(void *p) { pm__free(p); }
+PM_EXPORT void *calloc(size_t a, size_t b)
+{
+	return pm__calloc(a, b, CALLER_TRANSIENT());
+}
+PM_EXPORT void *realloc(void *p, size_t n)
+{
+	return pm__realloc(p, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *reallocarray(void *p, size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return pm__realloc(p, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *memalign(size_t al, size_t n)
+{
+	return pm__memalign(al, n, CALLER_TRANSIENT());
+}
+PM_EXPORT int posix_memalign(void **out, size_t al, size_t n)
+{
+	if (al < sizeof(void *) || (al & (al - 1)))
+		return EINVAL;
+	int e = errno;
+	void *p = pm__memalign(al, n, CALLER_TRANSIENT());
+	if (!p)
+		return ENOMEM;
+	errno = e;
+	*out = p;
+	return 0;
+}
+PM_EXPORT void *aligned_alloc(size_t al, size_t n)
+{
+	if (al & (al - 1) || !al) { /* glibc 2.36: power of two only */
+		errno = EINVAL;
+		return NULL;
+	}
+	return pm__memalign(al, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *valloc(size_t n)
+{
+	return pm__memalign(PM_PAGE, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *pvalloc(size_t n)
+{
+	size_t r = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	if (r < n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return pm__memalign(PM_PAGE, r ? r : PM_PAGE, CALLER_TRANSIENT());
+}
+PM_EXPORT size_t malloc_usable_size(void *p) { return pm__usable_size(p); }
+
+/* glibc's own names for the same functions (used by some programs and
+ * by libraries that wrap malloc). */
+PM_EXPORT void *__libc_malloc(size_t n)
+{
+	return pm__malloc(n, CALLER_TRANSIENT());
+}
+PM_EXPORT void __libc_free(void *p) { pm__free(p); }
+PM_EXPORT void *__libc_calloc(size_t a, size_t b)
+{
+	return pm__calloc(a, b, CALLER_TRANSIENT());
+}
+PM_EXPORT void *__libc_realloc(void *p, size_t n)
+{
+	return pm__realloc(p, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *__libc_memalign(size_t al, size_t n)
+{
+	return pm__memalign(al, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *__libc_valloc(size_t n)
+{
+	return pm__memalign(PM_PAGE, n, CALLER_TRANSIENT());
+}
+PM_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
+
+/* ---- malloc(3) extras --------------------------------------------------- */
+
+int pm__arena_trim_all(struct pm_arena *a, size_t pad);
+
+PM_EXPORT int malloc_trim(size_t pad)
+{
+	if (pm__ensure_init())
+		return 0;
+	pm__heap_quiesce(); /* also gives cached blocks back */
+	int did = pm__arena_trim_all(&pm__region->p, pad);
+	did |= pm__arena_trim_all(pm__transient, pad);
+	pm__heap_resume();
+	return did;
+}
+
+PM_EXPORT int mallopt(int param, int value)
+{
+	if (pm__ensure_init())
+		return 0;
+	switch (param) {
+	case M_TRIM_THRESHOLD:
+		if (value < 0)
+			return 0;
+		pm__lock_persistent();
+		pm__region->p.trim_threshold = (size_t)value;
+		pm__unlock_persistent();
+		pm__lock_transient();
+		pm__transient->trim_threshold = (size_t)value;
+		pm__unlock_transient();
+		return 1;
+	case M_MXFAST: case M_TOP_PAD: case M_MMAP_THRESHOLD:
+	case M_MMAP_MAX: case M_CHECK_ACTION: case M_PERTURB:
+	case M_ARENA_TEST: case M_ARENA_MAX:
+		return 1; /* accepted; our design has no such knob */
+	}
+	return 0;
+}
+
+static void fill_info2(struct mallinfo2 *mi)
+{
+	memset(mi, 0, sizeof *mi);
+	if (pm__ensure_init())
+		return;
+	pm__lock_persistent();
+	pm__lock_transient();
+	struct pm_arena *as[2] = { &pm__region->p, pm__transient };
+	for (int i = 0; i < 2; i++) {
+		struct pm_arena *a = as[i];
+		size_t topsz = a->top_end - a->top;
+		mi->arena += a->top_end - pm__arena_first(a);
+		mi->uordblks += a->live_bytes;
+		mi->fordblks += a->free_bytes + topsz;
+		mi->keepcost += topsz;
+		mi->usmblks = 0;
+	}
+	mi->ordblks = 0;
+	mi->hblks = 0;
+	mi->hblkhd = 0;
+	pm__unlock_transient();
+	pm__unlock_persistent();
+}
+
+PM_EXPORT struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo2 mi;
+	fill_info2(&mi);
+	return mi;
+}
+
+PM_EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2;
+	fill_info2(&m2);
+	struct mallinfo m;
+	m.arena = (int)m2.arena;
+	m.ordblks = (int)m2.ordblks;
+	m.smblks = (int)m2.smblks;
+	m.hblks = (int)m2.hblks;
+	m.hblkhd = (int)m2.hblkhd;
+	m.usmblks = (int)m2.usmblks;
+	m.fsmblks = (int)m2.fsmblks;
+	m.uordblks = (int)m2.uordblks;
+	m.fordblks = (int)m2.fordblks;
+	m.keepcost = (int)m2.keepcost;
+	return m;
+}
+
+PM_EXPORT void malloc_stats(void)
+{
+	struct mallinfo2 mi;
+	fill_info2(&mi);
+	if (!pm__region)
+		return;
+	pm__warn("heap at %p, %zu MiB reserved", (void *)pm__region->base,
+		 pm__region->size >> 20);
+	pm__warn("system bytes     = %10zu", mi.arena);
+	pm__warn("in use bytes     = %10zu", mi.uordblks);
+	pm__warn("persistent live  = %10zu", pm__region->p.live_bytes);
+	pm__warn("transient live   = %10zu", pm__transient->live_bytes);
+}
+
+/* ---- libc functions that return memory the program owns ----------------
+ * libc calls malloc for these itself, so the return-address rule would
+ * put them in the transient arena; the program stores them as its own
+ * data, so they belong in the persistent heap. */
+
+PM_EXPORT char *strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = pm__malloc(n, !pm__phase);
+	return p ? memcpy(p, s, n) : NULL;
+}
+
+PM_EXPORT char *strndup(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	char *p = pm__malloc(n + 1, !pm__phase);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void *next_fn(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
+{
+	static ssize_t (*real)(char **, size_t *, int, FILE *);
+	if (!real)
+		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
+			"getdelim");
+	if (line && n && !*line) { /* libc would malloc it: we do */
+		*line = pm__malloc(120, !pm__phase);
+		if (!*line) {
+			errno = ENOMEM;
+			return -1;
+		}
+		*n = 120;
+	}
+	return real(line, n, delim, f); /* its realloc keeps our arena */
+}
+
+PM_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
+{
+	return getdelim(line, n, '\n', f);
+}
+
+PM_EXPORT int vasprintf(char **out, const char *fmt, va_list ap)
+{
+	char buf[512];
+	va_list ap2;
+	va_copy(ap2, ap);
+	int len = vsnprintf(buf, sizeof buf, fmt, ap);
+	if (len < 0) {
+		va_end(ap2);
+		return -1;
+	}
+	char *p = pm__malloc((size_t)len + 1, !pm__phase);
+	if (!p) {
+		va_end(ap2);
+		return -1;
+	}
+	if ((size_t)len < sizeof buf)
+		memcpy(p, buf, (size_t)len + 1);
+	else
+		vsnprintf(p, (size_t)len + 1, fmt, ap2);
+	va_end(ap2);
+	*out = p;
+	return len;
+}
+
+PM_EXPORT int asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(out, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+PM_EXPORT char *realpath(const char *restrict path, char *restrict resolved)
+{
+	static char *(*real)(const char *, char *);
+	if (!real)
+		real = (char *(*)(const char *, char *))next_fn("realpath");
+	if (resolved)
+		return real(path, resolved);
+	char buf[PATH_MAX];
+	if (!real(path, buf))
+		return NULL;
+	return strdup(buf);
+}
+
+PM_EXPORT char *getcwd(char *buf, size_t size)
+{
+	static char *(*real)(char *, size_t);
+	if (!real)
+		real = (char *(*)(char *, size_t))next_fn("getcwd");
+	if (buf)
+		return real(buf, size);
+	char tmp[PATH_MAX];
+	if (!real(tmp, sizeof tmp))
+		return NULL;
+	size_t n = strlen(tmp) + 1;
+	if (size && n > size) {
+		errno = ERANGE;
+		return NULL;
+	}
+	char *p = pm__malloc(size > n ? size : n, !pm__phase);
+	return p ? memcpy(p, tmp, n) : NULL;
+}
+
+/* ---- the start of main() -------------------------------------------------
+ * _start calls __libc_start_main through the dynamic symbol table, so our
+ * definition runs first; it hands glibc a trampoline in place of main. */
+
+void pm__enter_main(void);
+typedef int (*pm_main_fn)(int, char **, char **);
+static pm_main_fn real_main;
+
+static int main_trampoline(int argc, char **argv, char **envp)
+{
+	pm__enter_main();
+	return real_main(argc, argv, envp);
+}
+
+PM_EXPORT int __libc_start_main(pm_main_fn main, int argc, char **argv,
+				void (*init)(void), void (*fini)(void),
+				void (*rtld_fini)(void), void *stack_end)
+{
+	typedef int (*start_fn)(pm_main_fn, int, char **, void (*)(void),
+				void (*)(void), void (*)(void), void *);
+	start_fn real = (start_fn)next_fn("__libc_start_main");
+	if (!real)
+		pm__fatal("cannot find __libc_start_main", NULL);
+	real_main = main;
+	return real(main_trampoline, argc, argv, init, fini, rtld_fini,
+		    stack_end);
+}
+#endif /* PM_NO_INTERPOSE */

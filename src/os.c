@@ -1,0 +1,238 @@
+/*
+ * os.c - the OS layer: everything pmalloc asks of the kernel.
+ *
+ * Contract (see internal.h): nothing here allocates or uses stdio, so every
+ * function may run inside malloc, before libc is initialised, or in a
+ * forked child.  Errors are returned as -errno; pm__fatal is the only way
+ * out that does not return.
+ *
+ * The region is reserved PROT_NONE | MAP_NORESERVE (costs no commit charge)
+ * with MAP_FIXED_NOREPLACE, and the address the kernel returns is compared
+ * with the one asked for: old kernels and some sanitizer runtimes treat the
+ * flag as a hint.  Plain MAP_FIXED is used only over our own region.
+ */
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+int pm__os_region_has_files;
+
+void pm__write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+void pm__fatal(const char *msg, const void *addr)
+{
+	char line[256];
+	size_t n;
+	if (addr)
+		n = pm__fmt(line, sizeof line, "pmalloc: %s: %p\n", msg, addr);
+	else
+		n = pm__fmt(line, sizeof line, "pmalloc: %s\n", msg);
+	pm__write_all(2, line, n < sizeof line ? n : sizeof line - 1);
+	abort();
+}
+
+/* ---- /proc/self/maps without malloc ------------------------------------ */
+
+static uintptr_t hex(const char **s)
+{
+	uintptr_t v = 0;
+	for (;; (*s)++) {
+		char c = **s;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uintptr_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uintptr_t)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+int pm__os_maps(int (*fn)(void *, uintptr_t, uintptr_t, const char *,
+			  const char *),
+		void *ctx)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char buf[8192];
+	size_t have = 0;
+	int ret = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			*nl = '\0';
+			const char *s = line;
+			uintptr_t lo = hex(&s);
+			s++;
+			uintptr_t hi = hex(&s);
+			s++;
+			char perms[5];
+			memcpy(perms, s, 4);
+			perms[4] = '\0';
+			/* skip perms, offset, dev, inode to the path */
+			int fields = 0;
+			while (*s && fields < 4) {
+				while (*s && *s != ' ')
+					s++;
+				while (*s == ' ')
+					s++;
+				fields++;
+			}
+			ret = fn(ctx, lo, hi, perms, s);
+			if (ret)
+				goto out;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof buf - 1)
+			have = 0; /* absurdly long line: drop it */
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+struct occupant {
+	uintptr_t lo, hi;
+	char what[160];
+};
+
+static int find_occupant(void *ctx, uintptr_t lo, uintptr_t hi,
+			 const char *perms, const char *path)
+{
+	struct occupant *o = ctx;
+	(void)perms;
+	if (lo < o->hi && hi > o->lo) {
+		pm__fmt(o->what, sizeof o->what, "%lx-%lx %s", (unsigned long)lo,
+			(unsigned long)hi, *path ? path : "[anonymous]");
+		return 1;
+	}
+	return 0;
+}
+
+int pm__os_reserve(uintptr_t base, size_t size, size_t *got)
+{
+	int shrunk = 0;
+	size_t want = size;
+	for (;;) {
+		void *p = mmap((void *)base, size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_FIXED_NOREPLACE,
+			       -1, 0);
+		if (p == (void *)base) {
+			if (shrunk)
+				pm__warn("address-space limit: reserved %zu MiB "
+					 "at %p instead of %zu MiB",
+					 size >> 20, (void *)base, want >> 20);
+			*got = size;
+			return 0;
+		}
+		int e = p == MAP_FAILED ? errno : EEXIST;
+		if (p != MAP_FAILED)
+			munmap(p, size); /* flag taken as a hint: not ours */
+		if (e == ENOMEM && size / 2 >= PM_MIN_SIZE) {
+			size /= 2;
+			shrunk = 1;
+			continue;
+		}
+		if (e == EEXIST) {
+			struct occupant o = { base, base + size, "" };
+			pm__os_maps(find_occupant, &o);
+			pm__warn("cannot reserve %lx-%lx for the heap: occupied "
+				 "by %s; set PMALLOC_BASE to a free address",
+				 (unsigned long)base, (unsigned long)(base + size),
+				 o.what[0] ? o.what : "another mapping");
+		} else {
+			pm__warn("cannot reserve %lx-%lx for the heap: %s; set "
+				 "PMALLOC_SIZE or PMALLOC_BASE",
+				 (unsigned long)base, (unsigned long)(base + size),
+				 e == ENOMEM ? "out of address space"
+					     : "mmap failed");
+		}
+		return -e;
+	}
+}
+
+int pm__os_commit(void *p, size_t n)
+{
+	if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0)
+		return -errno;
+	return 0;
+}
+
+void pm__os_release(void *p, size_t n)
+{
+	if (!n)
+		return;
+	if (pm__os_region_has_files) {
+		/* MADV_DONTNEED on a private file mapping brings back the
+		 * file's bytes: replace the pages with fresh anonymous ones. */
+		void *q = mmap(p, n, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_FIXED,
+			       -1, 0);
+		if (q == p)
+			return;
+		/* cannot keep the promise that the pages read as zero */
+		pm__fatal("cannot replace pages of the heap", p);
+	}
+	madvise(p, n, MADV_DONTNEED);
+}
+
+/* ---- the environment ----------------------------------------------------
+ * getenv() may not be safe this early (and is not ours to call during
+ * preload start-up): scan environ ourselves; if libc has not set it yet,
+ * read the initial environment from /proc/self/environ. */
+extern char **environ;
+static char envbuf[4096];
+
+const char *pm__env(const char *name)
+{
+	size_t n = strlen(name);
+	if (environ) {
+		for (char **e = environ; *e; e++)
+			if (!strncmp(*e, name, n) && (*e)[n] == '=')
+				return *e + n + 1;
+		return NULL;
+	}
+	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	ssize_t r = read(fd, envbuf, sizeof envbuf - 1);
+	close(fd);
+	if (r <= 0)
+		return NULL;
+	envbuf[r] = '\0';
+	for (char *s = envbuf; s < envbuf + r; s += strlen(s) + 1)
+		if (!strncmp(s, name, n) && s[n] == '=')
+			return s + n + 1;
+	return NULL;
+}

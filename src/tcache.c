@@ -1,0 +1,234 @@
+/*
+ * tcache.c - slow paths of the per-thread caches and the quiesce protocol
+ * (see tcache.h for the design).
+ *
+ * Owns: pm__tls_tc (this thread's cache), pm__tc_stop, the caps per class.
+ * Invariant: a cached block is an in-use chunk of the persistent arena of
+ * exactly its class's size; its 2nd word holds TC_KEY while cached.
+ */
+#include "tcache.h"
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+__thread struct pm_tcache *pm__tls_tc;
+static __thread int tc_dead; /* this thread has exited its cache */
+volatile int pm__tc_stop;
+uint16_t pm__tc_cap[TC_NCLASS];
+static pthread_key_t tc_key;
+static int membarrier_ok;
+
+#define MEMB_QUERY 0
+#define MEMB_PRIVATE_EXPEDITED (1 << 3)
+#define MEMB_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+#define REFILL_BYTES 8192 /* a refill brings about this many bytes */
+
+static void tc_thread_exit(void *arg);
+
+void pm__tc_process_init(void)
+{
+	for (unsigned i = 0; i < TC_NCLASS; i++) {
+		size_t sz = (size_t)i << 4;
+		size_t cap = sz ? (32768 / sz) : 0;
+		pm__tc_cap[i] = (uint16_t)(cap > 256 ? 256 : cap < 8 ? 8 : cap);
+	}
+	pm__tc_cap[0] = pm__tc_cap[1] = 0; /* no such chunk sizes */
+	pthread_key_create(&tc_key, tc_thread_exit);
+	long q = syscall(SYS_membarrier, MEMB_QUERY, 0, 0);
+	if (q > 0 && (q & MEMB_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MEMB_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		membarrier_ok = 1;
+}
+
+/* Make every other running thread execute a full memory barrier. */
+static void barrier_all(void)
+{
+	if (membarrier_ok &&
+	    syscall(SYS_membarrier, MEMB_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	/* Fallback: changing the protection of a touched page makes the
+	 * kernel shoot down TLBs with an IPI on every CPU running this mm,
+	 * which serialises them. */
+	static char *page;
+	if (!page) {
+		page = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page == MAP_FAILED) {
+			page = NULL;
+			return;
+		}
+	}
+	page[0] = 1;
+	mprotect(page, PM_PAGE, PROT_READ);
+	mprotect(page, PM_PAGE, PROT_READ | PROT_WRITE);
+}
+
+struct pm_tcache *pm__tc_create(void)
+{
+	if (tc_dead || !pm__region)
+		return NULL;
+	pm__lock_persistent();
+	struct pm_tcache *tc =
+		pm__arena_alloc(&pm__region->p, sizeof(struct pm_tcache));
+	if (tc) {
+		memset(tc, 0, sizeof *tc);
+		tc->next = pm__region->tcaches;
+		pm__region->tcaches = (uintptr_t)tc;
+	}
+	pm__unlock_persistent();
+	if (tc) {
+		pm__tls_tc = tc;
+		pthread_setspecific(tc_key, tc);
+	}
+	return tc;
+}
+
+/* Give every cached block back to the arena.  Persistent lock held; the
+ * cache's thread is not in a fast path (it is us, or stopped, or gone). */
+void pm__tc_drain(struct pm_tcache *tc)
+{
+	struct pm_arena *a = &pm__region->p;
+	for (unsigned i = 0; i < TC_NCLASS; i++) {
+		void *b = tc->head[i];
+		while (b) {
+			void *n = *(void **)b;
+			((uint64_t *)b)[1] = 0;
+			pm__arena_free(a, b);
+			b = n;
+		}
+		tc->head[i] = NULL;
+		tc->count[i] = 0;
+	}
+}
+
+static void unlink_tc(struct pm_tcache *tc)
+{
+	uintptr_t *pp = &pm__region->tcaches;
+	while (*pp && *pp != (uintptr_t)tc)
+		pp = &((struct pm_tcache *)*pp)->next;
+	if (*pp)
+		*pp = tc->next;
+}
+
+static void tc_thread_exit(void *arg)
+{
+	struct pm_tcache *tc = arg;
+	tc_dead = 1;
+	pm__tls_tc = NULL;
+	if (!tc || !pm__region)
+		return;
+	pm__lock_persistent();
+	pm__tc_drain(tc);
+	unlink_tc(tc);
+	pm__arena_free(&pm__region->p, tc);
+	pm__unlock_persistent();
+}
+
+void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
+{
+	void *blocks[256];
+	size_t sz = (size_t)cls << 4;
+	int want = (int)(REFILL_BYTES / sz);
+	if (want > pm__tc_cap[cls] / 2)
+		want = pm__tc_cap[cls] / 2;
+	if (want < 1)
+		want = 1;
+	pm__lock_persistent();
+	int got = pm__arena_alloc_batch(&pm__region->p, sz, blocks, want);
+	pm__unlock_persistent();
+	if (!got)
+		return NULL;
+	/* keep got-1 in the cache (in address order for locality) */
+	for (int i = got - 1; i >= 1; i--)
+		if (!pm__tc_push(tc, cls, blocks[i])) {
+			pm__lock_persistent();
+			for (int j = i; j >= 1; j--)
+				pm__arena_free(&pm__region->p, blocks[j]);
+			pm__unlock_persistent();
+			break;
+		}
+	return blocks[0];
+}
+
+/* The cache is full: send half of it, and p, back to the arena in one
+ * lock hold. */
+void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
+{
+	void *batch[160];
+	int k = 0;
+	tc->busy = 1;
+	PM_BARRIER();
+	if (!pm__tc_stop) {
+		int n = tc->count[cls] / 2;
+		if (n > 159)
+			n = 159;
+		while (k < n && tc->head[cls]) {
+			void *b = tc->head[cls];
+			tc->head[cls] = *(void **)b;
+			tc->count[cls]--;
+			((uint64_t *)b)[1] = 0;
+			batch[k++] = b;
+		}
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	batch[k++] = p;
+	pm__lock_persistent();
+	for (int i = 0; i < k; i++)
+		pm__arena_free(&pm__region->p, batch[i]);
+	pm__unlock_persistent();
+}
+
+void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
+{
+	for (void *b = tc->head[cls]; b; b = *(void **)b)
+		if (b == p)
+			pm__fatal("free(): double free detected", p);
+}
+
+void pm__tc_stop_all(void)
+{
+	pm__tc_stop = 1;
+	barrier_all();
+	for (uintptr_t t = pm__region->tcaches; t;
+	     t = ((struct pm_tcache *)t)->next) {
+		struct pm_tcache *tc = (struct pm_tcache *)t;
+		while (tc->busy)
+			sched_yield();
+	}
+}
+
+void pm__tc_start_all(void)
+{
+	PM_BARRIER();
+	pm__tc_stop = 0;
+}
+
+void pm__tc_drain_all(void)
+{
+	for (uintptr_t t = pm__region->tcaches; t;
+	     t = ((struct pm_tcache *)t)->next)
+		pm__tc_drain((struct pm_tcache *)t);
+}
+
+void pm__tc_release_others(struct pm_tcache *keep)
+{
+	uintptr_t t = pm__region->tcaches;
+	pm__region->tcaches = 0;
+	while (t) {
+		struct pm_tcache *tc = (struct pm_tcache *)t;
+		t = tc->next;
+		if (tc == keep) {
+			tc->next = pm__region->tcaches;
+			pm__region->tcaches = (uintptr_t)tc;
+			continue;
+		}
+		tc->busy = 0;
+		pm__tc_drain(tc);
+		pm__arena_free(&pm__region->p, tc);
+	}
+}

@@ -1,0 +1,94 @@
+/*
+ * tcache.h - per-thread caches of small blocks (the lock-free fast path).
+ *
+ * A thread cache is itself a chunk of the persistent arena, linked from
+ * pm__region->tcaches, so the heap bytes alone describe every block: a
+ * cached block is, to the arena, an in-use chunk.  A block freed by one
+ * thread goes to that thread's cache whatever thread allocated it (there
+ * is one heap), so cross-thread frees cost nothing special.
+ *
+ * Quiescing (checkpoint, fork): the fast path brackets its work with
+ * tc->busy = 1 ... tc->busy = 0 and checks pm__tc_stop in between.  The
+ * quiescer sets pm__tc_stop, issues membarrier() (which makes every running
+ * thread execute a full barrier, so either it sees the flag or its busy
+ * store is visible), then waits for every busy to drop.  The fast path
+ * pays two plain stores and a load, no atomic read-modify-write.
+ */
+#ifndef PM_TCACHE_H
+#define PM_TCACHE_H
+#include "internal.h"
+
+#define TC_NCLASS PM_NSMALL          /* chunk size 16*i, i < 64 */
+#define TC_MAXREQ (1024 - 8 - 15)    /* largest request served: 1001 -> 1008 */
+#define TC_KEY 0x7066726565645f6bULL /* marks a cached block ("pfreed_k") */
+
+struct pm_tcache {
+	uintptr_t next;        /* list of all caches, in the region */
+	volatile int busy;     /* inside a fast-path operation */
+	int pad;
+	uint16_t count[TC_NCLASS];
+	void *head[TC_NCLASS]; /* singly linked through the block's 1st word */
+};
+
+extern __thread struct pm_tcache *pm__tls_tc;
+extern volatile int pm__tc_stop;
+
+/* Slow paths (tcache.c). */
+void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
+void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p);
+struct pm_tcache *pm__tc_create(void);
+void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p);
+/* Quiesce helpers (persistent lock held). */
+void pm__tc_stop_all(void);
+void pm__tc_start_all(void);
+void pm__tc_drain(struct pm_tcache *tc);
+void pm__tc_drain_all(void);
+/* Free every cache struct but `keep` (in a forked child or after a
+ * restore: their threads do not exist).  Persistent lock held. */
+void pm__tc_release_others(struct pm_tcache *keep);
+/* Once per process (init): key for the thread-exit destructor, membarrier
+ * registration. */
+void pm__tc_process_init(void);
+extern uint16_t pm__tc_cap[TC_NCLASS];
+
+#define PM_BARRIER() __asm__ volatile("" ::: "memory")
+
+/* Pop a cached block of class cls, or NULL.  Inline: the malloc fast path. */
+static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
+{
+	tc->busy = 1;
+	PM_BARRIER();
+	void *b = NULL;
+	if (likely(!pm__tc_stop)) {
+		b = tc->head[cls];
+		if (likely(b != NULL)) {
+			tc->head[cls] = *(void **)b;
+			tc->count[cls]--;
+			((uint64_t *)b)[1] = 0;
+		}
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	return b;
+}
+
+/* Push a block of class cls; returns 0 if the cache is full or stopped. */
+static inline int pm__tc_push(struct pm_tcache *tc, unsigned cls, void *p)
+{
+	if (unlikely(((uint64_t *)p)[1] == TC_KEY))
+		pm__tc_double_free_check(tc, cls, p);
+	tc->busy = 1;
+	PM_BARRIER();
+	int ok = 0;
+	if (likely(!pm__tc_stop) && likely(tc->count[cls] < pm__tc_cap[cls])) {
+		*(void **)p = tc->head[cls];
+		((uint64_t *)p)[1] = TC_KEY;
+		tc->head[cls] = p;
+		tc->count[cls]++;
+		ok = 1;
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	return ok;
+}
+#endif
