@@ -1,0 +1,894 @@
+/*
+ * globals.c - which global memory a checkpoint persists, and which words of
+ * it a restore must leave alone.
+ *
+ * Owns:
+ *   - the analysis of the main executable: its writable PT_LOAD segments,
+ *     PT_GNU_RELRO, PT_DYNAMIC and its dynamic relocations (RELA, JMPREL,
+ *     RELR), done once at start-up (pm__globals_startup);
+ *   - the span list (pm__globals_spans): data/bss, the pm_persistent
+ *     section, pm_register()ed ranges;
+ *   - the per-word "keep" decision (pm__globals_keep_word / _keep_mask);
+ *   - the identity of the loaded objects (pm__objects);
+ *   - pm_register() and its table of 256 ranges.
+ *
+ * Spans (all 8-byte aligned, sorted by address, pairwise disjoint):
+ *
+ *   executable:  | RELRO (read-only after start-up) | .data ... .bss |
+ *                  never persisted                    PM_GSPAN_DATA
+ *                                                     with the pm_persistent
+ *                                                     section cut out and
+ *                                                     listed on its own as
+ *                                                     PM_GSPAN_PERSISTENT
+ *   registered:  pm_register()ed ranges, merged, minus what the spans above
+ *                already cover (PM_GSPAN_REGISTERED)
+ *
+ *   Why RELRO is cut: glibc mprotects it read-only after relocation, and
+ *   it holds nothing the program writes (GOT, .data.rel.ro, init arrays).
+ *   Why the persistent section is split rather than duplicated: a byte must
+ *   be written back once, and its kind tells the reader (and `pmalloc
+ *   info`) what the bytes are.  A fully static executable (no PT_INTERP)
+ *   gets no DATA span: libc's own state (stdio, the loader's tables, TLS
+ *   bookkeeping) lives in that segment and must never come from a file.
+ *
+ * Keep words: a restore writes back every word of a span except those for
+ * which keep is 1, whose value in the restoring process wins:
+ *   1. GOT slots (GLOB_DAT, JUMP_SLOT, the three reserved words at
+ *      DT_PLTGOT), IRELATIVE targets, TLS words (TPOFF64, DTPMOD64,
+ *      DTPOFF64), copy-relocated objects (stdout, stderr, environ, optind:
+ *      their addresses and contents belong to this run's libc), the
+ *      .dynamic section (glibc rewrites its pointers with the load bias),
+ *      and any relocation type we do not know: the loader wrote them for
+ *      this process, and under ASLR the old values point into nothing.
+ *   2. loader-written words (RELATIVE, R_X86_64_64, RELR) whose value still
+ *      equals the one the loader gave them: the program left them alone, so
+ *      this process's value is the same datum at this run's addresses (a
+ *      `static char *name = "x"` in a PIE).  Once the program stores
+ *      something else there the checkpointed value is the datum.
+ *   3. words pointing into the transient arena: it is never checkpointed.
+ *   4. words of pmalloc's own state (the `pm_state` section, see PM_STATE
+ *      in internal.h): when libpmalloc.a is linked into the executable, its
+ *      locks, the region pointer and these tables are part of .data/.bss
+ *      and describe this process, not the checkpointed one.
+ *
+ * Invariants:
+ *   - the tables are built once, before the program's own code runs, in a
+ *     private anonymous mapping (no malloc: we may be inside the first
+ *     malloc call); keep ranges are sorted, merged and disjoint; loader
+ *     words are sorted by address and unique; both only cover the DATA
+ *     spans (relocations elsewhere cannot matter to a restore).
+ *   - for RELA R_X86_64_RELATIVE the start-up value is computed (load bias
+ *     + addend), so it is exact even if our initialisation runs after some
+ *     constructor already changed the word; RELR and R_X86_64_64 values are
+ *     snapshotted from memory, which is exact because glibc relocates every
+ *     object before the first call into the real malloc.
+ *   - if the tables cannot be built (no memory), DATA spans are withheld
+ *     rather than persisted without their keep words (a restored GOT slot
+ *     would crash at the next call).
+ *   - all of this file's mutable globals are PM_STATE.
+ *
+ * Nothing here uses stdio, malloc or getenv.
+ */
+#include "internal.h"
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+/* Bounds of sections, defined by the linker when the section exists in the
+ * same link unit; hidden so that they can never bind to another object's
+ * (see PITFALLS: clang + lld + --gc-sections). */
+extern char __start_pm_persistent[] __attribute__((visibility("hidden"), weak));
+extern char __stop_pm_persistent[] __attribute__((visibility("hidden"), weak));
+extern char __start_pm_state[] __attribute__((visibility("hidden"), weak));
+extern char __stop_pm_state[] __attribute__((visibility("hidden"), weak));
+
+#define MAX_WSEG 8       /* writable PT_LOAD segments we track */
+#define MAX_DSPAN 16     /* data spans (writable minus RELRO) */
+#define NREG 256         /* pm_register table */
+
+struct range {
+	uintptr_t lo, hi;
+};
+struct lword {
+	uintptr_t addr, val;
+};
+
+/* The analysis of the executable (written once by startup). */
+static struct {
+	int state;                   /* 0 not yet, 1 building, 2 done */
+	int broken;                  /* tables missing: withhold DATA spans */
+	int is_static;               /* no PT_INTERP: libc inside */
+	uintptr_t bias;
+	const ElfW(Phdr) *phdr;
+	int phnum;
+	struct range dspan[MAX_DSPAN]; /* writable PT_LOAD minus RELRO */
+	int ndspan;
+	struct range *keep;          /* sorted, merged */
+	size_t nkeep;
+	struct lword *lw;            /* sorted by addr, unique */
+	size_t nlw;
+	int pers_state;              /* 0 not looked up, 1 done */
+	struct range pers;           /* the executable's pm_persistent, or 0 */
+} G PM_STATE;
+
+static struct range reg[NREG] PM_STATE;
+static int nreg PM_STATE;
+static int lock_word PM_STATE;
+
+static void lock(void)
+{
+	while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+static void unlock(void)
+{
+	__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
+}
+
+static uintptr_t align_up(uintptr_t v, uintptr_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+static uintptr_t align_down(uintptr_t v, uintptr_t a)
+{
+	return v & ~(a - 1);
+}
+
+/* ---- finding the executable ---------------------------------------------- */
+
+/* The load bias from the auxiliary vector, which the kernel (or ld.so when
+ * run as `ld.so prog`) fills for the program; usable before libc is up. */
+static int find_exe(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	int n = (int)getauxval(AT_PHNUM);
+	if (!ph || n <= 0)
+		return -1;
+	G.phdr = ph;
+	G.phnum = n;
+	for (int i = 0; i < n; i++)
+		if (ph[i].p_type == PT_PHDR) {
+			G.bias = (uintptr_t)ph - ph[i].p_vaddr;
+			return 0;
+		}
+	/* No PT_PHDR: the ELF header normally sits just before the program
+	 * headers at the start of the first PT_LOAD (file offset 0). */
+	uintptr_t eh = (uintptr_t)ph - sizeof(ElfW(Ehdr));
+	if (((uintptr_t)ph & (PM_PAGE - 1)) < sizeof(ElfW(Ehdr)))
+		return -1;
+	const ElfW(Ehdr) *e = (const ElfW(Ehdr) *)eh;
+	if (memcmp(e->e_ident, ELFMAG, SELFMAG) || e->e_phoff != sizeof *e)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			G.bias = eh - ph[i].p_vaddr;
+			return 0;
+		}
+	return -1;
+}
+
+/* [lo, hi) minus [cl, ch) appended to G.dspan (at most two pieces). */
+static void add_dspan(uintptr_t lo, uintptr_t hi, uintptr_t cl, uintptr_t ch)
+{
+	struct range piece[2] = {{lo, hi}, {0, 0}};
+	if (ch > lo && cl < hi) {
+		piece[0].hi = cl > lo ? cl : lo;
+		piece[1].lo = ch < hi ? ch : hi;
+		piece[1].hi = hi;
+	}
+	for (int i = 0; i < 2; i++) {
+		uintptr_t a = align_up(piece[i].lo, 8);
+		uintptr_t b = align_up(piece[i].hi, 8);
+		if (a < b && G.ndspan < MAX_DSPAN)
+			G.dspan[G.ndspan++] = (struct range){a, b};
+	}
+}
+
+static void find_segments(void)
+{
+	uintptr_t rl = 0, rh = 0;
+	G.is_static = 1;
+	for (int i = 0; i < G.phnum; i++) {
+		const ElfW(Phdr) *p = &G.phdr[i];
+		if (p->p_type == PT_GNU_RELRO) {
+			rl = G.bias + p->p_vaddr;
+			rh = rl + p->p_memsz;
+		} else if (p->p_type == PT_INTERP) {
+			G.is_static = 0;
+		}
+	}
+	for (int i = 0; i < G.phnum; i++) {
+		const ElfW(Phdr) *p = &G.phdr[i];
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_W) || !p->p_memsz)
+			continue;
+		uintptr_t lo = G.bias + p->p_vaddr;
+		add_dspan(lo, lo + p->p_memsz, rl, rh);
+	}
+}
+
+static int in_dspan(uintptr_t a, uintptr_t n)
+{
+	for (int i = 0; i < G.ndspan; i++)
+		if (a < G.dspan[i].hi && a + n > G.dspan[i].lo)
+			return 1;
+	return 0;
+}
+
+/* ---- sorting without libc (qsort may allocate) ----------------------------
+ * Heapsort of 16-byte records ordered by their first word. */
+struct rec {
+	uintptr_t k, v;
+};
+
+static void sift(struct rec *a, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && a[c + 1].k > a[c].k)
+			c++;
+		if (a[i].k >= a[c].k)
+			return;
+		struct rec t = a[i];
+		a[i] = a[c];
+		a[c] = t;
+		i = c;
+	}
+}
+
+static void sort_recs(struct rec *a, size_t n)
+{
+	size_t i;
+	for (i = 1; i < n && a[i - 1].k <= a[i].k; i++)
+		;
+	if (i >= n)
+		return; /* already sorted: the common case for RELATIVE */
+	for (i = n / 2; i-- > 0;)
+		sift(a, i, n);
+	for (i = n; i-- > 1;) {
+		struct rec t = a[0];
+		a[0] = a[i];
+		a[i] = t;
+		sift(a, 0, i);
+	}
+}
+
+/* ---- the relocation walk -------------------------------------------------- */
+
+struct dyninfo {
+	uintptr_t rela, relasz, relaent;
+	uintptr_t jmprel, pltrelsz, pltrel;
+	uintptr_t relr, relrsz, relrent;
+	uintptr_t symtab, syment, pltgot;
+	uintptr_t lo, hi; /* the executable's mapped extent (link addresses) */
+};
+
+/* glibc adds the load bias to some d_ptr entries in place when .dynamic is
+ * writable, and leaves them alone otherwise: accept either form.  For a
+ * PIE the link-time range [lo, hi) and the loaded one never overlap. */
+static uintptr_t dptr(const struct dyninfo *d, uintptr_t v)
+{
+	if (!v || !G.bias)
+		return v;
+	if (v >= G.bias + d->lo && v < G.bias + d->hi)
+		return v;
+	return v + G.bias;
+}
+
+static int read_dynamic(struct dyninfo *d, const ElfW(Dyn) **dynp,
+			size_t *dynsz)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	memset(d, 0, sizeof *d);
+	d->lo = UINTPTR_MAX;
+	for (int i = 0; i < G.phnum; i++) {
+		const ElfW(Phdr) *p = &G.phdr[i];
+		if (p->p_type == PT_DYNAMIC) {
+			dyn = (const ElfW(Dyn) *)(G.bias + p->p_vaddr);
+			*dynsz = p->p_memsz;
+		} else if (p->p_type == PT_LOAD) {
+			if (p->p_vaddr < d->lo)
+				d->lo = p->p_vaddr;
+			if (p->p_vaddr + p->p_memsz > d->hi)
+				d->hi = p->p_vaddr + p->p_memsz;
+		}
+	}
+	if (!dyn)
+		return -1;
+	*dynp = dyn;
+	d->relaent = sizeof(ElfW(Rela));
+	d->syment = sizeof(ElfW(Sym));
+	d->relrent = sizeof(ElfW(Relr));
+	d->pltrel = DT_RELA;
+	for (const ElfW(Dyn) *e = dyn; e->d_tag != DT_NULL; e++) {
+		switch (e->d_tag) {
+		case DT_RELA: d->rela = e->d_un.d_ptr; break;
+		case DT_RELASZ: d->relasz = e->d_un.d_val; break;
+		case DT_RELAENT: d->relaent = e->d_un.d_val; break;
+		case DT_JMPREL: d->jmprel = e->d_un.d_ptr; break;
+		case DT_PLTRELSZ: d->pltrelsz = e->d_un.d_val; break;
+		case DT_PLTREL: d->pltrel = e->d_un.d_val; break;
+		case DT_RELR: d->relr = e->d_un.d_ptr; break;
+		case DT_RELRSZ: d->relrsz = e->d_un.d_val; break;
+		case DT_RELRENT: d->relrent = e->d_un.d_val; break;
+		case DT_SYMTAB: d->symtab = e->d_un.d_ptr; break;
+		case DT_SYMENT: d->syment = e->d_un.d_val; break;
+		case DT_PLTGOT: d->pltgot = e->d_un.d_ptr; break;
+		}
+	}
+	d->rela = dptr(d, d->rela);
+	d->jmprel = dptr(d, d->jmprel);
+	d->relr = dptr(d, d->relr);
+	d->symtab = dptr(d, d->symtab);
+	d->pltgot = dptr(d, d->pltgot);
+	if (d->relaent < sizeof(ElfW(Rela)))
+		d->relaent = sizeof(ElfW(Rela));
+	if (d->syment < sizeof(ElfW(Sym)))
+		d->syment = sizeof(ElfW(Sym));
+	if (d->relrent != sizeof(ElfW(Relr)))
+		d->relr = 0; /* unknown encoding: ignore (nothing else uses 4) */
+	if (d->pltrel != DT_RELA)
+		d->jmprel = 0; /* x86-64 has no REL; be safe */
+	return 0;
+}
+
+/* Calls fn for every address a RELR table relocates. */
+static size_t relr_walk(const struct dyninfo *d, struct lword *out)
+{
+	const ElfW(Relr) *r = (const ElfW(Relr) *)d->relr;
+	size_t n = d->relr ? d->relrsz / sizeof *r : 0, cnt = 0;
+	uintptr_t base = 0;
+	for (size_t i = 0; i < n; i++) {
+		ElfW(Relr) e = r[i];
+		if (!(e & 1)) {
+			uintptr_t a = G.bias + e;
+			if (out && in_dspan(a, 8))
+				out[cnt] = (struct lword){a, *(uintptr_t *)a}, cnt++;
+			else if (!out)
+				cnt++;
+			base = a + 8;
+			continue;
+		}
+		uintptr_t a = base;
+		for (e >>= 1; e; e >>= 1, a += 8)
+			if (e & 1) {
+				if (out && in_dspan(a, 8))
+					out[cnt] = (struct lword){a, *(uintptr_t *)a},
+					cnt++;
+				else if (!out)
+					cnt++;
+			}
+		base += 63 * 8;
+	}
+	return cnt;
+}
+
+struct builder {
+	struct range *keep;
+	size_t nkeep;
+	struct lword *lw;
+	size_t nlw;
+	const struct dyninfo *d;
+};
+
+static void add_keep(struct builder *b, uintptr_t lo, uintptr_t hi)
+{
+	lo = align_down(lo, 8);
+	hi = align_up(hi, 8);
+	if (lo < hi && in_dspan(lo, hi - lo))
+		b->keep[b->nkeep++] = (struct range){lo, hi};
+}
+
+static void one_rela(struct builder *b, const ElfW(Rela) *r)
+{
+	uintptr_t a = G.bias + r->r_offset;
+	unsigned type = ELF64_R_TYPE(r->r_info);
+	switch (type) {
+	case R_X86_64_NONE:
+		return;
+	case R_X86_64_RELATIVE:
+		if (in_dspan(a, 8) && !(a & 7))
+			b->lw[b->nlw++] = (struct lword){
+				a, G.bias + (uintptr_t)r->r_addend};
+		else
+			add_keep(b, a, a + 8);
+		return;
+	case R_X86_64_64:
+		if (in_dspan(a, 8) && !(a & 7))
+			b->lw[b->nlw++] = (struct lword){a, *(uintptr_t *)a};
+		else
+			add_keep(b, a, a + 8);
+		return;
+	case R_X86_64_COPY: {
+		size_t sz = 8;
+		uint32_t s = ELF64_R_SYM(r->r_info);
+		if (b->d->symtab && s) {
+			const ElfW(Sym) *sym = (const ElfW(Sym) *)(
+				b->d->symtab + (uintptr_t)s * b->d->syment);
+			if (sym->st_size)
+				sz = sym->st_size;
+		}
+		add_keep(b, a, a + sz);
+		return;
+	}
+	default:
+		/* GLOB_DAT, JUMP_SLOT, IRELATIVE, TPOFF64, DTPMOD64,
+		 * DTPOFF64 and anything unknown: this process's value. */
+		add_keep(b, a, a + 8);
+		return;
+	}
+}
+
+/* Build the tables in one private anonymous mapping, sized for the worst
+ * case (every relocation lands in a DATA span). */
+static void build_tables(void)
+{
+	struct dyninfo d;
+	const ElfW(Dyn) *dyn;
+	size_t dynsz = 0;
+	if (read_dynamic(&d, &dyn, &dynsz) < 0)
+		return; /* no dynamic section: no relocations to honour */
+	size_t nrela = d.rela ? d.relasz / d.relaent : 0;
+	size_t njmp = d.jmprel ? d.pltrelsz / d.relaent : 0;
+	size_t nrelr = relr_walk(&d, NULL);
+	size_t nk = nrela + njmp + 2, nl = nrela + nrelr;
+	size_t bytes = align_up((nk + nl) * 16, PM_PAGE);
+	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		pm__warn("cannot map %zu bytes for the globals tables; the "
+			 "executable's data/bss will not be checkpointed",
+			 bytes);
+		G.broken = 1;
+		return;
+	}
+	struct builder b = {(struct range *)m, 0,
+			    (struct lword *)((char *)m + nk * 16), 0, &d};
+
+	add_keep(&b, (uintptr_t)dyn, (uintptr_t)dyn + dynsz);
+	if (d.pltgot)
+		add_keep(&b, d.pltgot, d.pltgot + 3 * 8);
+	for (size_t i = 0; i < nrela; i++)
+		one_rela(&b, (const ElfW(Rela) *)(d.rela + i * d.relaent));
+	for (size_t i = 0; i < njmp; i++)
+		one_rela(&b, (const ElfW(Rela) *)(d.jmprel + i * d.relaent));
+	b.nlw += relr_walk(&d, b.lw + b.nlw);
+
+	sort_recs((struct rec *)b.keep, b.nkeep);
+	size_t k = 0;
+	for (size_t i = 0; i < b.nkeep; i++) {
+		if (k && b.keep[i].lo <= b.keep[k - 1].hi) {
+			if (b.keep[i].hi > b.keep[k - 1].hi)
+				b.keep[k - 1].hi = b.keep[i].hi;
+		} else {
+			b.keep[k++] = b.keep[i];
+		}
+	}
+	b.nkeep = k;
+	sort_recs((struct rec *)b.lw, b.nlw);
+	k = 0;
+	for (size_t i = 0; i < b.nlw; i++)
+		if (!k || b.lw[i].addr != b.lw[k - 1].addr)
+			b.lw[k++] = b.lw[i];
+	b.nlw = k;
+
+	G.keep = b.keep;
+	G.nkeep = b.nkeep;
+	G.lw = b.lw;
+	G.nlw = b.nlw;
+}
+
+void pm__globals_startup(void)
+{
+	int expect = 0;
+	if (!__atomic_compare_exchange_n(&G.state, &expect, 1, 0,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		while (__atomic_load_n(&G.state, __ATOMIC_ACQUIRE) != 2)
+			__builtin_ia32_pause();
+		return;
+	}
+	if (find_exe() < 0) {
+		pm__warn("cannot find the executable's program headers; its "
+			 "data/bss will not be checkpointed");
+		G.broken = 1;
+	} else {
+		find_segments();
+		build_tables();
+	}
+	__atomic_store_n(&G.state, 2, __ATOMIC_RELEASE);
+}
+
+static void ensure_started(void)
+{
+	if (__atomic_load_n(&G.state, __ATOMIC_ACQUIRE) != 2)
+		pm__globals_startup();
+}
+
+/* ---- the executable's pm_persistent section -------------------------------
+ * When libpmalloc.a is linked into the executable, the hidden bounds are
+ * the executable's own.  In libpmalloc.so they are the library's (empty),
+ * and the executable's section has no symbol we could find at run time,
+ * so read its section headers from the file (after checking that the file
+ * is the one mapped: same program headers as in memory). */
+
+static int pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off) == (ssize_t)n ? 0 : -1;
+}
+
+static int exe_open(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ElfW(Ehdr) e;
+	if (pread_all(fd, &e, sizeof e, 0) || memcmp(e.e_ident, ELFMAG, SELFMAG) ||
+	    e.e_phnum != G.phnum || e.e_phentsize != sizeof(ElfW(Phdr)))
+		goto bad;
+	for (int i = 0; i < G.phnum; i++) {
+		ElfW(Phdr) p;
+		if (pread_all(fd, &p, sizeof p, (off_t)(e.e_phoff + i * sizeof p)) ||
+		    memcmp(&p, &G.phdr[i], sizeof p))
+			goto bad;
+	}
+	return fd;
+bad:
+	close(fd);
+	return -1;
+}
+
+static int persistent_from_file(struct range *out)
+{
+	static const char want[] = "pm_persistent";
+	int fd = exe_open(), rc = -1;
+	if (fd < 0)
+		return -1;
+	ElfW(Ehdr) e;
+	ElfW(Shdr) s, str;
+	if (pread_all(fd, &e, sizeof e, 0) || !e.e_shoff ||
+	    e.e_shentsize != sizeof s)
+		goto out;
+	size_t shnum = e.e_shnum, strndx = e.e_shstrndx;
+	if (pread_all(fd, &s, sizeof s, (off_t)e.e_shoff))
+		goto out;
+	if (!shnum)
+		shnum = s.sh_size;
+	if (strndx == SHN_XINDEX)
+		strndx = s.sh_link;
+	if (strndx >= shnum ||
+	    pread_all(fd, &str, sizeof str,
+		      (off_t)(e.e_shoff + strndx * sizeof str)))
+		goto out;
+	for (size_t i = 1; i < shnum; i++) {
+		char name[sizeof want];
+		if (pread_all(fd, &s, sizeof s, (off_t)(e.e_shoff + i * sizeof s)))
+			goto out;
+		if (!(s.sh_flags & SHF_ALLOC) || s.sh_name >= str.sh_size ||
+		    pread(fd, name, sizeof name,
+			  (off_t)(str.sh_offset + s.sh_name)) != sizeof name ||
+		    memcmp(name, want, sizeof want))
+			continue;
+		out->lo = G.bias + s.sh_addr;
+		out->hi = out->lo + s.sh_size;
+		rc = 0;
+		break;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+#ifdef PM_GLOBALS_TEST_FILE_LOOKUP
+#define USE_LINKER_BOUNDS 0 /* test build: exercise the shared-library path */
+#else
+#define USE_LINKER_BOUNDS 1
+#endif
+
+static void find_persistent(void)
+{
+	struct range r = {0, 0};
+	uintptr_t lo = (uintptr_t)__start_pm_persistent;
+	uintptr_t hi = (uintptr_t)__stop_pm_persistent;
+	/* the linker's bounds count only if they are inside the executable */
+	if (USE_LINKER_BOUNDS && lo && hi > lo && in_dspan(lo, hi - lo))
+		r = (struct range){lo, hi};
+	else if (persistent_from_file(&r) < 0 || !in_dspan(r.lo, r.hi - r.lo))
+		r = (struct range){0, 0};
+	if (r.hi > r.lo) {
+		r.lo = align_down(r.lo, 8); /* the section is 16-aligned */
+		r.hi = align_up(r.hi, 8);
+	}
+	G.pers = r;
+	G.pers_state = 1;
+}
+
+/* ---- spans ---------------------------------------------------------------- */
+
+static int emit(struct pm_gspan *out, int max, int *n, uintptr_t lo,
+		uintptr_t hi, uint32_t kind)
+{
+	if (lo >= hi)
+		return 0;
+	if (*n >= max)
+		return -1;
+	out[*n].lo = lo;
+	out[*n].hi = hi;
+	out[*n].kind = kind;
+	(*n)++;
+	return 0;
+}
+
+int pm__globals_spans(struct pm_gspan *out, int max)
+{
+	struct range r[NREG];
+	int n = 0, nr, i, j;
+
+	ensure_started();
+	lock();
+	if (!G.pers_state && !G.broken)
+		find_persistent();
+	nr = nreg;
+	memcpy(r, reg, (size_t)nr * sizeof *r);
+	unlock();
+
+	/* DATA spans, the persistent section cut out and listed by itself */
+	if (!G.broken && !G.is_static) {
+		for (i = 0; i < G.ndspan; i++) {
+			uintptr_t lo = G.dspan[i].lo, hi = G.dspan[i].hi;
+			uintptr_t pl = G.pers.lo, ph = G.pers.hi;
+			if (ph > lo && pl < hi) {
+				if (emit(out, max, &n, lo, pl, PM_GSPAN_DATA) ||
+				    emit(out, max, &n, pl, ph,
+					 PM_GSPAN_PERSISTENT) ||
+				    emit(out, max, &n, ph, hi, PM_GSPAN_DATA))
+					goto full;
+			} else if (emit(out, max, &n, lo, hi, PM_GSPAN_DATA)) {
+				goto full;
+			}
+		}
+	}
+	int nbase = n;
+
+	/* registered ranges: sorted, merged, minus the spans above */
+	sort_recs((struct rec *)r, (size_t)nr);
+	j = 0;
+	for (i = 0; i < nr; i++) {
+		if (j && r[i].lo <= r[j - 1].hi) {
+			if (r[i].hi > r[j - 1].hi)
+				r[j - 1].hi = r[i].hi;
+		} else {
+			r[j++] = r[i];
+		}
+	}
+	nr = j;
+	for (i = 0; i < nr; i++) {
+		uintptr_t cur = r[i].lo;
+		for (j = 0; j < nbase && cur < r[i].hi; j++) {
+			if (out[j].hi <= cur || out[j].lo >= r[i].hi)
+				continue;
+			if (out[j].lo > cur &&
+			    emit(out, max, &n, cur, out[j].lo,
+				 PM_GSPAN_REGISTERED))
+				goto full;
+			cur = out[j].hi;
+		}
+		if (cur < r[i].hi &&
+		    emit(out, max, &n, cur, r[i].hi, PM_GSPAN_REGISTERED))
+			goto full;
+	}
+
+	/* address order (insertion sort: a few hundred at most) */
+	for (i = 1; i < n; i++) {
+		struct pm_gspan t = out[i];
+		for (j = i; j > 0 && out[j - 1].lo > t.lo; j--)
+			out[j] = out[j - 1];
+		out[j] = t;
+	}
+	return n;
+full:
+	return pm__err(-ENOSPC, "globals: more than %d spans to persist", max);
+}
+
+/* ---- keep words ----------------------------------------------------------- */
+
+/* First index whose range ends above a (keep) / whose address is >= a. */
+static size_t keep_index(uintptr_t a)
+{
+	size_t lo = 0, hi = G.nkeep;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (G.keep[mid].hi <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+static size_t lw_index(uintptr_t a)
+{
+	size_t lo = 0, hi = G.nlw;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (G.lw[mid].addr < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits)
+{
+	uintptr_t sl = (uintptr_t)__start_pm_state;
+	uintptr_t sh = (uintptr_t)__stop_pm_state;
+	uintptr_t tl = 0, th = 0;
+	size_t ki, li, nw = (hi - lo) / 8;
+	int kept = 0;
+
+	ensure_started();
+	if (pm__region) {
+		tl = pm__region->tbase;
+		th = pm__region->base + pm__region->size;
+	}
+	memset(bits, 0, (nw + 7) / 8);
+	ki = keep_index(lo);
+	li = lw_index(lo);
+	for (size_t w = 0; w < nw; w++) {
+		uintptr_t a = lo + w * 8;
+		uintptr_t v = *(const uintptr_t *)a;
+		int keep = 0;
+		while (ki < G.nkeep && G.keep[ki].hi <= a)
+			ki++;
+		while (li < G.nlw && G.lw[li].addr < a)
+			li++;
+		if (ki < G.nkeep && G.keep[ki].lo <= a)
+			keep = 1; /* GOT, copy relocation, ... */
+		else if (a + 8 > sl && a < sh)
+			keep = 1; /* pmalloc's own state */
+		else if (v >= tl && v < th)
+			keep = 1; /* points into the transient arena */
+		else if (li < G.nlw && G.lw[li].addr == a && G.lw[li].val == v)
+			keep = 1; /* loader-written, left alone */
+		if (keep) {
+			bits[w / 8] |= (uint8_t)(1u << (w % 8));
+			kept++;
+		}
+	}
+	return kept;
+}
+
+int pm__globals_keep_word(uintptr_t addr)
+{
+	uint8_t b;
+	return pm__globals_keep_mask(addr, addr + 8, &b);
+}
+
+/* ---- pm_register ---------------------------------------------------------- */
+
+PM_EXPORT int pm_register(void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, hl, hh;
+	if (!addr || !len)
+		return pm__err(-EINVAL, "pm_register: %s", addr ? "zero length"
+							       : "NULL address");
+	if (a + len < a)
+		return pm__err(-EINVAL, "pm_register: range %p+%zu wraps",
+			       addr, len);
+	if (pm__region) {
+		hl = pm__region->base;
+		hh = hl + pm__region->size;
+	} else {
+		hl = EHEAP_START_ADDRESS;
+		hh = hl + PM_DEFAULT_SIZE;
+	}
+	if (a < hh && a + len > hl)
+		return pm__err(-EINVAL,
+			       "pm_register: range %p+%zu overlaps the heap",
+			       addr, len);
+	/* whole words: the span format is word-based */
+	struct range r = {align_down(a, 8), align_up(a + len, 8)};
+	int rc = 0;
+	lock();
+	for (int i = 0; i < nreg; i++)
+		if (reg[i].lo == r.lo && reg[i].hi == r.hi)
+			goto out; /* registering twice is harmless */
+	if (nreg >= NREG)
+		rc = -ENOMEM;
+	else
+		reg[nreg++] = r;
+out:
+	unlock();
+	if (rc)
+		return pm__err(rc, "pm_register: the table of %d ranges is full",
+			       NREG);
+	return 0;
+}
+
+/* ---- loaded objects -------------------------------------------------------- */
+
+static uint32_t build_id(uintptr_t bias, const ElfW(Phdr) *ph, int n,
+			 uint8_t *out)
+{
+	for (int i = 0; i < n; i++) {
+		if (ph[i].p_type != PT_NOTE)
+			continue;
+		uintptr_t p = bias + ph[i].p_vaddr, end = p + ph[i].p_memsz;
+		uintptr_t al = ph[i].p_align == 8 ? 8 : 4;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			uintptr_t name = p + sizeof *nh;
+			uintptr_t desc = name + align_up(nh->n_namesz, al);
+			uintptr_t next = desc + align_up(nh->n_descsz, al);
+			if (next > end || next <= p)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp((const void *)name, "GNU", 4)) {
+				uint32_t len = nh->n_descsz < 20 ? nh->n_descsz : 20;
+				memcpy(out, (const void *)desc, len);
+				return len;
+			}
+			p = next;
+		}
+	}
+	return 0;
+}
+
+struct objctx {
+	struct pm_object *out;
+	int max, n, seen;
+	uintptr_t vdso;
+};
+
+static void copy_path(char *dst, const char *src)
+{
+	size_t i;
+	for (i = 0; src[i] && i + 1 < sizeof ((struct pm_object *)0)->path; i++)
+		dst[i] = src[i];
+	dst[i] = '\0';
+}
+
+static int obj_cb(struct dl_phdr_info *info, size_t size, void *vctx)
+{
+	struct objctx *c = vctx;
+	int first = c->seen++ == 0;
+	(void)size;
+	if (!first && (!info->dlpi_name[0] || info->dlpi_addr == c->vdso))
+		return 0; /* the vdso: not a file, the kernel's business */
+	if (c->n >= c->max)
+		return 1;
+	struct pm_object *o = &c->out[c->n++];
+	memset(o, 0, sizeof *o);
+	o->load = info->dlpi_addr;
+	if (first && !info->dlpi_name[0]) {
+		ssize_t r = readlink("/proc/self/exe", o->path,
+				     sizeof o->path - 1);
+		o->path[r > 0 ? r : 0] = '\0';
+	} else {
+		copy_path(o->path, info->dlpi_name);
+	}
+	struct stat st;
+	if (o->path[0] && stat(o->path, &st) == 0) {
+		o->size = (uint64_t)st.st_size;
+		o->mtime = (uint64_t)st.st_mtime;
+	}
+	o->build_id_len = build_id(info->dlpi_addr, info->dlpi_phdr,
+				   info->dlpi_phnum, o->build_id);
+	return 0;
+}
+
+int pm__objects(struct pm_object *out, int max)
+{
+	struct objctx c = {out, max, 0, 0, getauxval(AT_SYSINFO_EHDR)};
+	if (max <= 0)
+		return 0;
+	dl_iterate_phdr(obj_cb, &c);
+	return c.n;
+}

@@ -1,0 +1,27 @@
+# tests/extra.mk - unit tests that compile library sources straight into the
+# test program (the internal pm__ functions are hidden in libpmalloc.so).
+#
+# u_globals: src/globals.c analyses the test program itself, so it is built
+# several ways: PIE, non-PIE, RELR-packed relocations, full RELRO (-z now),
+# and with the pm_persistent section found from the file's section headers
+# (the path libpmalloc.so takes) instead of the linker's bounds.
+# tests/globals_clang.sh builds the same with clang (and lld) when present.
+U_GLOBALS_SRCS := src/globals.c src/util.c src/os.c
+U_GLOBALS_DEPS := tests/u_globals.c tests/testlib.h $(U_GLOBALS_SRCS) $(LIB_HDRS)
+U_GLOBALS_CC = $(CC) $(BASE_CFLAGS) -Iinclude -o $@ tests/u_globals.c $(U_GLOBALS_SRCS)
+
+$(B)/tests/u_globals: $(U_GLOBALS_DEPS) | $(B)/tests
+	$(U_GLOBALS_CC)
+$(B)/tests/u_globals_nopie: $(U_GLOBALS_DEPS) | $(B)/tests
+	$(U_GLOBALS_CC) -fno-pie -no-pie
+$(B)/tests/u_globals_relr: $(U_GLOBALS_DEPS) | $(B)/tests
+	$(U_GLOBALS_CC) -Wl,-z,pack-relative-relocs
+$(B)/tests/u_globals_now: $(U_GLOBALS_DEPS) | $(B)/tests
+	$(U_GLOBALS_CC) -Wl,-z,now -Wl,-z,relro
+$(B)/tests/u_globals_file: $(U_GLOBALS_DEPS) | $(B)/tests
+	$(U_GLOBALS_CC) -DPM_GLOBALS_TEST_FILE_LOOKUP
+
+U_GLOBALS_BINS := $(addprefix $(B)/tests/,u_globals u_globals_nopie \
+	u_globals_relr u_globals_now u_globals_file)
+EXTRA_TESTS += $(U_GLOBALS_BINS)
+CHECK_EXTRA += $(U_GLOBALS_BINS)
