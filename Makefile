@@ -76,7 +76,7 @@ SAN_BINS := $(patsubst tests/%.c,$(B)/san/%,$(SAN_TESTS))
 
 check: all $(TEST_BINS) $(SAN_BINS) $(CHECK_EXTRA)
 	@PMALLOC_BUILD=$(abspath $(B)) PMALLOC_TOP=$(CURDIR) CC="$(CC)" \
-		sh tests/run.sh $(TEST_BINS) $(SAN_BINS) $(TEST_SCRIPTS)
+		sh tests/run.sh $(TEST_BINS) $(SAN_BINS) $(EXTRA_TESTS) $(TEST_SCRIPTS)
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
