@@ -73,6 +73,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
@@ -524,9 +525,9 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 	return pread(fd, buf, n, off) == (ssize_t)n ? 0 : -1;
 }
 
-static int exe_open(void)
+static int exe_open_path(const char *path)
 {
-	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ElfW(Ehdr) e;
@@ -545,10 +546,35 @@ bad:
 	return -1;
 }
 
+/* The path of the file whose program headers are the ones mapped, into
+ * buf (absolute when it can be made so): /proc/self/exe, or, when the
+ * program was started as `ld.so prog` (/proc/self/exe is then the loader),
+ * the name it was started by.  Returns an open descriptor or -1. */
+static int exe_file(char *buf, size_t n)
+{
+	ssize_t r = readlink("/proc/self/exe", buf, n - 1);
+	int fd = exe_open_path("/proc/self/exe");
+	buf[r > 0 ? r : 0] = '\0';
+	if (fd >= 0 || !program_invocation_name || !program_invocation_name[0])
+		return fd;
+	const char *p = program_invocation_name;
+	size_t at = 0;
+	if (p[0] != '/' && getcwd(buf, n - 1)) {
+		at = strlen(buf);
+		if (at && buf[at - 1] != '/' && at + 1 < n)
+			buf[at++] = '/';
+	}
+	while (*p && at + 1 < n)
+		buf[at++] = *p++;
+	buf[at] = '\0';
+	return exe_open_path(buf);
+}
+
 static int persistent_from_file(struct range *out)
 {
 	static const char want[] = "pm_persistent";
-	int fd = exe_open(), rc = -1;
+	char path[PATH_MAX];
+	int fd = exe_file(path, sizeof path), rc = -1;
 	if (fd < 0)
 		return -1;
 	ElfW(Ehdr) e;
@@ -606,8 +632,8 @@ static void find_persistent(void)
 		r.lo = align_down(r.lo, 8); /* the section is 16-aligned */
 		r.hi = align_up(r.hi, 8);
 	}
-	G.pers = r;
-	G.pers_state = 1;
+	G.pers = r; /* two racing lookups store the same value */
+	__atomic_store_n(&G.pers_state, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- spans ---------------------------------------------------------------- */
@@ -632,9 +658,11 @@ int pm__globals_spans(struct pm_gspan *out, int max)
 	int n = 0, nr, i, j;
 
 	ensure_started();
-	lock();
-	if (!G.pers_state && !G.broken)
+	/* outside our lock: the lookup may take the loader's lock, and a
+	 * library constructor calling pm_register runs under it */
+	if (!__atomic_load_n(&G.pers_state, __ATOMIC_ACQUIRE) && !G.broken)
 		find_persistent();
+	lock();
 	nr = nreg;
 	memcpy(r, reg, (size_t)nr * sizeof *r);
 	unlock();
@@ -868,9 +896,9 @@ static int obj_cb(struct dl_phdr_info *info, size_t size, void *vctx)
 	memset(o, 0, sizeof *o);
 	o->load = info->dlpi_addr;
 	if (first && !info->dlpi_name[0]) {
-		ssize_t r = readlink("/proc/self/exe", o->path,
-				     sizeof o->path - 1);
-		o->path[r > 0 ? r : 0] = '\0';
+		int fd = exe_file(o->path, sizeof o->path);
+		if (fd >= 0)
+			close(fd);
 	} else {
 		copy_path(o->path, info->dlpi_name);
 	}
@@ -889,6 +917,7 @@ int pm__objects(struct pm_object *out, int max)
 	struct objctx c = {out, max, 0, 0, getauxval(AT_SYSINFO_EHDR)};
 	if (max <= 0)
 		return 0;
+	ensure_started(); /* exe_file compares with our program headers */
 	dl_iterate_phdr(obj_cb, &c);
 	return c.n;
 }

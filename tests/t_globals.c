@@ -1,0 +1,45 @@
+/*
+ * t_globals.c - pm_register() through libpmalloc.so: the documented errors,
+ * the heap (wherever it was placed) refused, the table of 256.
+ */
+#include <pmalloc.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include "testlib.h"
+
+static long data_words[8];
+
+int main(void)
+{
+	void *p = malloc(100); /* the heap exists from here on */
+	test_use(p);
+	struct pm_heap_info hi;
+	CHECK(pm_heap_info(&hi) == 0);
+
+	CHECK(pm_register(NULL, 8) == -EINVAL);
+	CHECK(strstr(pm_errmsg(), "NULL") != NULL);
+	CHECK(pm_register(data_words, 0) == -EINVAL);
+	CHECK(pm_register((void *)hi.base, 8) == -EINVAL);
+	CHECK(strstr(pm_errmsg(), "heap") != NULL);
+	CHECK(pm_register((void *)(hi.base + hi.size - 8), 64) == -EINVAL);
+	CHECK(pm_register((void *)(hi.base - 8), 16) == -EINVAL);
+	CHECK(pm_register(p, 8) == -EINVAL); /* a heap block */
+	CHECK(pm_register((void *)-8L, 16) == -EINVAL);
+	CHECK(pm_register((void *)(hi.base - 8), 8) == 0); /* just below */
+	CHECK(pm_register(data_words, sizeof data_words) == 0);
+	CHECK(pm_register(data_words, sizeof data_words) == 0); /* again */
+
+	char *m = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(m != MAP_FAILED);
+	int ok = 0, rc = 0;
+	for (int i = 0; i < 300; i++) {
+		rc = pm_register(m + 16 * i, 8);
+		if (rc)
+			break;
+		ok++;
+	}
+	CHECK_MSG(ok == 254 && rc == -ENOMEM, "%d registered, rc %d", ok, rc);
+	free(p);
+	return test_end();
+}
