@@ -1,0 +1,75 @@
+/*
+ * ckpt.h - the interface between the checkpoint files (ckpt_write.c,
+ * ckpt_read.c, ckpt_api.c), the CLI and the fuzz harness.
+ *
+ * ckpt_read.c is in two layers: the parser (pm__ckpt_parse, _open, _close,
+ * _verify_data) needs only crc32c and pm__err, and is what the fuzzer and
+ * the CLI's `info`/`verify` use; the process checks and the apply step
+ * (pm__ckpt_restore) need the whole library.  Building ckpt_read.c with
+ * -DPM_CKPT_PARSE_ONLY leaves the second layer out.
+ */
+#ifndef PM_CKPT_H
+#define PM_CKPT_H
+
+#include "internal.h"
+#include "format.h"
+
+/* The table implementation of crc32c alone (tests compare the two). */
+uint32_t pm__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+
+/* A parsed file: pointers into the caller's buffer (or the scratch map). */
+struct pm__ckpt {
+	struct pmf_header h;            /* a copy of the header */
+	const struct pmf_meta *meta;
+	const struct pmf_object *obj;   /* h.nobjects, [0] the executable */
+	const struct pmf_section *sec;  /* h.nsections */
+	uint64_t file_size;
+	uint64_t table_end;  /* bytes of the file the parser needs in memory */
+	/* set by pm__ckpt_open: */
+	int fd;
+	void *map;           /* private anonymous scratch: prefix + chunk */
+	size_t map_len;
+	unsigned char *chunk; /* PM__CHUNK bytes of scratch for pread */
+};
+#define PM__CHUNK (1UL << 20)
+
+#define PM__PARSE_HEADER 0x1u  /* stop after the header */
+#define PM__PARSE_NO_DATA 0x2u /* buf holds only the prefix: skip data */
+#define PM__PARSE_NO_CRC 0x4u  /* fuzzing: ignore checksum mismatches */
+
+/* Parse the first len bytes (an 8-aligned buffer) of a file of file_size
+ * bytes: header, then (unless PM__PARSE_HEADER) metadata and table, then
+ * (if the buffer holds the whole file and not PM__PARSE_NO_DATA) every
+ * section's checksum and the heap's region header.  Never reads outside
+ * [buf, buf+len).  0 or PM_EMAGIC/PM_EVERSION/PM_ETRUNC/PM_ECORRUPT with
+ * pm_errmsg() saying which check failed and where. */
+int pm__ckpt_parse(const void *buf, size_t len, uint64_t file_size,
+		   unsigned how, struct pm__ckpt *ck);
+
+/* Open path and parse header, metadata and table (no data checksums).
+ * On success ck owns an fd and a scratch mapping: pm__ckpt_close(). */
+int pm__ckpt_open(const char *path, struct pm__ckpt *ck);
+void pm__ckpt_close(struct pm__ckpt *ck);
+/* Read every section with pread into the scratch chunk, check checksums
+ * and the region header.  0, PM_ECORRUPT, PM_ETRUNC or -errno. */
+int pm__ckpt_verify_data(struct pm__ckpt *ck);
+
+/* Private anonymous scratch memory (no malloc inside the library). */
+void *pm__scratch(size_t n);
+void pm__scratch_free(void *p, size_t n);
+
+/* The whole restore (flags PM_RESTORE_*), ckpt_read.c. */
+int pm__ckpt_restore(const char *path, unsigned flags);
+/* The whole checkpoint, ckpt_write.c. */
+int pm__ckpt_write(const char *path);
+/* 1 once a restore has replaced the heap (ckpt_api.c). */
+extern int pm__ckpt_restored;
+
+/* Overflow-safe: does [off, off+len) lie inside [lo, hi)? */
+static inline int pm__range_in(uint64_t off, uint64_t len, uint64_t lo,
+			       uint64_t hi)
+{
+	return off >= lo && off <= hi && len <= hi - off;
+}
+
+#endif /* PM_CKPT_H */

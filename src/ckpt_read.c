@@ -1,0 +1,838 @@
+/*
+ * ckpt_read.c - reading a checkpoint file: parse, validate, apply.
+ *
+ * Three steps, and memory is touched only in the last:
+ *   1. parse   pm__ckpt_parse() checks a file image held in a buffer:
+ *              magic, version, header crc, sizes and offsets, metadata and
+ *              table crcs, every section's placement, and (when the buffer
+ *              holds the whole file) every data crc.  It reads nothing but
+ *              the buffer, so the fuzzer calls it directly.
+ *   2. check   against this process: heap base/size, page size, executable
+ *              identity, load addresses of every object, each globals
+ *              section against this process's spans; then the data crcs
+ *              by pread (unless PM_RESTORE_NO_VERIFY), then single thread,
+ *              then the heap's own consent (pm__heap_restore_check).
+ *   3. apply   heap sections mapped MAP_PRIVATE|MAP_FIXED from the file at
+ *              their addresses, gaps zeroed, globals copied word by word
+ *              honouring the keep bitmap.  Nothing here can fail for a
+ *              reason a check could have seen; a failing mmap is fatal,
+ *              because half a heap is worse than none.
+ *
+ * Every refusal goes through pm__err() with what failed and where (section
+ * index, file offset, object name, both addresses).
+ *
+ * No stdio, no malloc: scratch memory is a private anonymous mapping.
+ * Built with -DPM_CKPT_PARSE_ONLY (fuzzer, replay test) only steps 1 and
+ * the pread verification remain, needing nothing but crc32c and pm__err.
+ */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#define KIND_NAME(k)                                                           \
+	((k) == PMF_SEC_HEAP		 ? "heap"                              \
+	 : (k) == PMF_SEC_DATA		 ? "data"                              \
+	 : (k) == PMF_SEC_PERSISTENT	 ? "persistent"                        \
+	 : (k) == PMF_SEC_REGISTERED	 ? "registered"                        \
+					 : "unknown")
+
+typedef unsigned long long ull;
+
+void *pm__scratch(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void pm__scratch_free(void *p, size_t n)
+{
+	if (p)
+		munmap(p, n);
+}
+
+static int zero_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+static int str_ok(const char *s, size_t n)
+{
+	return memchr(s, '\0', n) != NULL;
+}
+
+/* The few fields of struct pm_region a file must agree with. */
+static int check_region(const struct pm__ckpt *ck, const unsigned char *r,
+			size_t n)
+{
+	uint64_t magic, base, size, tbase, top_end;
+	if (n < sizeof(struct pm_region))
+		return pm__err(PM_ECORRUPT,
+			       "heap section 0 holds %zu bytes, less than the "
+			       "%zu-byte region header",
+			       n, sizeof(struct pm_region));
+	memcpy(&magic, r + offsetof(struct pm_region, magic), 8);
+	memcpy(&base, r + offsetof(struct pm_region, base), 8);
+	memcpy(&size, r + offsetof(struct pm_region, size), 8);
+	memcpy(&tbase, r + offsetof(struct pm_region, tbase), 8);
+	memcpy(&top_end, r + offsetof(struct pm_region, p.top_end), 8);
+	if (magic != PM_REGION_MAGIC)
+		return pm__err(PM_ECORRUPT,
+			       "region header at file offset %llu: bad magic "
+			       "%llx",
+			       (ull)ck->h.heap_off, (ull)magic);
+	if (base != ck->h.base || size != ck->h.size || tbase != ck->h.tbase ||
+	    top_end != ck->h.top_end)
+		return pm__err(PM_ECORRUPT,
+			       "region header disagrees with the file header "
+			       "(base %llx/%llx size %llx/%llx tbase %llx/%llx "
+			       "top_end %llx/%llx)",
+			       (ull)base, (ull)ck->h.base, (ull)size,
+			       (ull)ck->h.size, (ull)tbase, (ull)ck->h.tbase,
+			       (ull)top_end, (ull)ck->h.top_end);
+	return 0;
+}
+
+static int parse_header(const unsigned char *b, size_t len, uint64_t fsize,
+			unsigned how, struct pm__ckpt *ck)
+{
+	const struct pmf_header *h = &ck->h;
+	size_t m = len < PMF_MAGIC_LEN ? len : PMF_MAGIC_LEN;
+
+	if (fsize == 0)
+		return pm__err(PM_ETRUNC, "the file is empty");
+	if (memcmp(b, PMF_MAGIC, m) != 0)
+		return pm__err(PM_EMAGIC, "bad magic in the first 8 bytes: not "
+					  "a pmalloc checkpoint");
+	if (fsize < PMF_HEADER_SIZE)
+		return pm__err(PM_ETRUNC,
+			       "the file ends at byte %llu, inside the %d-byte "
+			       "header",
+			       (ull)fsize, PMF_HEADER_SIZE);
+	if (len < PMF_HEADER_SIZE)
+		return pm__err(-EINVAL, "parse: %zu bytes given, the header "
+					"needs %d",
+			       len, PMF_HEADER_SIZE);
+	memcpy(&ck->h, b, sizeof ck->h);
+	if (h->version != PMF_VERSION)
+		return pm__err(PM_EVERSION,
+			       "format version %u at offset 8; this pmalloc "
+			       "reads version %d",
+			       h->version, PMF_VERSION);
+	uint32_t crc = pm__crc32c(0, b, PMF_HEADER_CRC_OFF);
+	if (crc != h->header_crc && !(how & PM__PARSE_NO_CRC))
+		return pm__err(PM_ECORRUPT,
+			       "header checksum mismatch (offset 252: stored "
+			       "%08x, computed %08x)",
+			       h->header_crc, crc);
+	if (h->header_size != PMF_HEADER_SIZE || h->flags != 0 ||
+	    !zero_bytes(h->reserved, sizeof h->reserved))
+		return pm__err(PM_ECORRUPT, "header: size %u, flags %x or "
+					    "reserved bytes not as version 1 "
+					    "writes them",
+			       h->header_size, h->flags);
+	uint64_t ps = h->page_size;
+	if (ps < PMF_MIN_PAGE || ps > PMF_MAX_PAGE || (ps & (ps - 1)))
+		return pm__err(PM_ECORRUPT, "header: page size %llu", (ull)ps);
+	if (fsize < h->file_size)
+		return pm__err(PM_ETRUNC,
+			       "the file has %llu bytes, its header says %llu",
+			       (ull)fsize, (ull)h->file_size);
+	if (fsize > h->file_size)
+		return pm__err(PM_ECORRUPT,
+			       "%llu bytes past the end the header records "
+			       "(%llu)",
+			       (ull)(fsize - h->file_size), (ull)h->file_size);
+	if ((h->base | h->size | h->tbase) & (ps - 1) || h->size == 0 ||
+	    h->base + h->size < h->base || h->tbase <= h->base ||
+	    h->tbase > h->base + h->size || h->top_end <= h->base ||
+	    h->top_end > h->tbase || (h->top_end & 7))
+		return pm__err(PM_ECORRUPT,
+			       "header: heap base %llx size %llx tbase %llx "
+			       "top_end %llx are inconsistent",
+			       (ull)h->base, (ull)h->size, (ull)h->tbase,
+			       (ull)h->top_end);
+	if (h->nobjects < 1 || h->nobjects > PMF_MAX_OBJECTS ||
+	    h->nsections < 1 || h->nsections > PMF_MAX_SECTIONS)
+		return pm__err(PM_ECORRUPT, "header: %u objects, %u sections",
+			       h->nobjects, h->nsections);
+	uint64_t msize = sizeof(struct pmf_meta) +
+			 (uint64_t)h->nobjects * sizeof(struct pmf_object);
+	if (h->meta_off != PMF_HEADER_SIZE || h->meta_size != msize ||
+	    h->table_off != h->meta_off + msize)
+		return pm__err(PM_ECORRUPT,
+			       "header: metadata at %llu+%llu, table at %llu; "
+			       "expected 256+%llu, %llu",
+			       (ull)h->meta_off, (ull)h->meta_size,
+			       (ull)h->table_off, (ull)msize,
+			       (ull)(PMF_HEADER_SIZE + msize));
+	ck->table_end = h->table_off +
+			(uint64_t)h->nsections * sizeof(struct pmf_section);
+	if (ck->table_end > h->file_size || h->heap_off < ck->table_end ||
+	    h->heap_off > h->file_size || (h->heap_off & (ps - 1)))
+		return pm__err(PM_ECORRUPT,
+			       "header: table ends at %llu, heap data at %llu, "
+			       "file size %llu",
+			       (ull)ck->table_end, (ull)h->heap_off,
+			       (ull)h->file_size);
+	ck->file_size = fsize;
+	return 0;
+}
+
+static int parse_meta(const unsigned char *b, unsigned how,
+		      struct pm__ckpt *ck)
+{
+	const struct pmf_header *h = &ck->h;
+	uint32_t crc = pm__crc32c(0, b + h->meta_off, h->meta_size);
+	if (crc != h->meta_crc && !(how & PM__PARSE_NO_CRC))
+		return pm__err(PM_ECORRUPT,
+			       "metadata checksum mismatch (offset %llu, %llu "
+			       "bytes: stored %08x, computed %08x)",
+			       (ull)h->meta_off, (ull)h->meta_size, h->meta_crc,
+			       crc);
+	crc = pm__crc32c(0, b + h->table_off, ck->table_end - h->table_off);
+	if (crc != h->table_crc && !(how & PM__PARSE_NO_CRC))
+		return pm__err(PM_ECORRUPT,
+			       "section table checksum mismatch (offset %llu, "
+			       "%u entries: stored %08x, computed %08x)",
+			       (ull)h->table_off, h->nsections, h->table_crc,
+			       crc);
+	ck->meta = (const struct pmf_meta *)(b + h->meta_off);
+	ck->obj = (const struct pmf_object *)(ck->meta + 1);
+	ck->sec = (const struct pmf_section *)(b + h->table_off);
+	if (!str_ok(ck->meta->creator, sizeof ck->meta->creator) ||
+	    !str_ok(ck->meta->host, sizeof ck->meta->host))
+		return pm__err(PM_ECORRUPT, "metadata: unterminated string");
+	for (uint32_t i = 0; i < h->nobjects; i++) {
+		const struct pmf_object *o = &ck->obj[i];
+		if (!str_ok(o->path, sizeof o->path) ||
+		    o->build_id_len > sizeof o->build_id || o->flags)
+			return pm__err(PM_ECORRUPT,
+				       "metadata: object %u (offset %llu) is "
+				       "malformed",
+				       i,
+				       (ull)((const unsigned char *)o - b));
+	}
+	if (!ck->obj[0].path[0] && !ck->obj[0].build_id_len)
+		return pm__err(PM_ECORRUPT, "metadata: the executable (object "
+					    "0) has neither path nor build-id");
+	return 0;
+}
+
+static int bad_section(uint32_t i, const struct pmf_section *s,
+		       const char *why)
+{
+	return pm__err(PM_ECORRUPT,
+		       "section %u (%s, %llx+%llx, file offset %llu): %s", i,
+		       KIND_NAME(s->kind), (ull)s->addr, (ull)s->len,
+		       (ull)s->data_off, why);
+}
+
+/* Placement of every section: the layout the writer produces, exactly. */
+static int parse_table(struct pm__ckpt *ck)
+{
+	const struct pmf_header *h = &ck->h;
+	uint64_t ps = h->page_size, gcur = ck->table_end, hcur = h->heap_off;
+	uint64_t heap_end = h->base, heap_bytes = 0, globals_bytes = 0;
+	uint32_t nheap = 0;
+
+	for (uint32_t i = 0; i < h->nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->flags || s->reserved[0] || s->reserved[1] || !s->len)
+			return bad_section(i, s, "flags, reserved or length");
+		if (s->kind == PMF_SEC_HEAP) {
+			if ((s->addr | s->len | s->data_off) & (ps - 1))
+				return bad_section(i, s, "not page-aligned");
+			if (nheap == 0 && s->addr != h->base)
+				return bad_section(i, s, "the first heap section "
+							 "must start at base");
+			if (s->addr < heap_end ||
+			    !pm__range_in(s->addr, s->len, h->base,
+					  (h->top_end + ps - 1) & ~(ps - 1)))
+				return bad_section(i, s, "outside the heap's "
+							 "used extent or out "
+							 "of order");
+			if (s->data_off != hcur || s->keep_off || s->keep_crc)
+				return bad_section(i, s, "data not where the "
+							 "layout puts it");
+			heap_end = s->addr + s->len;
+			hcur += s->len;
+			if (hcur > h->file_size || hcur < s->len)
+				return bad_section(i, s, "data past the end of "
+							 "the file");
+			heap_bytes += s->len;
+			nheap++;
+		} else if (s->kind == PMF_SEC_DATA ||
+			   s->kind == PMF_SEC_PERSISTENT ||
+			   s->kind == PMF_SEC_REGISTERED) {
+			if ((s->addr | s->len) & 7 || s->addr + s->len < s->addr)
+				return bad_section(i, s, "not word-aligned");
+			if (s->addr < h->base + h->size &&
+			    s->addr + s->len > h->base)
+				return bad_section(i, s, "overlaps the heap");
+			uint64_t kb = pmf_keep_bytes(s->len);
+			if (s->data_off != gcur ||
+			    s->keep_off != s->data_off + s->len ||
+			    !pm__range_in(s->data_off, s->len + kb, gcur,
+					  h->heap_off))
+				return bad_section(i, s, "data not where the "
+							 "layout puts it");
+			gcur = s->keep_off + kb;
+			globals_bytes += s->len;
+		} else {
+			return bad_section(i, s, "unknown kind");
+		}
+	}
+	if (!nheap)
+		return pm__err(PM_ECORRUPT, "no heap section");
+	if (hcur != h->file_size || heap_bytes != h->heap_bytes ||
+	    globals_bytes != h->globals_bytes ||
+	    (gcur + ps - 1) / ps * ps != h->heap_off)
+		return pm__err(PM_ECORRUPT,
+			       "sections add up to %llu heap and %llu globals "
+			       "bytes ending at %llu; the header says %llu, "
+			       "%llu, %llu",
+			       (ull)heap_bytes, (ull)globals_bytes, (ull)hcur,
+			       (ull)h->heap_bytes, (ull)h->globals_bytes,
+			       (ull)h->file_size);
+	return 0;
+}
+
+static int section_crcs(const unsigned char *b, unsigned how,
+			struct pm__ckpt *ck)
+{
+	int first = 1;
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		uint32_t c = pm__crc32c(0, b + s->data_off, s->len);
+		if (c != s->data_crc && !(how & PM__PARSE_NO_CRC))
+			return bad_section(i, s, "data checksum mismatch");
+		if (s->kind != PMF_SEC_HEAP) {
+			c = pm__crc32c(0, b + s->keep_off,
+				       pmf_keep_bytes(s->len));
+			if (c != s->keep_crc && !(how & PM__PARSE_NO_CRC))
+				return bad_section(i, s, "keep bitmap checksum "
+							 "mismatch");
+		} else if (first) {
+			int rc = check_region(ck, b + s->data_off, s->len);
+			if (rc)
+				return rc;
+			first = 0;
+		}
+	}
+	return 0;
+}
+
+int pm__ckpt_parse(const void *buf, size_t len, uint64_t file_size,
+		   unsigned how, struct pm__ckpt *ck)
+{
+	const unsigned char *b = buf;
+	int rc;
+
+	memset(ck, 0, sizeof *ck);
+	ck->fd = -1;
+	if ((uintptr_t)buf & 7)
+		return pm__err(-EINVAL, "parse: buffer not 8-aligned");
+	if (len > file_size)
+		len = file_size;
+	if ((rc = parse_header(b, len, file_size, how, ck)))
+		return rc;
+	if (how & PM__PARSE_HEADER)
+		return 0;
+	if (len < ck->table_end)
+		return pm__err(-EINVAL, "parse: %zu bytes given, metadata and "
+					"table need %llu",
+			       len, (ull)ck->table_end);
+	if ((rc = parse_meta(b, how, ck)) || (rc = parse_table(ck)))
+		return rc;
+	if (!(how & PM__PARSE_NO_DATA) && len == file_size)
+		return section_crcs(b, how, ck);
+	return 0;
+}
+
+/* ---- the file: open, read the prefix, verify by pread --------------------- */
+
+static int pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	unsigned char *p = buf;
+	while (n) {
+		ssize_t r = pread(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return pm__err(PM_ETRUNC, "the file ends at %llu, "
+						  "before its recorded end",
+				       (ull)off);
+		p += r;
+		off += (uint64_t)r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+void pm__ckpt_close(struct pm__ckpt *ck)
+{
+	if (ck->fd >= 0)
+		close(ck->fd);
+	pm__scratch_free(ck->map, ck->map_len);
+	ck->fd = -1;
+	ck->map = NULL;
+}
+
+int pm__ckpt_open(const char *path, struct pm__ckpt *ck)
+{
+	struct stat st;
+	union {
+		unsigned char b[PMF_HEADER_SIZE];
+		uint64_t align;
+	} head;
+	int fd, rc;
+
+	memset(ck, 0, sizeof *ck);
+	ck->fd = -1;
+	if (!path || !path[0])
+		return pm__err(-EINVAL, "no checkpoint file name");
+	/* O_NONBLOCK: a FIFO must not hang us; it is refused below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		return pm__err(rc, "cannot open %s", path);
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		close(fd);
+		return pm__err(rc, "cannot stat %s", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		return pm__err(rc, "%s is not a regular file", path);
+	}
+	uint64_t fsize = (uint64_t)st.st_size;
+	size_t n = fsize < PMF_HEADER_SIZE ? (size_t)fsize : PMF_HEADER_SIZE;
+	if ((rc = pread_full(fd, head.b, n, 0)) ||
+	    (rc = pm__ckpt_parse(head.b, n, fsize, PM__PARSE_HEADER, ck))) {
+		close(fd);
+		return rc;
+	}
+	uint64_t need = (ck->table_end + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	size_t maplen = (size_t)need + PM__CHUNK;
+	void *map = pm__scratch(maplen);
+	if (!map) {
+		close(fd);
+		return pm__err(-ENOMEM, "no memory to read %llu bytes of "
+					"metadata",
+			       (ull)need);
+	}
+	if ((rc = pread_full(fd, map, (size_t)ck->table_end, 0)) ||
+	    (rc = pm__ckpt_parse(map, (size_t)ck->table_end, fsize,
+				 PM__PARSE_NO_DATA, ck))) {
+		pm__scratch_free(map, maplen);
+		close(fd);
+		return rc;
+	}
+	ck->fd = fd;
+	ck->map = map;
+	ck->map_len = maplen;
+	ck->chunk = (unsigned char *)map + need;
+	return 0;
+}
+
+/* crc of [off, off+len) of the file, read in chunks. */
+static int crc_file(struct pm__ckpt *ck, uint64_t off, uint64_t len,
+		    uint32_t *out, int region)
+{
+	uint32_t crc = 0;
+	while (len) {
+		size_t n = len < PM__CHUNK ? (size_t)len : PM__CHUNK;
+		int rc = pread_full(ck->fd, ck->chunk, n, off);
+		if (rc)
+			return rc;
+		if (region) {
+			if ((rc = check_region(ck, ck->chunk, n)))
+				return rc;
+			region = 0;
+		}
+		crc = pm__crc32c(crc, ck->chunk, n);
+		off += n;
+		len -= n;
+	}
+	*out = crc;
+	return 0;
+}
+
+int pm__ckpt_verify_data(struct pm__ckpt *ck)
+{
+	int first = 1;
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		uint32_t c;
+		int heap = s->kind == PMF_SEC_HEAP;
+		int rc = crc_file(ck, s->data_off, s->len, &c, heap && first);
+		if (rc)
+			return rc;
+		if (c != s->data_crc)
+			return bad_section(i, s, "data checksum mismatch");
+		if (heap) {
+			first = 0;
+			continue;
+		}
+		if ((rc = crc_file(ck, s->keep_off, pmf_keep_bytes(s->len), &c,
+				   0)))
+			return rc;
+		if (c != s->keep_crc)
+			return bad_section(i, s, "keep bitmap checksum "
+						 "mismatch");
+	}
+	return 0;
+}
+
+#ifndef PM_CKPT_PARSE_ONLY
+/* ---- checks against this process ------------------------------------------ */
+
+static int same_identity(const struct pmf_object *f, const struct pm_object *c)
+{
+	if (f->build_id_len && c->build_id_len)
+		return f->build_id_len == c->build_id_len &&
+		       !memcmp(f->build_id, c->build_id, c->build_id_len);
+	return !strcmp(f->path, c->path) && f->size == c->size &&
+	       f->mtime == c->mtime;
+}
+
+static void hex_id(char *out, const uint8_t *id, uint32_t n)
+{
+	if (!n) {
+		memcpy(out, "none", 5);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[id[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[id[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The executable and every loaded object. */
+static int check_objects(const struct pm__ckpt *ck, unsigned flags,
+			 struct pm_object *cur, int ncur, intptr_t *exe_delta)
+{
+	const struct pmf_object *f = ck->obj;
+	int moved_ok = !!(flags & PM_RESTORE_ALLOW_MOVED);
+	char a[65], b[65];
+
+	if (ncur < 1)
+		return pm__err(PM_ELAYOUT, "cannot list this process's "
+					   "loaded objects");
+	if (!same_identity(&f[0], &cur[0])) {
+		hex_id(a, f[0].build_id, f[0].build_id_len);
+		hex_id(b, cur[0].build_id, cur[0].build_id_len);
+		return pm__err(PM_EEXEC,
+			       "checkpoint made by %s (build-id %s, %llu bytes, "
+			       "mtime %llu); this is %s (build-id %s, %llu "
+			       "bytes, mtime %llu)",
+			       f[0].path, a, (ull)f[0].size, (ull)f[0].mtime,
+			       cur[0].path, b, (ull)cur[0].size,
+			       (ull)cur[0].mtime);
+	}
+	*exe_delta = (intptr_t)(cur[0].load - f[0].load);
+	for (uint32_t i = 0; i < ck->h.nobjects; i++) {
+		const struct pm_object *c = NULL;
+		if (i == 0) {
+			c = &cur[0];
+		} else if (f[i].path[0]) {
+			for (int j = 1; j < ncur && !c; j++)
+				if (!strcmp(cur[j].path, f[i].path))
+					c = &cur[j];
+			/* the same file may be named another way (preload
+			 * path against rpath): the build-id decides */
+			for (int j = 1; j < ncur && !c && f[i].build_id_len; j++)
+				if (cur[j].build_id_len == f[i].build_id_len &&
+				    !memcmp(cur[j].build_id, f[i].build_id,
+					    f[i].build_id_len))
+					c = &cur[j];
+		} else {
+			continue; /* nameless (vdso): nothing to compare */
+		}
+		if (moved_ok)
+			continue;
+		if (!c)
+			return pm__err(PM_ELAYOUT,
+				       "%s was loaded at %llx when the "
+				       "checkpoint was made and is not loaded "
+				       "now (PMALLOC_ALLOW_MOVED=1 accepts)",
+				       f[i].path, (ull)f[i].load);
+		if (c->load != f[i].load)
+			return pm__err(PM_ELAYOUT,
+				       "%s moved: loaded at %llx in the "
+				       "checkpoint, at %llx now (run under "
+				       "`pmalloc run`, or PMALLOC_ALLOW_MOVED=1 "
+				       "accepts)",
+				       f[i].path, (ull)f[i].load, (ull)c->load);
+		if (i && !same_identity(&f[i], c))
+			return pm__err(PM_ELAYOUT,
+				       "%s at %llx changed since the checkpoint "
+				       "(other build-id, size or mtime)",
+				       f[i].path, (ull)c->load);
+	}
+	return 0;
+}
+
+struct maps_ctx {
+	uintptr_t lo, hi;
+	int ok;
+};
+
+static int writable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		       const char *perms, const char *path)
+{
+	struct maps_ctx *m = vctx;
+	if (lo <= m->lo && m->lo < hi) {
+		if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' ||
+		    !strcmp(path, "[stack]") || !strcmp(path, "[vvar]"))
+			return -1;
+		if (m->hi <= hi) {
+			m->ok = 1;
+			return 1;
+		}
+		m->lo = hi; /* continue into the next mapping */
+	}
+	return 0;
+}
+
+static int gkind(uint32_t k)
+{
+	return k == PMF_SEC_DATA	 ? PM_GSPAN_DATA
+	       : k == PMF_SEC_PERSISTENT ? PM_GSPAN_PERSISTENT
+					 : PM_GSPAN_REGISTERED;
+}
+
+/* Each globals section must be a span of this process (same kind, same
+ * bounds; the executable's own moved by its load delta when that is
+ * allowed).  pm_register()ed ranges cannot exist yet when restoring at
+ * start-up, so a registered section may instead be any private writable
+ * memory of this process outside the heap. */
+static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
+			 struct pm_gspan *gs, int ngs)
+{
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind == PMF_SEC_HEAP)
+			continue;
+		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
+		if (s->kind != PMF_SEC_REGISTERED)
+			lo += (uintptr_t)exe_delta, hi += (uintptr_t)exe_delta;
+		int found = 0;
+		for (int j = 0; j < ngs && !found; j++)
+			found = gs[j].kind == (uint32_t)gkind(s->kind) &&
+				gs[j].lo == lo && gs[j].hi == hi;
+		if (!found && s->kind == PMF_SEC_REGISTERED &&
+		    !pm__in_region(lo) && !pm__in_region(hi - 1) &&
+		    !(lo < pm__region->base && hi > pm__region->base)) {
+			struct maps_ctx m = {lo, hi, 0};
+			pm__os_maps(writable_cb, &m);
+			found = m.ok;
+		}
+		if (!found)
+			return pm__err(PM_ELAYOUT,
+				       "section %u (%s globals %llx-%llx) "
+				       "matches no span of this process",
+				       i, KIND_NAME(s->kind), (ull)lo,
+				       (ull)hi);
+	}
+	return 0;
+}
+
+/* The region header of the file against this heap (pread of its start). */
+static int check_heap(struct pm__ckpt *ck)
+{
+	const struct pmf_header *h = &ck->h;
+	struct pm_region *r = pm__region;
+	if (h->base != r->base || h->size != r->size || h->tbase != r->tbase)
+		return pm__err(PM_EBASE,
+			       "checkpoint heap at %llx, %llu MiB (persistent "
+			       "part up to %llx); this heap at %llx, %llu MiB "
+			       "(up to %llx)",
+			       (ull)h->base, (ull)(h->size >> 20),
+			       (ull)h->tbase, (ull)r->base,
+			       (ull)(r->size >> 20), (ull)r->tbase);
+	if (h->page_size != (uint64_t)sysconf(_SC_PAGESIZE))
+		return pm__err(PM_ELAYOUT, "checkpoint page size %u, this "
+					   "system's %ld",
+			       h->page_size, sysconf(_SC_PAGESIZE));
+	size_t n = sizeof(struct pm_region);
+	int rc = pread_full(ck->fd, ck->chunk, n, h->heap_off);
+	if (rc || (rc = check_region(ck, ck->chunk, n)))
+		return rc;
+	uint32_t ver, hsz;
+	memcpy(&ver, ck->chunk + offsetof(struct pm_region, version), 4);
+	memcpy(&hsz, ck->chunk + offsetof(struct pm_region, header_size), 4);
+	if (ver != r->version || hsz != r->header_size)
+		return pm__err(PM_EVERSION,
+			       "heap layout version %u (header %u bytes) in "
+			       "the checkpoint, %u (%u bytes) here",
+			       ver, hsz, r->version, r->header_size);
+	return 0;
+}
+
+/* ---- apply ------------------------------------------------------------------ */
+
+/* Globals: read into scratch (so apply does no I/O that can fail), checked
+ * even with PM_RESTORE_NO_VERIFY since the bytes are read anyway. */
+static int load_globals(struct pm__ckpt *ck, unsigned char *dst)
+{
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind == PMF_SEC_HEAP)
+			continue;
+		uint64_t kb = pmf_keep_bytes(s->len);
+		int rc = pread_full(ck->fd, dst, (size_t)(s->len + kb),
+				    s->data_off);
+		if (rc)
+			return rc;
+		if (pm__crc32c(0, dst, s->len) != s->data_crc)
+			return bad_section(i, s, "data checksum mismatch");
+		if (pm__crc32c(0, dst + s->len, kb) != s->keep_crc)
+			return bad_section(i, s, "keep bitmap checksum "
+						 "mismatch");
+		dst += s->len + kb;
+	}
+	return 0;
+}
+
+static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
+			  intptr_t exe_delta)
+{
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind == PMF_SEC_HEAP)
+			continue;
+		uintptr_t to = (uintptr_t)s->addr;
+		if (s->kind != PMF_SEC_REGISTERED)
+			to += (uintptr_t)exe_delta;
+		const unsigned char *keep = src + s->len;
+		size_t nw = (size_t)s->len / 8;
+		for (size_t w = 0; w < nw;) {
+			if (keep[w / 8] & (1u << (w % 8))) {
+				w++;
+				continue;
+			}
+			size_t e = w + 1;
+			while (e < nw && !(keep[e / 8] & (1u << (e % 8))))
+				e++;
+			memcpy((void *)(to + w * 8), src + w * 8, (e - w) * 8);
+			w = e;
+		}
+		src += s->len + pmf_keep_bytes(s->len);
+	}
+}
+
+static void apply_heap(const struct pm__ckpt *ck)
+{
+	uintptr_t prev = ck->h.base;
+	pm__os_region_has_files = 1;
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind != PMF_SEC_HEAP)
+			continue;
+		void *at = (void *)(uintptr_t)s->addr;
+		if ((uintptr_t)at > prev)
+			pm__os_release((void *)prev, (uintptr_t)at - prev);
+		void *p = mmap(at, (size_t)s->len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_FIXED, ck->fd,
+			       (off_t)s->data_off);
+		if (p != at)
+			pm__fatal("restore: cannot map a heap section of the "
+				  "checkpoint file; the heap is half restored",
+				  at);
+		prev = (uintptr_t)at + (size_t)s->len;
+	}
+	if (ck->h.top_end > prev)
+		pm__os_release((void *)prev, (uintptr_t)ck->h.top_end - prev);
+}
+
+int pm__ckpt_restore(const char *path, unsigned flags)
+{
+	struct pm__ckpt ck;
+	int rc, ncur, ngs;
+	intptr_t exe_delta = 0;
+	const char *am = pm__env("PMALLOC_ALLOW_MOVED");
+
+	if (am && am[0] == '1')
+		flags |= PM_RESTORE_ALLOW_MOVED;
+	if (pm__ensure_init() || !pm__region)
+		return pm__err(PM_ENOHEAP, "restore: the heap is not available");
+	if ((rc = pm__ckpt_open(path, &ck)))
+		return rc;
+
+	/* scratch: objects, spans, then the globals' bytes */
+	size_t objs = PMF_MAX_OBJECTS * sizeof(struct pm_object);
+	size_t spans = PM_GSPAN_MAX * sizeof(struct pm_gspan);
+	size_t glob = 0;
+	for (uint32_t i = 0; i < ck.h.nsections; i++)
+		if (ck.sec[i].kind != PMF_SEC_HEAP)
+			glob += (size_t)(ck.sec[i].len +
+					 pmf_keep_bytes(ck.sec[i].len));
+	size_t slen = objs + spans + glob;
+	unsigned char *scr = pm__scratch(slen);
+	if (!scr) {
+		rc = pm__err(-ENOMEM, "restore: no scratch memory");
+		goto out;
+	}
+	struct pm_object *cur = (struct pm_object *)scr;
+	struct pm_gspan *gs = (struct pm_gspan *)(scr + objs);
+	unsigned char *gdata = scr + objs + spans;
+
+	if ((rc = check_heap(&ck)))
+		goto out;
+	ncur = pm__objects(cur, PMF_MAX_OBJECTS);
+	if ((rc = check_objects(&ck, flags, cur, ncur, &exe_delta)))
+		goto out;
+	ngs = pm__globals_spans(gs, PM_GSPAN_MAX);
+	if (ngs < 0) {
+		rc = ngs;
+		goto out;
+	}
+	if ((rc = check_globals(&ck, exe_delta, gs, ngs)))
+		goto out;
+	if (!(flags & PM_RESTORE_NO_VERIFY) &&
+	    (rc = pm__ckpt_verify_data(&ck)))
+		goto out;
+	if ((rc = load_globals(&ck, gdata)))
+		goto out;
+	if (pm__thread_count() > 1) {
+		rc = pm__err(-EBUSY, "restore: %d threads are running; restore "
+				     "needs a single-threaded process",
+			     pm__thread_count());
+		goto out;
+	}
+
+	pm__heap_quiesce();
+	if ((rc = pm__heap_restore_check())) {
+		pm__heap_resume();
+		goto out;
+	}
+	/* ---- from here on, no way back ---- */
+	apply_heap(&ck);
+	apply_globals(&ck, gdata, exe_delta);
+	pm__heap_after_restore();
+	pm__heap_resume();
+	pm__ckpt_restored = 1;
+	rc = 0;
+out:
+	pm__scratch_free(scr, slen);
+	pm__ckpt_close(&ck);
+	return rc;
+}
+#endif /* PM_CKPT_PARSE_ONLY */

@@ -1,0 +1,508 @@
+/*
+ * ckpt_write.c - writing a checkpoint file (layout in format.h).
+ *
+ * The order of events, and why:
+ *   1. create `.NAME.tmp.PID.N` beside the target (O_EXCL, 0600): the
+ *      target is never modified in place, because a restored process may
+ *      have it mapped (a rewritten mapped file shows new bytes, a truncated
+ *      one raises SIGBUS);
+ *   2. list loaded objects and globals spans BEFORE quiescing: listing
+ *      objects takes the loader's lock, and a thread inside dlopen() holds
+ *      that lock while it waits for malloc;
+ *   3. quiesce the heap; find the heap spans (free interiors skipped by
+ *      pm__heap_spans, pages never touched skipped with /proc/self/pagemap);
+ *      compute the keep bitmaps; fix the layout; fallocate (a full disk is
+ *      found before anything is written);
+ *   4. write globals and heap straight from memory, 1 MiB at a time, each
+ *      piece checksummed just before it is written (one pass over memory);
+ *   5. resume the heap: the file's bytes are in the page cache now, the rest
+ *      (header, table, fsync) does not need other threads stopped;
+ *   6. write header, metadata and table at offset 0; fsync; rename; fsync
+ *      the directory.  On any error the temp file is unlinked.
+ *
+ * No stdio, no malloc; all scratch memory is one private anonymous mapping.
+ */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h> /* rename() only: no streams here */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+typedef unsigned long long ull;
+
+/* Most heap sections a file gets: a restore maps each one (plus the gap
+ * after it), and the kernel's default limit is 65530 mappings. */
+#define MAX_HEAP_SECTIONS 16384
+
+static unsigned tmp_counter PM_STATE;
+
+struct run {
+	uint64_t lo, hi;
+};
+
+struct wctx {
+	struct run *runs;     /* heap byte ranges to save, address order */
+	size_t nruns, maxruns;
+	struct run *files;    /* file-backed mappings inside the region */
+	size_t nfiles, maxfiles;
+	int pagemap;          /* fd of /proc/self/pagemap, or -1 */
+	uint64_t *pm;         /* pagemap entries buffer */
+	uintptr_t must_lo, must_hi; /* always saved: the region header */
+	int err;
+};
+#define PM_ENTRIES 4096
+#define MAX_FILES 65536
+#define NAME_CAP 4200
+
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -ENOSPC;
+		p += w;
+		off += (uint64_t)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void add_run(struct wctx *w, uint64_t lo, uint64_t hi)
+{
+	hi = (hi + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	if (w->nruns && w->runs[w->nruns - 1].hi == lo) {
+		w->runs[w->nruns - 1].hi = hi;
+		return;
+	}
+	if (w->nruns == w->maxruns) {
+		w->err = -ENOMEM;
+		return;
+	}
+	w->runs[w->nruns].lo = lo;
+	w->runs[w->nruns].hi = hi;
+	w->nruns++;
+}
+
+static int in_files(const struct wctx *w, uint64_t a)
+{
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (a >= w->files[i].lo && a < w->files[i].hi)
+			return 1;
+	return 0;
+}
+
+/* A page must be saved unless it was never touched: neither present nor
+ * swapped (it reads as zero) and not backed by a checkpoint file (whose
+ * unread pages are not present either, yet hold data). */
+static int span_cb(void *vctx, uintptr_t lo, uintptr_t hi)
+{
+	struct wctx *w = vctx;
+	if (w->pagemap < 0) {
+		add_run(w, lo, hi);
+		return w->err;
+	}
+	uintptr_t run_lo = 0;
+	int in_run = 0;
+	for (uintptr_t at = lo; at < hi;) {
+		size_t n = (hi - at) / PM_PAGE;
+		if (n > PM_ENTRIES)
+			n = PM_ENTRIES;
+		ssize_t r = pread(w->pagemap, w->pm, n * 8,
+				  (off_t)(at / PM_PAGE * 8));
+		if (r != (ssize_t)(n * 8)) {
+			/* cannot tell: save everything from here */
+			if (!in_run)
+				run_lo = at, in_run = 1;
+			break;
+		}
+		for (size_t i = 0; i < n; i++, at += PM_PAGE) {
+			uint64_t e = w->pm[i];
+			int need = (e >> 62) != 0 ||
+				   (at >= w->must_lo && at < w->must_hi) ||
+				   (w->nfiles && in_files(w, at));
+			if (need && !in_run)
+				run_lo = at, in_run = 1;
+			else if (!need && in_run)
+				add_run(w, run_lo, at), in_run = 0;
+		}
+	}
+	if (in_run)
+		add_run(w, run_lo, hi);
+	return w->err;
+}
+
+static int files_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		    const char *perms, const char *path)
+{
+	struct wctx *w = vctx;
+	(void)perms;
+	uintptr_t b = pm__region->base, e = pm__region->tbase;
+	if (hi <= b || lo >= e || !path[0] || path[0] == '[')
+		return 0;
+	if (w->nfiles == w->maxfiles) {
+		w->err = -ENOMEM;
+		return 1;
+	}
+	w->files[w->nfiles].lo = lo < b ? b : lo;
+	w->files[w->nfiles].hi = hi > e ? e : hi;
+	w->nfiles++;
+	return 0;
+}
+
+/* Too many runs for a restore to map: merge across the smallest gaps,
+ * doubling the gap accepted until few enough remain. */
+static void merge_runs(struct wctx *w)
+{
+	uint64_t gap = PM_PAGE;
+	while (w->nruns > MAX_HEAP_SECTIONS) {
+		size_t n = 0;
+		for (size_t i = 0; i < w->nruns; i++) {
+			if (n && w->runs[i].lo - w->runs[n - 1].hi <= gap)
+				w->runs[n - 1].hi = w->runs[i].hi;
+			else
+				w->runs[n++] = w->runs[i];
+		}
+		w->nruns = n;
+		gap *= 2;
+	}
+}
+
+/* Data written from memory: checksummed and written a piece at a time. */
+static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
+		     uint32_t *crc_out)
+{
+	const unsigned char *p = src;
+	uint32_t crc = 0;
+	while (len) {
+		size_t n = len < PM__CHUNK ? (size_t)len : PM__CHUNK;
+		crc = pm__crc32c(crc, p, n);
+		int rc = pwrite_all(fd, p, n, off);
+		if (rc)
+			return rc;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	*crc_out = crc;
+	return 0;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+	for (i = 0; src[i] && i + 1 < cap; i++)
+		dst[i] = src[i];
+	dst[i] = '\0';
+}
+
+/* Scratch layout (one mapping). */
+struct scratch {
+	struct pm_object *objs;
+	struct pm_gspan *gspans;
+	struct run *runs, *files;
+	uint64_t *pm;
+	char *tmp, *dir;
+	uint8_t *prefix;   /* header + metadata + table, built in place */
+	uint8_t *keep;     /* keep bitmaps of the globals spans */
+	size_t prefix_cap, keep_cap, maxruns;
+};
+
+static void *carve(uintptr_t *at, size_t n)
+{
+	void *p = (void *)*at;
+	*at += (n + 63) & ~(size_t)63;
+	return p;
+}
+
+/* Lays the scratch out from base (0: only to learn the size). */
+static size_t scratch_layout(struct scratch *s, uintptr_t base)
+{
+	uintptr_t at = base;
+	s->objs = carve(&at, PMF_MAX_OBJECTS * sizeof(struct pm_object));
+	s->gspans = carve(&at, PM_GSPAN_MAX * sizeof(struct pm_gspan));
+	s->runs = carve(&at, s->maxruns * sizeof(struct run));
+	s->files = carve(&at, MAX_FILES * sizeof(struct run));
+	s->pm = carve(&at, PM_ENTRIES * 8);
+	s->tmp = carve(&at, NAME_CAP);
+	s->dir = carve(&at, NAME_CAP);
+	s->prefix = carve(&at, s->prefix_cap);
+	s->keep = carve(&at, s->keep_cap);
+	return (size_t)(at - base);
+}
+
+/* "DIR/.BASE.tmp.PID.N" and "DIR" for path. */
+static int tmp_names(const char *path, char *tmp, char *dir)
+{
+	size_t len = strlen(path);
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (!*base)
+		return pm__err(-EISDIR, "checkpoint: %s names a directory",
+			       path);
+	if (len > 4000)
+		return pm__err(-ENAMETOOLONG, "checkpoint: path too long");
+	if (slash) {
+		size_t dl = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, dl);
+		dir[dl] = '\0';
+	} else {
+		memcpy(dir, ".", 2);
+	}
+	unsigned n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
+	pm__fmt(tmp, NAME_CAP, "%s%s.%s.tmp.%d.%u", slash ? dir : "",
+		slash && slash != path ? "/" : "", base, (int)getpid(), n);
+	return 0;
+}
+
+int pm__ckpt_write(const char *path)
+{
+	struct scratch s;
+	struct wctx w;
+	unsigned char *map = NULL;
+	size_t maplen = 0;
+	int fd = -1, rc, quiesced = 0;
+
+	if (!path || !path[0])
+		return pm__err(-EINVAL, "checkpoint: no file name");
+	if (pm__ensure_init() || !pm__region)
+		return pm__err(PM_ENOHEAP, "checkpoint: the heap is not "
+					   "available");
+
+	/* size the scratch: runs are at most one per two pages */
+	memset(&s, 0, sizeof s);
+	s.maxruns = (pm__region->tbase - pm__region->base) / PM_PAGE / 2 + 2;
+	s.prefix_cap = PMF_HEADER_SIZE + sizeof(struct pmf_meta) +
+		       PMF_MAX_OBJECTS * sizeof(struct pmf_object) +
+		       (MAX_HEAP_SECTIONS + PM_GSPAN_MAX) *
+			       sizeof(struct pmf_section);
+	s.keep_cap = 0; /* known after the spans are listed */
+	size_t fixed = scratch_layout(&s, 0);
+	/* globals keep bitmaps: sized from the spans, listed into a stack
+	 * array first so that the scratch is mapped once */
+	struct pm_gspan gs[PM_GSPAN_MAX];
+	int ngs = pm__globals_spans(gs, PM_GSPAN_MAX);
+	if (ngs < 0)
+		return ngs;
+	for (int i = 0; i < ngs; i++)
+		s.keep_cap += pmf_keep_bytes(gs[i].hi - gs[i].lo);
+	maplen = fixed + s.keep_cap + 64;
+	map = pm__scratch(maplen);
+	if (!map)
+		return pm__err(-ENOMEM, "checkpoint: no scratch memory");
+	scratch_layout(&s, (uintptr_t)map);
+	memcpy(s.gspans, gs, (size_t)ngs * sizeof *gs);
+
+	if ((rc = tmp_names(path, s.tmp, s.dir)))
+		goto out;
+	fd = open(s.tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = pm__err(-errno, "checkpoint: cannot create %s: %s", s.tmp,
+			     pm_strerror(-errno));
+		goto out;
+	}
+	int nobj = pm__objects(s.objs, PMF_MAX_OBJECTS);
+	if (nobj < 1) {
+		rc = pm__err(-ENOENT, "checkpoint: cannot list loaded objects");
+		goto out;
+	}
+
+	memset(&w, 0, sizeof w);
+	w.runs = s.runs;
+	w.maxruns = s.maxruns;
+	w.files = s.files;
+	w.maxfiles = MAX_FILES;
+	w.pm = s.pm;
+	w.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	w.must_lo = pm__region->base;
+	w.must_hi = pm__region->base +
+		    ((sizeof(struct pm_region) + PM_PAGE - 1) & ~(PM_PAGE - 1));
+
+	/* ---- quiesced: nothing below may allocate or take a lock that a
+	 * thread holds while it waits for malloc ---- */
+	pm__heap_quiesce();
+	quiesced = 1;
+	struct pm_region *reg = pm__region;
+	reg->checkpoints++;
+	if (pm__os_region_has_files)
+		pm__os_maps(files_cb, &w);
+	if (!w.err)
+		pm__heap_spans(span_cb, &w);
+	if (w.pagemap >= 0)
+		close(w.pagemap);
+	if (w.err) {
+		rc = pm__err(w.err, "checkpoint: too many heap spans");
+		goto out;
+	}
+	merge_runs(&w);
+
+	/* the layout */
+	struct pmf_header *h = (struct pmf_header *)s.prefix;
+	struct pmf_meta *meta = (struct pmf_meta *)(s.prefix + PMF_HEADER_SIZE);
+	struct pmf_object *fo = (struct pmf_object *)(meta + 1);
+	uint32_t nsec = (uint32_t)(ngs + (int)w.nruns);
+	uint64_t msize = sizeof *meta + (uint64_t)nobj * sizeof *fo;
+	struct pmf_section *sec =
+		(struct pmf_section *)(s.prefix + PMF_HEADER_SIZE + msize);
+	uint64_t table_end = PMF_HEADER_SIZE + msize + nsec * sizeof *sec;
+	uint64_t cur = table_end, gbytes = 0, hbytes = 0;
+	uint8_t *keep = s.keep;
+	memset(s.prefix, 0, (size_t)table_end);
+	for (int i = 0; i < ngs; i++) {
+		uint64_t len = s.gspans[i].hi - s.gspans[i].lo;
+		sec[i].kind = s.gspans[i].kind == PM_GSPAN_DATA ? PMF_SEC_DATA
+			      : s.gspans[i].kind == PM_GSPAN_PERSISTENT
+				      ? PMF_SEC_PERSISTENT
+				      : PMF_SEC_REGISTERED;
+		sec[i].addr = s.gspans[i].lo;
+		sec[i].len = len;
+		sec[i].data_off = cur;
+		sec[i].keep_off = cur + len;
+		memset(keep, 0, pmf_keep_bytes(len));
+		pm__globals_keep_mask(s.gspans[i].lo, s.gspans[i].hi, keep);
+		sec[i].keep_crc = pm__crc32c(0, keep, pmf_keep_bytes(len));
+		keep += pmf_keep_bytes(len);
+		cur += len + pmf_keep_bytes(len);
+		gbytes += len;
+	}
+	uint64_t heap_off = (cur + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	cur = heap_off;
+	for (size_t i = 0; i < w.nruns; i++) {
+		struct pmf_section *x = &sec[ngs + (int)i];
+		x->kind = PMF_SEC_HEAP;
+		x->addr = w.runs[i].lo;
+		x->len = w.runs[i].hi - w.runs[i].lo;
+		x->data_off = cur;
+		cur += x->len;
+		hbytes += x->len;
+	}
+	uint64_t file_size = cur;
+
+	/* a full disk shows here, before a byte is written */
+	rc = fallocate(fd, 0, 0, (off_t)file_size) ? errno : 0;
+	if (rc && rc != EOPNOTSUPP && rc != ENOSYS) {
+		rc = pm__err(-rc, "checkpoint: cannot reserve %llu bytes for "
+				  "%s: %s",
+			     (ull)file_size, s.tmp, pm_strerror(-rc));
+		goto out;
+	}
+
+	/* the data, straight from memory */
+	keep = s.keep;
+	for (int i = 0; i < ngs; i++) {
+		uint64_t kb = pmf_keep_bytes(sec[i].len);
+		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
+				    sec[i].len, sec[i].data_off,
+				    &sec[i].data_crc)) ||
+		    (rc = pwrite_all(fd, keep, (size_t)kb, sec[i].keep_off)))
+			goto werr;
+		keep += kb;
+	}
+	for (uint32_t i = (uint32_t)ngs; i < nsec; i++)
+		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
+				    sec[i].len, sec[i].data_off,
+				    &sec[i].data_crc)))
+			goto werr;
+
+	/* the header's facts, taken while still quiesced */
+	memcpy(h->magic, PMF_MAGIC, PMF_MAGIC_LEN);
+	h->version = PMF_VERSION;
+	h->header_size = PMF_HEADER_SIZE;
+	h->page_size = (uint32_t)PM_PAGE;
+	h->base = reg->base;
+	h->size = reg->size;
+	h->tbase = reg->tbase;
+	h->top_end = reg->p.top_end;
+	h->live_bytes = reg->p.live_bytes;
+	h->checkpoints = reg->checkpoints;
+	pm__heap_resume();
+	quiesced = 0;
+
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->file_size = file_size;
+	h->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h->meta_off = PMF_HEADER_SIZE;
+	h->meta_size = msize;
+	h->table_off = PMF_HEADER_SIZE + msize;
+	h->nsections = nsec;
+	h->nobjects = (uint32_t)nobj;
+	h->heap_bytes = hbytes;
+	h->globals_bytes = gbytes;
+	h->heap_off = heap_off;
+	copy_str(meta->creator, sizeof meta->creator,
+		 "pmalloc " PMALLOC_VERSION_STRING);
+	struct utsname un;
+	if (uname(&un) == 0)
+		copy_str(meta->host, sizeof meta->host, un.nodename);
+	meta->pid = (uint32_t)getpid();
+	meta->uid = (uint32_t)getuid();
+	meta->nthreads = (uint32_t)pm__thread_count();
+	for (int i = 0; i < nobj; i++) {
+		fo[i].load = s.objs[i].load;
+		fo[i].size = s.objs[i].size;
+		fo[i].mtime = s.objs[i].mtime;
+		fo[i].build_id_len = s.objs[i].build_id_len;
+		if (fo[i].build_id_len > sizeof s.objs[i].build_id)
+			fo[i].build_id_len = sizeof s.objs[i].build_id;
+		memcpy(fo[i].build_id, s.objs[i].build_id,
+		       fo[i].build_id_len);
+		copy_str(fo[i].path, sizeof fo[i].path, s.objs[i].path);
+	}
+	h->meta_crc = pm__crc32c(0, meta, (size_t)msize);
+	h->table_crc = pm__crc32c(0, sec, nsec * sizeof *sec);
+	h->header_crc = pm__crc32c(0, h, PMF_HEADER_CRC_OFF);
+	if ((rc = pwrite_all(fd, s.prefix, (size_t)table_end, 0)))
+		goto werr;
+	if (fsync(fd) != 0) {
+		rc = -errno;
+		goto werr;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = -errno;
+		goto werr;
+	}
+	fd = -1;
+	if (rename(s.tmp, path) != 0) {
+		rc = pm__err(-errno, "checkpoint: cannot rename %s to %s: %s",
+			     s.tmp, path, pm_strerror(-errno));
+		goto out;
+	}
+	s.tmp[0] = '\0'; /* nothing to unlink any more */
+	int dfd = open(s.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) != 0) {
+			rc = pm__err(-errno, "checkpoint: fsync of directory "
+					     "%s failed",
+				     s.dir);
+			close(dfd);
+			goto out;
+		}
+		close(dfd);
+	}
+	rc = 0;
+	goto out;
+werr:
+	rc = pm__err(rc, "checkpoint: writing %s failed: %s", s.tmp,
+		     pm_strerror(rc));
+out:
+	if (quiesced)
+		pm__heap_resume();
+	if (fd >= 0)
+		close(fd);
+	if (rc && s.tmp && s.tmp[0])
+		unlink(s.tmp);
+	pm__scratch_free(map, maplen);
+	return rc;
+}

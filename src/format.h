@@ -1,0 +1,132 @@
+/*
+ * format.h - the checkpoint file, byte by byte (mirrored by docs/FORMAT.md).
+ *
+ * All integers are little-endian, every structure has a fixed size and
+ * explicit padding, so the file is the same whatever compiler wrote it.
+ *
+ *   0          +---------------------------+
+ *              | header (256 bytes)        |  magic, version, heap facts,
+ *              |                           |  offsets, counts, crcs
+ *   256        +---------------------------+
+ *              | metadata: pmf_meta        |  who/when/where
+ *              |   + nobjects * pmf_object |  executable first
+ *   table_off  +---------------------------+  (8-aligned)
+ *              | section table             |  nsections * pmf_section
+ *              +---------------------------+
+ *              | globals data + keep bitmap|  for each globals section
+ *   heap_off   +---------------------------+  (page-aligned)
+ *              | heap sections             |  each page-aligned, page-sized,
+ *              |                           |  in address order
+ *   file_size  +---------------------------+
+ *
+ * Heap sections are page-aligned both in memory and in the file so that a
+ * restore can map them MAP_PRIVATE|MAP_FIXED at their addresses.
+ *
+ * Invariants a valid file keeps (ckpt_read.c checks every one):
+ *   - the header crc covers bytes [0, 252); meta_crc the metadata; table_crc
+ *     the table; each section its data (and its keep bitmap);
+ *   - section data lie in [table end, file_size), do not overlap, and heap
+ *     sections lie inside [base, top_end) in increasing address order, the
+ *     first one starting at base (it holds struct pm_region);
+ *   - strings are NUL-terminated inside their fields.
+ */
+#ifndef PM_FORMAT_H
+#define PM_FORMAT_H
+
+#include <stdint.h>
+
+#define PMF_MAGIC "\x89PMCKPT\n" /* 8 bytes; \x89 catches 7-bit transfers */
+#define PMF_MAGIC_LEN 8
+#define PMF_VERSION 1
+#define PMF_HEADER_SIZE 256
+#define PMF_HEADER_CRC_OFF 252
+
+/* Limits that bound what a reader must hold in memory. */
+#define PMF_MAX_OBJECTS 4096
+#define PMF_MAX_SECTIONS (1u << 20)
+#define PMF_MIN_PAGE 4096u
+#define PMF_MAX_PAGE 65536u
+
+struct pmf_header {
+	char magic[8];          /*   0 PMF_MAGIC */
+	uint32_t version;       /*   8 PMF_VERSION */
+	uint32_t header_size;   /*  12 PMF_HEADER_SIZE */
+	uint32_t flags;         /*  16 reserved, 0 */
+	uint32_t page_size;     /*  20 page size of the writer */
+	uint64_t base;          /*  24 heap region base */
+	uint64_t size;          /*  32 heap region size (reserved bytes) */
+	uint64_t tbase;         /*  40 start of the transient arena */
+	uint64_t top_end;       /*  48 end of the persistent arena's used extent */
+	uint64_t file_size;     /*  56 total bytes of the file */
+	uint64_t time_ns;       /*  64 CLOCK_REALTIME at the checkpoint, ns */
+	uint64_t meta_off;      /*  72 = 256 */
+	uint64_t meta_size;     /*  80 sizeof(pmf_meta) + nobjects*sizeof(obj) */
+	uint64_t table_off;     /*  88 8-aligned end of metadata */
+	uint32_t nsections;     /*  96 entries in the table */
+	uint32_t nobjects;      /* 100 loaded objects, >= 1 */
+	uint32_t meta_crc;      /* 104 crc32c of the metadata */
+	uint32_t table_crc;     /* 108 crc32c of the section table */
+	uint64_t heap_bytes;    /* 112 sum of heap section lengths */
+	uint64_t globals_bytes; /* 120 sum of globals section lengths */
+	uint64_t live_bytes;    /* 128 bytes in live blocks at the checkpoint */
+	uint64_t checkpoints;   /* 136 sequence number of this checkpoint */
+	uint64_t heap_off;      /* 144 file offset of the first heap section */
+	uint8_t reserved[100];  /* 152 zero */
+	uint32_t header_crc;    /* 252 crc32c of bytes [0, 252) */
+};
+
+struct pmf_meta {
+	char creator[32];       /*   0 "pmalloc 1.0.0" */
+	char host[64];          /*  32 nodename */
+	uint32_t pid;           /*  96 */
+	uint32_t uid;           /* 100 */
+	uint32_t nthreads;      /* 104 threads at the checkpoint */
+	uint32_t reserved;      /* 108 */
+	uint64_t reserved2[2];  /* 112 */
+};                              /* 128 */
+
+struct pmf_object {
+	uint64_t load;          /*   0 load address (l_addr / first PT_LOAD) */
+	uint64_t size;          /*   8 file size */
+	uint64_t mtime;         /*  16 file mtime, seconds */
+	uint32_t build_id_len;  /*  24 0..32 */
+	uint32_t flags;         /*  28 reserved, 0 */
+	uint8_t build_id[32];   /*  32 GNU build-id, zero padded */
+	char path[256];         /*  64 NUL-terminated ("" for the vdso) */
+};                              /* 320 */
+
+enum pmf_kind {
+	PMF_SEC_HEAP = 1,       /* bytes of the persistent arena */
+	PMF_SEC_DATA = 2,       /* executable's .data/.bss (with keep bitmap) */
+	PMF_SEC_PERSISTENT = 3, /* PM_PERSISTENT globals (with keep bitmap) */
+	PMF_SEC_REGISTERED = 4, /* pm_register()ed range (with keep bitmap) */
+};
+
+struct pmf_section {
+	uint32_t kind;          /*   0 enum pmf_kind */
+	uint32_t flags;         /*   4 reserved, 0 */
+	uint64_t addr;          /*   8 address in the writing process */
+	uint64_t len;           /*  16 bytes */
+	uint64_t data_off;      /*  24 file offset of the bytes */
+	uint64_t keep_off;      /*  32 globals: file offset of the keep bitmap
+				  *     (one bit per 8-byte word, LSB first;
+				  *     1 = restore keeps the live value), 0 heap */
+	uint32_t data_crc;      /*  40 crc32c of the data */
+	uint32_t keep_crc;      /*  44 crc32c of the keep bitmap (0 for heap) */
+	uint64_t reserved[2];   /*  48 zero */
+};                              /*  64 */
+
+/* Keep bitmap bytes of a globals section of len bytes, padded to 8. */
+static inline uint64_t pmf_keep_bytes(uint64_t len)
+{
+	return ((len / 8 + 63) / 64) * 8;
+}
+
+_Static_assert(sizeof(struct pmf_header) == PMF_HEADER_SIZE, "header");
+_Static_assert(sizeof(struct pmf_meta) == 128, "meta");
+_Static_assert(sizeof(struct pmf_object) == 320, "object");
+_Static_assert(sizeof(struct pmf_section) == 64, "section");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "the format is little-endian; add byte swapping first");
+
+#endif /* PM_FORMAT_H */

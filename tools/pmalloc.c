@@ -1,0 +1,435 @@
+/*
+ * pmalloc - the command-line tool: run a program on pmalloc, and look inside
+ * checkpoint files (our `crit`).
+ *
+ *   pmalloc run [--restore FILE] [--allow-moved] [--] PROGRAM [ARGS...]
+ *   pmalloc info [-v] FILE
+ *   pmalloc verify FILE...
+ *
+ * `run` preloads the library found beside this binary (the build tree keeps
+ * both in build/, an installation has PREFIX/bin/pmalloc and
+ * PREFIX/lib[/MULTIARCH]/libpmalloc.so) or $PMALLOC_LIB, turns address-space
+ * randomisation off for the program (personality(ADDR_NO_RANDOMIZE), as
+ * `setarch -R` does, so the executable and its libraries load where they did
+ * when the checkpoint was made) and execs it.
+ *
+ * This is an ordinary program: it uses stdio and malloc freely (it is linked
+ * with libpmalloc.a, so its malloc is pmalloc's, which is fine).  It reads
+ * files with the library's own parser, so `verify` checks exactly what a
+ * restore checks before it looks at the process.
+ */
+#include "../src/ckpt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/personality.h>
+#include <sys/stat.h>
+
+static const char *prog = "pmalloc";
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"usage: pmalloc COMMAND [ARGS]\n"
+		"\n"
+		"  run [--restore FILE] [--allow-moved] [--] PROGRAM [ARGS...]\n"
+		"          run PROGRAM with pmalloc preloaded and address-space\n"
+		"          randomisation off; with --restore, restore FILE\n"
+		"          before its main()\n"
+		"  info [-v] FILE\n"
+		"          show a checkpoint file's header, objects and sections\n"
+		"  verify FILE...\n"
+		"          check every header, table and data checksum; exit 1\n"
+		"          if any file has a problem\n"
+		"\n"
+		"  pmalloc COMMAND --help   help on one command\n"
+		"  pmalloc --version\n"
+		"\n"
+		"Environment: PMALLOC_LIB (library to preload), PMALLOC_BASE,\n"
+		"PMALLOC_SIZE, PMALLOC_ALLOW_MOVED=1.  See pmalloc(1).\n");
+}
+
+static void usage_run(FILE *f)
+{
+	fprintf(f,
+		"usage: pmalloc run [--restore FILE] [--allow-moved] [--] "
+		"PROGRAM [ARGS...]\n"
+		"\n"
+		"Run PROGRAM with libpmalloc preloaded (LD_PRELOAD) and with\n"
+		"address-space randomisation turned off, so that a checkpoint it\n"
+		"makes can be restored by a later run.\n"
+		"\n"
+		"  --restore FILE  set PMALLOC_RESTORE=FILE: the heap and globals\n"
+		"                  are restored from FILE before PROGRAM's main()\n"
+		"                  (on failure a one-line reason goes to stderr\n"
+		"                  and the program starts fresh)\n"
+		"  --allow-moved   set PMALLOC_ALLOW_MOVED=1: accept a checkpoint\n"
+		"                  whose executable or libraries were loaded\n"
+		"                  elsewhere (pointers into them will be wrong)\n"
+		"\n"
+		"The library is $PMALLOC_LIB, else libpmalloc.so beside this\n"
+		"binary, else in ../lib or ../lib/MULTIARCH relative to it.\n"
+		"Exit status: PROGRAM's, or 127 if it cannot be run.\n");
+}
+
+static void usage_info(FILE *f)
+{
+	fprintf(f, "usage: pmalloc info [-v] FILE\n"
+		   "\n"
+		   "Print what FILE holds: when, where and by what program it\n"
+		   "was made, the heap's base, size and used extent, the loaded\n"
+		   "objects with their load addresses and build-ids, and the\n"
+		   "sections (heap spans and globals) with their file offsets\n"
+		   "and checksums.  -v lists every section (default: the first\n"
+		   "40).  Data checksums are not read; use `pmalloc verify`.\n"
+		   "Exit status 0, or 1 if FILE cannot be parsed.\n");
+}
+
+static void usage_verify(FILE *f)
+{
+	fprintf(f, "usage: pmalloc verify FILE...\n"
+		   "\n"
+		   "Check each FILE as a restore would before touching memory:\n"
+		   "magic, version, header, metadata and table checksums, the\n"
+		   "placement of every section, every data and keep-bitmap\n"
+		   "checksum, and the heap's region header.  Checks that need\n"
+		   "the restoring process (same executable, same load\n"
+		   "addresses) are made by the restore itself.\n"
+		   "Exit status 0 if every FILE is sound, 1 otherwise.\n");
+}
+
+static int is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static int exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *find_lib(void)
+{
+	const char *env = getenv("PMALLOC_LIB");
+	if (env && *env)
+		return realpath(env, NULL);
+
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	static const char *const rel[] = {
+		"libpmalloc.so",
+		"../lib/libpmalloc.so",
+#if defined(__x86_64__)
+		"../lib/x86_64-linux-gnu/libpmalloc.so",
+#elif defined(__aarch64__)
+		"../lib/aarch64-linux-gnu/libpmalloc.so",
+#endif
+		"../lib64/libpmalloc.so",
+		"../lib/libpmalloc.so.1",
+	};
+	char cand[PATH_MAX + 64];
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+		snprintf(cand, sizeof cand, "%s/%s", self, rel[i]);
+		if (exists(cand))
+			return realpath(cand, NULL);
+	}
+	return NULL;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *restore = NULL;
+	int allow_moved = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_run(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--restore") && i + 1 < argc) {
+			restore = argv[++i];
+		} else if (!strncmp(argv[i], "--restore=", 10)) {
+			restore = argv[i] + 10;
+		} else if (!strcmp(argv[i], "--allow-moved")) {
+			allow_moved = 1;
+		} else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "%s run: unknown option %s\n", prog,
+				argv[i]);
+			usage_run(stderr);
+			return 2;
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "%s run: no program given\n", prog);
+		usage_run(stderr);
+		return 2;
+	}
+
+	char *lib = find_lib();
+	if (!lib) {
+		fprintf(stderr,
+			"%s run: cannot find libpmalloc.so beside %s or in "
+			"../lib; set PMALLOC_LIB\n",
+			prog, argv[0]);
+		return 127;
+	}
+	const char *old = getenv("LD_PRELOAD");
+	if (old && *old) {
+		size_t n = strlen(lib) + strlen(old) + 2;
+		char *both = malloc(n);
+		if (!both)
+			return 127;
+		snprintf(both, n, "%s:%s", lib, old);
+		setenv("LD_PRELOAD", both, 1);
+		free(both);
+	} else {
+		setenv("LD_PRELOAD", lib, 1);
+	}
+	if (restore) {
+		char *abs = realpath(restore, NULL);
+		/* a missing file is the restore's to report, with its code */
+		setenv("PMALLOC_RESTORE", abs ? abs : restore, 1);
+		free(abs);
+	}
+	if (allow_moved)
+		setenv("PMALLOC_ALLOW_MOVED", "1", 1);
+
+	int pers = personality(0xffffffff);
+	if (pers == -1 || personality((unsigned long)pers | ADDR_NO_RANDOMIZE) == -1)
+		fprintf(stderr,
+			"%s run: cannot turn address-space randomisation off "
+			"(%s); a PIE program will load elsewhere each run\n",
+			prog, strerror(errno));
+	execvp(argv[i], argv + i);
+	fprintf(stderr, "%s run: cannot run %s: %s\n", prog, argv[i],
+		strerror(errno));
+	return 127;
+}
+
+/* ---- info ----------------------------------------------------------------- */
+
+static const char *kind_name(uint32_t k)
+{
+	switch (k) {
+	case PMF_SEC_HEAP:
+		return "heap";
+	case PMF_SEC_DATA:
+		return "data";
+	case PMF_SEC_PERSISTENT:
+		return "persistent";
+	case PMF_SEC_REGISTERED:
+		return "registered";
+	}
+	return "?";
+}
+
+static void print_size(uint64_t n)
+{
+	if (n >= (10ull << 30))
+		printf("%llu GiB", (unsigned long long)(n >> 30));
+	else if (n >= (10ull << 20))
+		printf("%llu MiB", (unsigned long long)(n >> 20));
+	else if (n >= (10ull << 10))
+		printf("%llu KiB", (unsigned long long)(n >> 10));
+	else
+		printf("%llu B", (unsigned long long)n);
+}
+
+static void print_id(const struct pmf_object *o)
+{
+	if (!o->build_id_len) {
+		printf("-");
+		return;
+	}
+	for (uint32_t i = 0; i < o->build_id_len; i++)
+		printf("%02x", o->build_id[i]);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	int verbose = 0;
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_info(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = 1;
+		} else if (!path) {
+			path = argv[i];
+		} else {
+			usage_info(stderr);
+			return 2;
+		}
+	}
+	if (!path) {
+		usage_info(stderr);
+		return 2;
+	}
+
+	struct pm__ckpt ck;
+	int rc = pm__ckpt_open(path, &ck);
+	if (rc) {
+		fprintf(stderr, "%s: %s: %s\n", path, pm_strerror(rc),
+			pm_errmsg());
+		return 1;
+	}
+	const struct pmf_header *h = &ck.h;
+	char when[64] = "?";
+	time_t t = (time_t)(h->time_ns / 1000000000ull);
+	struct tm tm;
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", &tm);
+
+	printf("file:        %s\n", path);
+	printf("format:      version %u, page size %u\n", h->version,
+	       h->page_size);
+	printf("made:        %s by %s, pid %u, uid %u, %u thread(s), on %s\n",
+	       when, ck.meta->creator, ck.meta->pid, ck.meta->uid,
+	       ck.meta->nthreads, ck.meta->host[0] ? ck.meta->host : "?");
+	printf("program:     %s\n", ck.obj[0].path[0] ? ck.obj[0].path : "?");
+	printf("checkpoint:  #%llu of this heap\n",
+	       (unsigned long long)h->checkpoints);
+	printf("heap:        base 0x%llx, size ", (unsigned long long)h->base);
+	print_size(h->size);
+	printf(", persistent part up to 0x%llx\n",
+	       (unsigned long long)h->tbase);
+	printf("used extent: 0x%llx-0x%llx (", (unsigned long long)h->base,
+	       (unsigned long long)h->top_end);
+	print_size(h->top_end - h->base);
+	printf("), live blocks ");
+	print_size(h->live_bytes);
+	printf("\n");
+	printf("file size:   %llu (", (unsigned long long)h->file_size);
+	print_size(h->file_size);
+	printf("): heap ");
+	print_size(h->heap_bytes);
+	printf(" in sections from offset %llu, globals ",
+	       (unsigned long long)h->heap_off);
+	print_size(h->globals_bytes);
+	printf("\n");
+	printf("crc32c:      header %08x, metadata %08x, table %08x\n",
+	       h->header_crc, h->meta_crc, h->table_crc);
+
+	printf("\nobjects (%u):\n", h->nobjects);
+	printf("  %-3s %-18s %-40s %s\n", "#", "load", "build-id", "path");
+	for (uint32_t i = 0; i < h->nobjects; i++) {
+		const struct pmf_object *o = &ck.obj[i];
+		printf("  %-3u 0x%016llx ", i, (unsigned long long)o->load);
+		print_id(o);
+		printf("%*s %s\n",
+		       o->build_id_len ? (int)(40 - 2 * o->build_id_len) : 39,
+		       "", o->path[0] ? o->path : "(no name)");
+	}
+
+	uint32_t shown = verbose || h->nsections <= 40 ? h->nsections : 40;
+	printf("\nsections (%u):\n", h->nsections);
+	printf("  %-5s %-10s %-18s %-18s %12s %12s %8s %6s\n", "#", "kind",
+	       "from", "to", "bytes", "file offset", "crc32c", "keep");
+	for (uint32_t i = 0; i < shown; i++) {
+		const struct pmf_section *s = &ck.sec[i];
+		printf("  %-5u %-10s 0x%016llx 0x%016llx %12llu %12llu %08x",
+		       i, kind_name(s->kind), (unsigned long long)s->addr,
+		       (unsigned long long)(s->addr + s->len),
+		       (unsigned long long)s->len,
+		       (unsigned long long)s->data_off, s->data_crc);
+		if (s->kind != PMF_SEC_HEAP) {
+			/* words kept: count the bitmap's set bits */
+			uint64_t kb = pmf_keep_bytes(s->len), kept = 0;
+			unsigned char *bm = malloc(kb ? kb : 1);
+			if (bm && pread(ck.fd, bm, kb, (off_t)s->keep_off) ==
+					  (ssize_t)kb)
+				for (uint64_t j = 0; j < kb; j++)
+					kept += (uint64_t)__builtin_popcount(
+						bm[j]);
+			free(bm);
+			printf(" %6llu", (unsigned long long)kept);
+		}
+		printf("\n");
+	}
+	if (shown < h->nsections)
+		printf("  ... %u more (-v lists all)\n", h->nsections - shown);
+	pm__ckpt_close(&ck);
+	return 0;
+}
+
+/* ---- verify --------------------------------------------------------------- */
+
+static int cmd_verify(int argc, char **argv)
+{
+	int bad = 0, files = 0;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_verify(stdout);
+			return 0;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		struct pm__ckpt ck;
+		files++;
+		int rc = pm__ckpt_open(argv[i], &ck);
+		if (!rc) {
+			rc = pm__ckpt_verify_data(&ck);
+			if (!rc)
+				printf("%s: ok (%u sections, %llu bytes)\n",
+				       argv[i], ck.h.nsections,
+				       (unsigned long long)ck.h.file_size);
+			pm__ckpt_close(&ck);
+		}
+		if (rc) {
+			printf("%s: %s: %s\n", argv[i], pm_strerror(rc),
+			       pm_errmsg());
+			bad++;
+		}
+	}
+	if (!files) {
+		usage_verify(stderr);
+		return 2;
+	}
+	return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_main(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (is_help(cmd) || !strcmp(cmd, "help")) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("pmalloc %s\n", PMALLOC_VERSION_STRING);
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "verify"))
+		return cmd_verify(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+	usage_main(stderr);
+	return 2;
+}
