@@ -28,23 +28,27 @@
  *   Why the persistent section is split rather than duplicated: a byte must
  *   be written back once, and its kind tells the reader (and `pmalloc
  *   info`) what the bytes are.  A fully static executable (no PT_INTERP)
- *   gets no DATA span: libc's own state (stdio, the loader's tables, TLS
- *   bookkeeping) lives in that segment and must never come from a file.
+ *   gets no DATA span, only its PERSISTENT one: libc's own state (stdio,
+ *   the loader's tables, TLS bookkeeping) lives in that segment and must
+ *   never come from a file.
  *
  * Keep words: a restore writes back every word of a span except those for
  * which keep is 1, whose value in the restoring process wins:
  *   1. GOT slots (GLOB_DAT, JUMP_SLOT, the three reserved words at
- *      DT_PLTGOT), IRELATIVE targets, TLS words (TPOFF64, DTPMOD64,
- *      DTPOFF64), copy-relocated objects (stdout, stderr, environ, optind:
+ *      DT_PLTGOT), TLS words (TPOFF64, DTPMOD64, DTPOFF64),
+ *      copy-relocated objects (stdout, stderr, environ, optind:
  *      their addresses and contents belong to this run's libc), the
  *      .dynamic section (glibc rewrites its pointers with the load bias),
  *      and any relocation type we do not know: the loader wrote them for
  *      this process, and under ASLR the old values point into nothing.
- *   2. loader-written words (RELATIVE, R_X86_64_64, RELR) whose value still
- *      equals the one the loader gave them: the program left them alone, so
- *      this process's value is the same datum at this run's addresses (a
- *      `static char *name = "x"` in a PIE).  Once the program stores
- *      something else there the checkpointed value is the datum.
+ *   2. loader-written words (RELATIVE, R_X86_64_64, IRELATIVE, RELR) whose
+ *      value still equals the one the loader gave them: the program left
+ *      them alone, so this process's value is the same datum at this run's
+ *      addresses (a `static char *name = "x"` in a PIE).  Once the program
+ *      stores something else there the checkpointed value is the datum.
+ *      IRELATIVE belongs here, not in 1: in a static PIE `cmp = strcmp`
+ *      is an IRELATIVE on a data word the program may change, while its
+ *      GOT uses never change and so stay kept.
  *   3. words pointing into the transient arena: it is never checkpointed.
  *   4. words of pmalloc's own state (the `pm_state` section, see PM_STATE
  *      in internal.h): when libpmalloc.a is linked into the executable, its
@@ -59,9 +63,10 @@
  *     spans (relocations elsewhere cannot matter to a restore).
  *   - for RELA R_X86_64_RELATIVE the start-up value is computed (load bias
  *     + addend), so it is exact even if our initialisation runs after some
- *     constructor already changed the word; RELR and R_X86_64_64 values are
- *     snapshotted from memory, which is exact because glibc relocates every
- *     object before the first call into the real malloc.
+ *     constructor already changed the word; RELR, R_X86_64_64 and
+ *     IRELATIVE values are snapshotted from memory, which is exact because
+ *     glibc relocates every object (and applies a static executable's
+ *     IRELATIVEs) before the first call into the real malloc.
  *   - if the tables cannot be built (no memory), DATA spans are withheld
  *     rather than persisted without their keep words (a restored GOT slot
  *     would crash at the next call).
@@ -142,7 +147,7 @@ static uintptr_t align_down(uintptr_t v, uintptr_t a)
 	return v & ~(a - 1);
 }
 
-/* ---- finding the executable ---------------------------------------------- */
+/* ---- finding the executable -------------------------------------------- */
 
 /* The load bias from the auxiliary vector, which the kernel (or ld.so when
  * run as `ld.so prog`) fills for the program; usable before libc is up. */
@@ -222,7 +227,7 @@ static int in_dspan(uintptr_t a, uintptr_t n)
 	return 0;
 }
 
-/* ---- sorting without libc (qsort may allocate) ----------------------------
+/* ---- sorting without libc (qsort may allocate) ---------------------------
  * Heapsort of 16-byte records ordered by their first word. */
 struct rec {
 	uintptr_t k, v;
@@ -262,7 +267,7 @@ static void sort_recs(struct rec *a, size_t n)
 	}
 }
 
-/* ---- the relocation walk -------------------------------------------------- */
+/* ---- the relocation walk ------------------------------------------------- */
 
 struct dyninfo {
 	uintptr_t rela, relasz, relaent;
@@ -341,7 +346,8 @@ static int read_dynamic(struct dyninfo *d, const ElfW(Dyn) **dynp,
 	return 0;
 }
 
-/* Calls fn for every address a RELR table relocates. */
+/* The words a RELR table relocates: counted (out NULL: all of them) or
+ * recorded with their current value (only those in DATA spans). */
 static size_t relr_walk(const struct dyninfo *d, struct lword *out)
 {
 	const ElfW(Relr) *r = (const ElfW(Relr) *)d->relr;
@@ -403,6 +409,7 @@ static void one_rela(struct builder *b, const ElfW(Rela) *r)
 			add_keep(b, a, a + 8);
 		return;
 	case R_X86_64_64:
+	case R_X86_64_IRELATIVE: /* a data pointer to an ifunc (strcmp) too */
 		if (in_dspan(a, 8) && !(a & 7))
 			b->lw[b->nlw++] = (struct lword){a, *(uintptr_t *)a};
 		else
@@ -421,8 +428,9 @@ static void one_rela(struct builder *b, const ElfW(Rela) *r)
 		return;
 	}
 	default:
-		/* GLOB_DAT, JUMP_SLOT, IRELATIVE, TPOFF64, DTPMOD64,
-		 * DTPOFF64 and anything unknown: this process's value. */
+		/* GLOB_DAT, JUMP_SLOT (lazy binding rewrites it), TPOFF64,
+		 * DTPMOD64, DTPOFF64 and anything unknown: this process's
+		 * value, whatever it is now. */
 		add_keep(b, a, a + 8);
 		return;
 	}
@@ -513,7 +521,7 @@ static void ensure_started(void)
 		pm__globals_startup();
 }
 
-/* ---- the executable's pm_persistent section -------------------------------
+/* ---- the executable's pm_persistent section ----------------------------
  * When libpmalloc.a is linked into the executable, the hidden bounds are
  * the executable's own.  In libpmalloc.so they are the library's (empty),
  * and the executable's section has no symbol we could find at run time,
@@ -636,7 +644,7 @@ static void find_persistent(void)
 	__atomic_store_n(&G.pers_state, 1, __ATOMIC_RELEASE);
 }
 
-/* ---- spans ---------------------------------------------------------------- */
+/* ---- spans --------------------------------------------------------------- */
 
 static int emit(struct pm_gspan *out, int max, int *n, uintptr_t lo,
 		uintptr_t hi, uint32_t kind)
@@ -683,6 +691,10 @@ int pm__globals_spans(struct pm_gspan *out, int max)
 			}
 		}
 	}
+	/* a static executable: only the section the program asked for */
+	if (!G.broken && G.is_static &&
+	    emit(out, max, &n, G.pers.lo, G.pers.hi, PM_GSPAN_PERSISTENT))
+		goto full;
 	int nbase = n;
 
 	/* registered ranges: sorted, merged, minus the spans above */
@@ -725,7 +737,7 @@ full:
 	return pm__err(-ENOSPC, "globals: more than %d spans to persist", max);
 }
 
-/* ---- keep words ----------------------------------------------------------- */
+/* ---- keep words ---------------------------------------------------------- */
 
 /* First index whose range ends above a (keep) / whose address is >= a. */
 static size_t keep_index(uintptr_t a)
@@ -799,7 +811,7 @@ int pm__globals_keep_word(uintptr_t addr)
 	return pm__globals_keep_mask(addr, addr + 8, &b);
 }
 
-/* ---- pm_register ---------------------------------------------------------- */
+/* ---- pm_register --------------------------------------------------------- */
 
 PM_EXPORT int pm_register(void *addr, size_t len)
 {
@@ -840,7 +852,7 @@ out:
 	return 0;
 }
 
-/* ---- loaded objects -------------------------------------------------------- */
+/* ---- loaded objects ------------------------------------------------------ */
 
 static uint32_t build_id(uintptr_t bias, const ElfW(Phdr) *ph, int n,
 			 uint8_t *out)

@@ -3,8 +3,9 @@
 #
 # u_globals: src/globals.c analyses the test program itself, so it is built
 # several ways: PIE, non-PIE, RELR-packed relocations, full RELRO (-z now),
-# and with the pm_persistent section found from the file's section headers
-# (the path libpmalloc.so takes) instead of the linker's bounds.
+# with the pm_persistent section found from the file's section headers
+# (the path libpmalloc.so takes) instead of the linker's bounds, and as a
+# static PIE (libc inside: only the PERSISTENT span may be saved).
 # tests/globals_clang.sh builds the same with clang (and lld) when present.
 U_GLOBALS_SRCS := src/globals.c src/util.c src/os.c
 U_GLOBALS_DEPS := tests/u_globals.c tests/testlib.h $(U_GLOBALS_SRCS) $(LIB_HDRS)
@@ -20,8 +21,10 @@ $(B)/tests/u_globals_now: $(U_GLOBALS_DEPS) | $(B)/tests
 	$(U_GLOBALS_CC) -Wl,-z,now -Wl,-z,relro
 $(B)/tests/u_globals_file: $(U_GLOBALS_DEPS) | $(B)/tests
 	$(U_GLOBALS_CC) -DPM_GLOBALS_TEST_FILE_LOOKUP
+$(B)/tests/u_globals_static: $(U_GLOBALS_DEPS) | $(B)/tests
+	$(U_GLOBALS_CC) -static-pie
 
 U_GLOBALS_BINS := $(addprefix $(B)/tests/,u_globals u_globals_nopie \
-	u_globals_relr u_globals_now u_globals_file)
+	u_globals_relr u_globals_now u_globals_file u_globals_static)
 EXTRA_TESTS += $(U_GLOBALS_BINS)
 CHECK_EXTRA += $(U_GLOBALS_BINS)
