@@ -25,6 +25,7 @@ struct pm__ckpt {
 	const struct pmf_section *sec;  /* h.nsections */
 	uint64_t file_size;
 	uint64_t table_end;  /* bytes of the file the parser needs in memory */
+	uint64_t globals_end; /* end of globals data; zero padding to heap_off */
 	/* set by pm__ckpt_open: */
 	int fd;
 	void *map;           /* private anonymous scratch: prefix + chunk */

@@ -305,13 +305,24 @@ static int parse_table(struct pm__ckpt *ck)
 			       (ull)heap_bytes, (ull)globals_bytes, (ull)hcur,
 			       (ull)h->heap_bytes, (ull)h->globals_bytes,
 			       (ull)h->file_size);
+	ck->globals_end = gcur;
 	return 0;
+}
+
+static int bad_padding(const struct pm__ckpt *ck)
+{
+	return pm__err(PM_ECORRUPT,
+		       "padding at file offsets %llu-%llu (before the heap "
+		       "data) is not zero",
+		       (ull)ck->globals_end, (ull)ck->h.heap_off);
 }
 
 static int section_crcs(const unsigned char *b, unsigned how,
 			struct pm__ckpt *ck)
 {
 	int first = 1;
+	if (!zero_bytes(b + ck->globals_end, ck->h.heap_off - ck->globals_end))
+		return bad_padding(ck);
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		uint32_t c = pm__crc32c(0, b + s->data_off, s->len);
@@ -476,11 +487,17 @@ static int crc_file(struct pm__ckpt *ck, uint64_t off, uint64_t len,
 int pm__ckpt_verify_data(struct pm__ckpt *ck)
 {
 	int first = 1;
+	size_t pad = (size_t)(ck->h.heap_off - ck->globals_end);
+	int rc = pread_full(ck->fd, ck->chunk, pad, ck->globals_end);
+	if (rc)
+		return rc;
+	if (!zero_bytes(ck->chunk, pad))
+		return bad_padding(ck);
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		uint32_t c;
 		int heap = s->kind == PMF_SEC_HEAP;
-		int rc = crc_file(ck, s->data_off, s->len, &c, heap && first);
+		rc = crc_file(ck, s->data_off, s->len, &c, heap && first);
 		if (rc)
 			return rc;
 		if (c != s->data_crc)
