@@ -7,12 +7,15 @@
  * program do not restore too): the pointer array is shifted in place, no
  * allocation.  A failed restore is not fatal: one line to fd 2 with the
  * reason, and the program starts with its fresh heap.
+ *
+ * The hook lives here, apart from the parser, on purpose: the pmalloc CLI
+ * links libpmalloc.a and uses the parser; it must not pull this file in,
+ * or `PMALLOC_RESTORE=F pmalloc run -- prog` would restore the CLI itself
+ * (init.c's reference to the hook is weak and pulls nothing).
  */
 #include "ckpt.h"
 
 #include <string.h>
-
-int pm__ckpt_restored PM_STATE;
 
 PM_EXPORT int pm_checkpoint(const char *path)
 {

@@ -44,6 +44,9 @@
 
 typedef unsigned long long ull;
 
+/* Here rather than in ckpt_api.c: see the note there on the CLI. */
+int pm__ckpt_restored PM_STATE;
+
 void *pm__scratch(size_t n)
 {
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
