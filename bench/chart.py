@@ -71,14 +71,14 @@ def main():
 
     fig, axes = plt.subplots(
         1, 2, figsize=(11, 4.8),
-        gridspec_kw={"width_ratios": [max(1, len(speed)), 1.6]})
+        gridspec_kw={"width_ratios": [max(1, len(speed)), 2.0]})
     if speed:
         bars(axes[0], list(speed), names, speed,
              "Speed vs glibc (glibc time / allocator time; higher is faster)",
              "ratio (log scale)")
     if mem:
         bars(axes[1], list(mem), names, mem,
-             "Peak RSS vs glibc (lower is leaner)", "ratio (log scale)")
+             "Peak RSS vs glibc\n(lower is leaner)", "ratio (log scale)")
     else:
         axes[1].set_axis_off()
     handles, labels = axes[0].get_legend_handles_labels()
