@@ -58,6 +58,9 @@ struct wctx {
 };
 #define PM_ENTRIES 4096
 #define MAX_FILES 65536
+/* Checksummed, then written while still in the cache (64 KiB to 4 MiB
+ * measured alike). */
+#define WRITE_PIECE (256u << 10)
 #define NAME_CAP 4200
 
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
@@ -185,7 +188,7 @@ static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
 	const unsigned char *p = src;
 	uint32_t crc = 0;
 	while (len) {
-		size_t n = len < PM__CHUNK ? (size_t)len : PM__CHUNK;
+		size_t n = len < WRITE_PIECE ? (size_t)len : WRITE_PIECE;
 		crc = pm__crc32c(crc, p, n);
 		int rc = pwrite_all(fd, p, n, off);
 		if (rc)
