@@ -21,6 +21,9 @@ limit=
 command -v timeout >/dev/null 2>&1 && limit="timeout 120"
 rp_both $limit "$rp_tmp/threads"
 rp_compare
+if [ "$(cat "$rp_tmp/pm.rc")" = 124 ] && [ -n "$limit" ]; then
+	echo "(exit 124: the run with pmalloc hung and was killed after 120 s)"
+fi
 # Several more pm runs: a race shows up as a difference or a crash.
 i=0
 while [ $i -lt 4 ]; do

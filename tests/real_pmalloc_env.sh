@@ -58,6 +58,13 @@ else
 	echo "moved: probe: $(cat "$log")"
 fi
 
+# The PMALLOC_STATS=1 line names the base in use.
+if grep -q '^pmalloc: stats.* base=0x300000000 ' "$rp_tmp/pm.err"; then
+	echo "moved: $(grep '^pmalloc: stats' "$rp_tmp/pm.err")"
+else
+	rp_bad "no 'pmalloc: stats ... base=0x300000000' line: $(cat "$rp_tmp/pm.err")"
+fi
+
 # --- 2. an occupied range ---------------------------------------------------
 if ! "$cc" -O2 -no-pie -o "$rp_tmp/envprog_nopie" "$here/real/envprog.c" \
 	>"$rp_tmp/cc2.log" 2>&1; then
