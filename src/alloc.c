@@ -24,17 +24,22 @@ static void lock_slow(int *l)
 {
 	for (int i = 0; i < 100; i++) {
 		__builtin_ia32_pause();
+		int z = 0;
 		if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
-		    __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0)
+		    __atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
 			return;
 	}
+	/* from here on we hold it as "contended", so unlock always wakes */
 	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
 		syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
 }
 
 static inline void lock(int *l)
 {
-	if (likely(__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0))
+	int z = 0;
+	if (likely(__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE,
+					       __ATOMIC_RELAXED)))
 		return;
 	lock_slow(l);
 }

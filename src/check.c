@@ -175,8 +175,11 @@ static int check_caches(void)
 				    n > tc->count[i])
 					return pm__err(PM_ECORRUPT,
 						       "thread cache %p class "
-						       "%u: bad block %p",
-						       (void *)tc, i, b);
+						       "%u: bad block %p (head "
+						       "%zx, key %zx)",
+						       (void *)tc, i, b,
+						       HEAD(c),
+						       (size_t)((uint64_t *)b)[1]);
 			}
 			if (n != tc->count[i])
 				return pm__err(PM_ECORRUPT,

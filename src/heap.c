@@ -266,8 +266,18 @@ static void account(struct pm_arena *a, struct chunk *c, size_t grown)
 	if (a->live_bytes > a->peak)
 		a->peak = a->live_bytes;
 	uintptr_t end = (uintptr_t)c + SIZE(c) + 8;
-	if (end > a->zero_from)
+	if (end > a->zero_from) {
 		a->zero_from = end > a->top_end ? a->top_end : end;
+		/* Touching again what a trim gave back: the program cycles
+		 * through this much memory, and each page fault costs far
+		 * more than keeping the page.  Trim less eagerly (as glibc
+		 * raises its thresholds). */
+		if (a->trim_mark && end > a->trim_mark) {
+			if (a->trim_threshold < ((size_t)1 << 30))
+				a->trim_threshold *= 2;
+			a->trim_mark = 0;
+		}
+	}
 }
 
 static void *finish(struct pm_arena *a, struct chunk *c)
@@ -426,6 +436,7 @@ int pm__arena_trim(struct pm_arena *a, size_t pad)
 		pm__os_release((void *)lo, a->zero_from - lo);
 		a->released += a->zero_from - lo;
 		a->zero_from = lo;
+		a->trim_mark = lo;
 		did = 1;
 	}
 	return did;

@@ -130,7 +130,8 @@ struct pm_arena {
 	size_t live_bytes;          /* sum of in-use chunk sizes */
 	size_t free_bytes;          /* sum of binned free chunk sizes */
 	size_t released;            /* bytes given back to the OS */
-	size_t trim_threshold;
+	size_t trim_threshold;      /* top / free runs larger go back */
+	uintptr_t trim_mark;        /* lowest address the last trim gave back */
 	size_t peak;
 };
 

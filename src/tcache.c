@@ -142,9 +142,12 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	pm__unlock_persistent();
 	if (!got)
 		return NULL;
-	/* keep got-1 in the cache (in address order for locality) */
+	/* keep got-1 in the cache (in address order for locality); a block
+	 * may be one class larger (a split would have left a sliver) */
 	for (int i = got - 1; i >= 1; i--)
-		if (!pm__tc_push(tc, cls, blocks[i])) {
+		if (!pm__tc_push(tc,
+				 (unsigned)(pm__block_chunksize(blocks[i]) >> 4),
+				 blocks[i])) {
 			pm__lock_persistent();
 			for (int j = i; j >= 1; j--)
 				pm__arena_free(&pm__region->p, blocks[j]);

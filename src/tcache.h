@@ -19,7 +19,7 @@
 #include "internal.h"
 
 #define TC_NCLASS PM_NSMALL          /* chunk size 16*i, i < 64 */
-#define TC_MAXREQ (1024 - 8 - 15)    /* largest request served: 1001 -> 1008 */
+#define TC_MAXREQ (1024 - 8 - 16)    /* largest request served: 1000 -> 1008 */
 #define TC_KEY 0x7066726565645f6bULL /* marks a cached block ("pfreed_k") */
 
 struct pm_tcache {
