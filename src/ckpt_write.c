@@ -274,7 +274,7 @@ int pm__ckpt_write(const char *path)
 	struct wctx w;
 	unsigned char *map = NULL;
 	size_t maplen = 0;
-	int fd = -1, rc, quiesced = 0;
+	int fd = -1, rc, quiesced = 0, created = 0;
 
 	if (!path || !path[0])
 		return pm__err(-EINVAL, "checkpoint: no file name");
@@ -306,14 +306,22 @@ int pm__ckpt_write(const char *path)
 	scratch_layout(&s, (uintptr_t)map);
 	memcpy(s.gspans, gs, (size_t)ngs * sizeof *gs);
 
-	if ((rc = tmp_names(path, s.tmp, s.dir)))
-		goto out;
-	fd = open(s.tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* a writer killed earlier may have left a name this pid now reuses:
+	 * take the next number */
+	for (int tries = 0; tries < 64; tries++) {
+		if ((rc = tmp_names(path, s.tmp, s.dir)))
+			goto out;
+		fd = open(s.tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
 	if (fd < 0) {
-		rc = pm__err(-errno, "checkpoint: cannot create %s: %s", s.tmp,
-			     pm_strerror(-errno));
+		rc = -errno;
+		rc = pm__err(rc, "checkpoint: cannot create %s: %s", s.tmp,
+			     pm_strerror(rc));
 		goto out;
 	}
+	created = 1;
 	int nobj = pm__objects(s.objs, PMF_MAX_OBJECTS);
 	if (nobj < 1) {
 		rc = pm__err(-ENOENT, "checkpoint: cannot list loaded objects");
@@ -394,6 +402,8 @@ int pm__ckpt_write(const char *path)
 	/* a full disk shows here, before a byte is written */
 	rc = fallocate(fd, 0, 0, (off_t)file_size) ? errno : 0;
 	if (rc && rc != EOPNOTSUPP && rc != ENOSYS) {
+		pm__heap_resume();
+		quiesced = 0;
 		rc = pm__err(-rc, "checkpoint: cannot reserve %llu bytes for "
 				  "%s: %s",
 			     (ull)file_size, s.tmp, pm_strerror(-rc));
@@ -478,15 +488,17 @@ int pm__ckpt_write(const char *path)
 	}
 	fd = -1;
 	if (rename(s.tmp, path) != 0) {
-		rc = pm__err(-errno, "checkpoint: cannot rename %s to %s: %s",
-			     s.tmp, path, pm_strerror(-errno));
+		rc = -errno;
+		rc = pm__err(rc, "checkpoint: cannot rename %s to %s: %s",
+			     s.tmp, path, pm_strerror(rc));
 		goto out;
 	}
 	s.tmp[0] = '\0'; /* nothing to unlink any more */
 	int dfd = open(s.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		if (fsync(dfd) != 0) {
-			rc = pm__err(-errno, "checkpoint: fsync of directory "
+			rc = -errno;
+			rc = pm__err(rc, "checkpoint: fsync of directory "
 					     "%s failed",
 				     s.dir);
 			close(dfd);
@@ -497,6 +509,10 @@ int pm__ckpt_write(const char *path)
 	rc = 0;
 	goto out;
 werr:
+	/* resume first: strerror may allocate (translations) */
+	if (quiesced)
+		pm__heap_resume();
+	quiesced = 0;
 	rc = pm__err(rc, "checkpoint: writing %s failed: %s", s.tmp,
 		     pm_strerror(rc));
 out:
@@ -504,7 +520,7 @@ out:
 		pm__heap_resume();
 	if (fd >= 0)
 		close(fd);
-	if (rc && s.tmp && s.tmp[0])
+	if (rc && created && s.tmp[0])
 		unlink(s.tmp);
 	pm__scratch_free(map, maplen);
 	return rc;

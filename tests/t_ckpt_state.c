@@ -288,6 +288,7 @@ static int phase(int argc, char **argv)
 	} else if (!strcmp(ph, "verify") || !strcmp(ph, "cycle")) {
 		long gen = atol(argv[3]);
 		CHECK_MSG(pm_restored(), "not restored");
+		CHECK(getenv("PMALLOC_RESTORE") == NULL);
 		check_state(gen);
 		if (!strcmp(ph, "cycle")) {
 			extend(gen + 1);
