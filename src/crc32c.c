@@ -31,8 +31,8 @@
 
 static uint32_t slice[8][256];
 static uint32_t shift_long[4][256], shift_short[4][256];
-static int have_hw;
-static int tables_state; /* 0 none, 1 building, 2 ready */
+static int have_hw PM_STATE;  /* this machine's, never a restored value */
+static int tables_state PM_STATE; /* 0 none, 1 building, 2 ready */
 
 /* a * b modulo POLY, both reflected (bit 31 is x^0). */
 static uint32_t gf_mul(uint32_t a, uint32_t b)
