@@ -54,7 +54,7 @@ $(B)/pmalloc: tools/pmalloc.c $(B)/libpmalloc.a $(LIB_HDRS)
 TEST_CFLAGS := $(BASE_CFLAGS) -fno-builtin -pthread -Iinclude
 TEST_SRCS := $(wildcard tests/t_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
-TEST_SCRIPTS := $(wildcard tests/*.sh)
+TEST_SCRIPTS := $(filter-out tests/run.sh,$(wildcard tests/*.sh))
 
 $(B)/tests/%: tests/%.c tests/testlib.h $(B)/libpmalloc.so | $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'

@@ -248,6 +248,9 @@ void pm__heap_quiesce(void)
 	lock(&tlock);
 	pm__tc_stop_all();
 	pm__tc_drain_all();
+	/* merge deferred frees so that free memory is in free chunks (a
+	 * checkpoint skips their pages) */
+	pm__arena_consolidate(&pm__region->p);
 }
 
 void pm__heap_resume(void)
@@ -365,8 +368,7 @@ PM_EXPORT int pm_root_set(const char *name, void *ptr)
 			       PM_ROOT_NAME - 1);
 	if (!pm__region && pm__ensure_init())
 		return pm__err(PM_ENOHEAP, "the heap could not be reserved");
-	if (!pm__phase)
-		pm__phase = 1;
+	pm__begin_persistent();
 	int ret = -ENOMEM;
 	lock(&plock);
 	struct pm_root *free_slot = NULL;

@@ -23,12 +23,18 @@ void *pm__memalign(size_t align, size_t n, int transient);
 size_t pm__usable_size(const void *p);
 
 /* Is a call from return address `ra` one to serve from the transient
- * arena?  Before main() everything is; afterwards libc's and ld.so's own
- * requests are. */
+ * arena?  Before main() everything is (init.c sets range 0 to the whole
+ * address space until then); afterwards libc's and ld.so's own requests
+ * are. */
+struct pm_ranges {
+	uintptr_t lo0, len0, lo1, len1;
+};
+extern struct pm_ranges pm__transient_code;
+
 static inline int pm__transient_caller(uintptr_t ra)
 {
-	return !pm__phase || ra - pm__libc_lo < pm__libc_hi - pm__libc_lo ||
-	       ra - pm__ld_lo < pm__ld_hi - pm__ld_lo;
+	const struct pm_ranges *r = &pm__transient_code;
+	return ra - r->lo0 < r->len0 || ra - r->lo1 < r->len1;
 }
 
 static inline void *pm__malloc(size_t n, int transient)

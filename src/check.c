@@ -148,11 +148,33 @@ static int check_arena(struct pm_arena *a, const char *name)
 			       "binned (%zu bytes), books say %zu bytes",
 			       name, nfree, free_bytes, binned, binned_bytes,
 			       a->free_bytes);
-	if (live != a->live_bytes)
+	/* fast lists: deferred frees, still marked in use */
+	size_t fast = 0;
+	for (unsigned i = 0; i < PM_NSMALL; i++) {
+		size_t guard = 0;
+		for (uintptr_t b = a->fast[i]; b; b = *(uintptr_t *)b) {
+			uintptr_t c2 = b - 16;
+			if (c2 < pm__arena_first(a) || c2 >= a->top ||
+			    !(HEAD(c2) & 2) || SIZE(c2) != (size_t)i << 4 ||
+			    ((uint64_t *)b)[1] != PM_FREE_KEY ||
+			    ++guard > (a->top - pm__arena_first(a)) / 32)
+				return pm__err(PM_ECORRUPT,
+					       "%s arena: fast list %u: bad "
+					       "block %p",
+					       name, i, (void *)b);
+			fast += (size_t)i << 4;
+		}
+	}
+	if (fast != a->fast_bytes)
+		return pm__err(PM_ECORRUPT,
+			       "%s arena: fast lists hold %zu bytes, books say "
+			       "%zu",
+			       name, fast, a->fast_bytes);
+	if (live != a->live_bytes + a->fast_bytes)
 		return pm__err(PM_ECORRUPT,
 			       "%s arena: in-use chunks hold %zu bytes, books "
-			       "say %zu",
-			       name, live, a->live_bytes);
+			       "say %zu live + %zu deferred",
+			       name, live, a->live_bytes, a->fast_bytes);
 	return 0;
 }
 
@@ -172,7 +194,7 @@ static int check_caches(void)
 				if (!pm__in_persistent(c) || !(HEAD(c) & 2) ||
 				    SIZE(c) != (size_t)i << 4 ||
 				    ((uint64_t *)b)[1] != TC_KEY ||
-				    n > tc->count[i])
+				    n > (unsigned)(pm__tc_cap[i] - tc->room[i]))
 					return pm__err(PM_ECORRUPT,
 						       "thread cache %p class "
 						       "%u: bad block %p (head "
@@ -181,11 +203,11 @@ static int check_caches(void)
 						       HEAD(c),
 						       (size_t)((uint64_t *)b)[1]);
 			}
-			if (n != tc->count[i])
+			if (n != (unsigned)(pm__tc_cap[i] - tc->room[i]))
 				return pm__err(PM_ECORRUPT,
 					       "thread cache %p class %u: "
-					       "count %u, list %u",
-					       (void *)tc, i, tc->count[i], n);
+					       "room %u, list %u",
+					       (void *)tc, i, tc->room[i], n);
 		}
 	}
 	return 0;

@@ -223,6 +223,25 @@ static void split_inuse(struct pm_arena *a, struct chunk *c, size_t csz,
 	bin_insert(a, r, rest);
 }
 
+/* Pop a chunk of exactly class sz from its fast list. */
+static inline struct chunk *take_fast(struct pm_arena *a, size_t sz)
+{
+	unsigned i = small_index(sz);
+	uintptr_t b = a->fast[i];
+	if (!b)
+		return NULL;
+	a->fast[i] = *(uintptr_t *)b;
+	((uint64_t *)b)[1] = 0;
+	a->fast_bytes -= sz;
+	return CHUNK_OF(b);
+}
+
+/* Worth merging the fast lists before taking fresh memory from top? */
+static inline int should_consolidate(struct pm_arena *a, size_t sz)
+{
+	return a->fast_bytes > (sz > ((size_t)64 << 10) ? sz : (size_t)64 << 10);
+}
+
 static struct chunk *take_small(struct pm_arena *a, size_t sz)
 {
 	unsigned i = small_index(sz);
@@ -292,10 +311,17 @@ void *pm__arena_alloc(struct pm_arena *a, size_t n)
 		return NULL;
 	size_t sz = pm__request2size(n);
 	struct chunk *c = NULL;
-	if (sz < SMALL_LIMIT)
-		c = take_small(a, sz);
-	if (!c)
-		c = take_large(a, sz);
+	if (sz < SMALL_LIMIT && (c = take_fast(a, sz)))
+		return finish(a, c);
+	for (int again = 0;; again = 1) {
+		if (sz < SMALL_LIMIT)
+			c = take_small(a, sz);
+		if (!c)
+			c = take_large(a, sz);
+		if (c || again || !should_consolidate(a, sz))
+			break;
+		pm__arena_consolidate(a);
+	}
 	if (!c)
 		c = from_top(a, sz);
 	return c ? finish(a, c) : NULL;
@@ -304,10 +330,14 @@ void *pm__arena_alloc(struct pm_arena *a, size_t n)
 int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 {
 	int k = 0;
-	/* exact-size bin first: cheapest, and keeps the heap compact */
+	struct chunk *c;
+	/* the fast list first: no splitting, no coalescing */
+	while (k < max && (c = take_fast(a, sz)))
+		out[k++] = finish(a, c);
+	/* then the exact-size bin */
 	struct chunk *h = bin_at(a, small_index(sz));
 	while (k < max && h->bk != h) {
-		struct chunk *c = h->bk;
+		c = h->bk;
 		bin_remove(a, c, sz);
 		c->head |= CINUSE;
 		NEXT(c)->head |= PINUSE;
@@ -315,15 +345,42 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 	}
 	if (k == max)
 		return k;
+	if (k == 0 && should_consolidate(a, sz)) {
+		pm__arena_consolidate(a);
+		if ((c = take_small(a, sz)))
+			out[k++] = finish(a, c); /* out[0] may be a class larger */
+	}
 	/* then a run carved from top in one go */
-	(void)grow_top(a, sz * (size_t)(max - k) + MINCHUNK); /* one commit */
+	size_t run = sz * (size_t)(max - k);
+	if (grow_top(a, run + MINCHUNK) == 0) {
+		struct chunk *t = C(a->top);
+		size_t tsz = SIZE(t), pin = t->head & PINUSE;
+		char *q = (char *)t;
+		for (int j = k; j < max; j++, q += sz) {
+			C(q)->head = sz | CINUSE | pin;
+			pin = PINUSE;
+			out[j] = MEM(q);
+		}
+		struct chunk *nt = C(q);
+		nt->head = (tsz - run) | PINUSE;
+		a->top = (uintptr_t)nt;
+		a->live_bytes += run - sz;
+		account(a, C(q - sz), sz); /* peak and watermark, once */
+		return max;
+	}
 	while (k < max) {
-		struct chunk *c = take_small(a, sz);
+		c = take_small(a, sz);
+		if (!c)
+			c = take_large(a, sz);
 		if (!c)
 			c = from_top(a, sz);
 		if (!c)
 			break;
 		out[k++] = finish(a, c);
+		if (SIZE(c) != sz && k > 1) { /* only out[0] may differ */
+			pm__arena_free(a, out[--k]);
+			break;
+		}
 	}
 	return k;
 }
@@ -378,7 +435,9 @@ void pm__check_block(struct pm_arena *a, const void *p, const char *call)
 		pm__fatal(msg, p);
 	}
 	size_t sz = SIZE(c);
-	if (unlikely(!(c->head & CINUSE))) {
+	if (unlikely(!(c->head & CINUSE) ||
+		     (((const uint64_t *)p)[1] == PM_FREE_KEY &&
+		      pm__arena_fast_has(a, (void *)p)))) {
 		pm__fmt(msg, sizeof msg, "%s(): double free or not a live block",
 			call);
 		pm__fatal(msg, p);
@@ -391,11 +450,11 @@ void pm__check_block(struct pm_arena *a, const void *p, const char *call)
 	}
 }
 
-void pm__arena_free(struct pm_arena *a, void *p)
+/* Free chunk c for real: coalesce, bin, maybe release pages.  The caller
+ * has already taken its bytes off live_bytes or fast_bytes. */
+static void free_chunk(struct pm_arena *a, struct chunk *c)
 {
-	struct chunk *c = CHUNK_OF(p);
 	size_t sz = SIZE(c);
-	a->live_bytes -= sz;
 	c->head &= ~CINUSE; /* so a second free of p is caught */
 	if (!(c->head & PINUSE)) { /* merge with the free predecessor */
 		size_t psz = c->prev_foot;
@@ -426,6 +485,58 @@ void pm__arena_free(struct pm_arena *a, void *p)
 		release_interior(a, c, sz);
 }
 
+void pm__arena_free(struct pm_arena *a, void *p)
+{
+	struct chunk *c = CHUNK_OF(p);
+	size_t sz = SIZE(c);
+	a->live_bytes -= sz;
+	if (sz < SMALL_LIMIT) { /* defer: onto the fast list */
+		unsigned i = small_index(sz);
+		((uintptr_t *)p)[0] = a->fast[i];
+		((uint64_t *)p)[1] = PM_FREE_KEY;
+		a->fast[i] = (uintptr_t)p;
+		a->fast_bytes += sz;
+		return;
+	}
+	free_chunk(a, c);
+}
+
+void pm__arena_fast_splice(struct pm_arena *a, size_t sz, void *first,
+			   void *last, size_t n)
+{
+	unsigned i = small_index(sz);
+	((uintptr_t *)last)[0] = a->fast[i];
+	a->fast[i] = (uintptr_t)first;
+	a->live_bytes -= sz * n;
+	a->fast_bytes += sz * n;
+}
+
+int pm__arena_fast_has(struct pm_arena *a, void *p)
+{
+	size_t sz = SIZE(CHUNK_OF(p));
+	if (sz >= SMALL_LIMIT)
+		return 0;
+	for (uintptr_t b = a->fast[small_index(sz)]; b; b = *(uintptr_t *)b)
+		if (b == (uintptr_t)p)
+			return 1;
+	return 0;
+}
+
+void pm__arena_consolidate(struct pm_arena *a)
+{
+	for (unsigned i = 0; i < PM_NSMALL; i++) {
+		uintptr_t b = a->fast[i];
+		a->fast[i] = 0;
+		while (b) {
+			uintptr_t n = *(uintptr_t *)b;
+			((uint64_t *)b)[1] = 0;
+			free_chunk(a, CHUNK_OF(b));
+			b = n;
+		}
+	}
+	a->fast_bytes = 0;
+}
+
 int pm__arena_trim(struct pm_arena *a, size_t pad)
 {
 	struct chunk *t = C(a->top);
@@ -446,6 +557,7 @@ int pm__arena_trim(struct pm_arena *a, size_t pad)
 int pm__arena_trim_all(struct pm_arena *a, size_t pad);
 int pm__arena_trim_all(struct pm_arena *a, size_t pad)
 {
+	pm__arena_consolidate(a);
 	int did = pm__arena_trim(a, pad);
 	for (unsigned b = 0; b < PM_NSMALL + PM_NLARGE; b++) {
 		struct chunk *h = bin_at(a, b);

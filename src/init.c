@@ -22,6 +22,7 @@ struct pm_region *pm__region;
 struct pm_arena *pm__transient;
 int pm__phase;
 uintptr_t pm__libc_lo, pm__libc_hi, pm__ld_lo, pm__ld_hi;
+struct pm_ranges pm__transient_code = { 0, UINTPTR_MAX, 0, 0 };
 
 static int init_lock;
 static int init_failed;
@@ -182,13 +183,24 @@ int pm__ensure_init(void)
 	return 0;
 }
 
+void pm__begin_persistent(void)
+{
+	if (pm__phase)
+		return;
+	pm__transient_code.lo1 = pm__ld_lo;
+	pm__transient_code.len1 = pm__ld_hi - pm__ld_lo;
+	pm__transient_code.lo0 = pm__libc_lo;
+	pm__transient_code.len0 = pm__libc_hi - pm__libc_lo;
+	pm__phase = 1;
+}
+
 /* Called right before main(): the program's own blocks are persistent
  * from here on, and PMALLOC_RESTORE is honoured. */
 void pm__enter_main(void)
 {
 	if (pm__ensure_init())
 		return;
-	pm__phase = 1;
+	pm__begin_persistent();
 	if (pm__restore_at_startup)
 		pm__restore_at_startup();
 }

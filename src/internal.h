@@ -130,6 +130,12 @@ struct pm_arena {
 	size_t live_bytes;          /* sum of in-use chunk sizes */
 	size_t free_bytes;          /* sum of binned free chunk sizes */
 	size_t released;            /* bytes given back to the OS */
+	/* "fast" lists: small chunks freed but not yet coalesced (still
+	 * marked in use, 2nd word PM_FREE_KEY), one LIFO list per size class
+	 * linked through the 1st word of mem; merged into the bins by
+	 * pm__arena_consolidate when memory is short or the heap quiesces */
+	uintptr_t fast[PM_NSMALL];
+	size_t fast_bytes;
 	size_t trim_threshold;      /* top / free runs larger go back */
 	uintptr_t trim_mark;        /* lowest address the last trim gave back */
 	size_t peak;
@@ -171,6 +177,16 @@ void pm__arena_init(struct pm_arena *a, uintptr_t lo, uintptr_t hi);
 void *pm__arena_alloc(struct pm_arena *a, size_t n);
 void *pm__arena_memalign(struct pm_arena *a, size_t align, size_t n);
 void pm__arena_free(struct pm_arena *a, void *p);
+/* Coalesce every chunk of the fast lists into the bins. */
+void pm__arena_consolidate(struct pm_arena *a);
+/* Put a chain of n blocks of chunk size sz (linked through their first
+ * word, 2nd word PM_FREE_KEY, last one's link anything) on the fast list. */
+void pm__arena_fast_splice(struct pm_arena *a, size_t sz, void *first,
+			   void *last, size_t n);
+/* Is p on a fast list?  (double-free check; slow) */
+int pm__arena_fast_has(struct pm_arena *a, void *p);
+/* Marks a block sitting in a thread cache or a fast list. */
+#define PM_FREE_KEY 0x7066726565645f6bULL /* "pfreed_k" */
 /* Try to resize in place; returns 1 if the block now holds n bytes. */
 int pm__arena_resize(struct pm_arena *a, void *p, size_t n);
 /* Give free pages back to the OS, keeping `pad` bytes at top. */
@@ -235,6 +251,9 @@ int pm__heap_spans(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
 int pm__ensure_init(void);
 /* Phase: 0 before main() (all blocks transient), 1 after. */
 extern int pm__phase;
+/* Enter phase 1 (called before main(); also by the pm_ API if the
+ * __libc_start_main hook never ran, e.g. in a program without it). */
+void pm__begin_persistent(void);
 /* Number of threads in this process (from /proc/self/task or counting). */
 int pm__thread_count(void);
 /* Address ranges of libc's and ld.so's code: blocks they allocate after

@@ -76,6 +76,7 @@ struct pm_tcache *pm__tc_create(void)
 		pm__arena_alloc(&pm__region->p, sizeof(struct pm_tcache));
 	if (tc) {
 		memset(tc, 0, sizeof *tc);
+		memcpy(tc->room, pm__tc_cap, sizeof tc->room);
 		tc->next = pm__region->tcaches;
 		pm__region->tcaches = (uintptr_t)tc;
 	}
@@ -101,7 +102,7 @@ void pm__tc_drain(struct pm_tcache *tc)
 			b = n;
 		}
 		tc->head[i] = NULL;
-		tc->count[i] = 0;
+		tc->room[i] = pm__tc_cap[i];
 	}
 }
 
@@ -133,56 +134,72 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	void *blocks[256];
 	size_t sz = (size_t)cls << 4;
 	int want = (int)(REFILL_BYTES / sz);
-	if (want > pm__tc_cap[cls] / 2)
-		want = pm__tc_cap[cls] / 2;
-	if (want < 1)
-		want = 1;
+	if (want > tc->room[cls] / 2 + 1)
+		want = tc->room[cls] / 2 + 1;
+	if (want > 256)
+		want = 256;
 	pm__lock_persistent();
 	int got = pm__arena_alloc_batch(&pm__region->p, sz, blocks, want);
 	pm__unlock_persistent();
-	if (!got)
-		return NULL;
-	/* keep got-1 in the cache (in address order for locality); a block
-	 * may be one class larger (a split would have left a sliver) */
-	for (int i = got - 1; i >= 1; i--)
-		if (!pm__tc_push(tc,
-				 (unsigned)(pm__block_chunksize(blocks[i]) >> 4),
-				 blocks[i])) {
-			pm__lock_persistent();
-			for (int j = i; j >= 1; j--)
-				pm__arena_free(&pm__region->p, blocks[j]);
-			pm__unlock_persistent();
-			break;
+	if (got <= 1)
+		return got ? blocks[0] : NULL;
+	/* link blocks[1..] into the cache (all exactly of class cls) */
+	tc->busy = 1;
+	PM_BARRIER();
+	int kept = 0;
+	if (!pm__tc_stop && tc->room[cls] >= got - 1) {
+		void *h = tc->head[cls];
+		for (int i = got - 1; i >= 1; i--) {
+			*(void **)blocks[i] = h;
+			((uint64_t *)blocks[i])[1] = TC_KEY;
+			h = blocks[i];
 		}
+		tc->head[cls] = h;
+		tc->room[cls] = (uint16_t)(tc->room[cls] - (got - 1));
+		kept = 1;
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	if (!kept) {
+		pm__lock_persistent();
+		for (int i = 1; i < got; i++)
+			pm__arena_free(&pm__region->p, blocks[i]);
+		pm__unlock_persistent();
+	}
 	return blocks[0];
 }
 
-/* The cache is full: send half of it, and p, back to the arena in one
- * lock hold. */
+/* The cache is full: send half of it, and p, to the arena's fast list in
+ * one splice (the chain is ours: cut it outside the lock). */
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 {
-	void *batch[160];
-	int k = 0;
+	if (((uint64_t *)p)[1] == TC_KEY) {
+		pm__tc_double_free_check(tc, cls, p);
+		if (pm__tc_push(tc, cls, p)) /* a false alarm: user data */
+			return;
+	}
+	size_t n = 1;
+	void *last = p;
 	tc->busy = 1;
 	PM_BARRIER();
 	if (!pm__tc_stop) {
-		int n = tc->count[cls] / 2;
-		if (n > 159)
-			n = 159;
-		while (k < n && tc->head[cls]) {
-			void *b = tc->head[cls];
+		unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
+		void *first = tc->head[cls], *b = first;
+		if (take && first) {
+			for (unsigned i = 1; i < take && *(void **)b; i++)
+				b = *(void **)b, n++;
 			tc->head[cls] = *(void **)b;
-			tc->count[cls]--;
-			((uint64_t *)b)[1] = 0;
-			batch[k++] = b;
+			tc->room[cls] = (uint16_t)(tc->room[cls] + n);
+			last = b;
+			*(void **)p = first;
+			n++;
 		}
 	}
 	PM_BARRIER();
 	tc->busy = 0;
-	batch[k++] = p;
+	((uint64_t *)p)[1] = PM_FREE_KEY;
 	pm__lock_persistent();
-	for (int i = 0; i < k; i++)
-		pm__arena_free(&pm__region->p, batch[i]);
+	pm__arena_fast_splice(&pm__region->p, (size_t)cls << 4, p, last, n);
 	pm__unlock_persistent();
 }
 
@@ -191,6 +208,11 @@ void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
 	for (void *b = tc->head[cls]; b; b = *(void **)b)
 		if (b == p)
 			pm__fatal("free(): double free detected", p);
+	pm__lock_persistent();
+	int dup = pm__arena_fast_has(&pm__region->p, p);
+	pm__unlock_persistent();
+	if (dup)
+		pm__fatal("free(): double free detected", p);
 }
 
 void pm__tc_stop_all(void)

@@ -20,13 +20,14 @@
 
 #define TC_NCLASS PM_NSMALL          /* chunk size 16*i, i < 64 */
 #define TC_MAXREQ (1024 - 8 - 16)    /* largest request served: 1000 -> 1008 */
-#define TC_KEY 0x7066726565645f6bULL /* marks a cached block ("pfreed_k") */
+#define TC_KEY PM_FREE_KEY           /* marks a cached block */
 
 struct pm_tcache {
 	uintptr_t next;        /* list of all caches, in the region */
 	volatile int busy;     /* inside a fast-path operation */
 	int pad;
-	uint16_t count[TC_NCLASS];
+	uint16_t room[TC_NCLASS]; /* how many more blocks the class takes:
+				     pm__tc_cap[cls] - blocks cached */
 	void *head[TC_NCLASS]; /* singly linked through the block's 1st word */
 };
 
@@ -35,6 +36,8 @@ extern volatile int pm__tc_stop;
 
 /* Slow paths (tcache.c). */
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
+/* The push failed: double-free check, then hand half the class (and p)
+ * to the arena. */
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p);
 struct pm_tcache *pm__tc_create(void);
 void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p);
@@ -63,7 +66,7 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 		b = tc->head[cls];
 		if (likely(b != NULL)) {
 			tc->head[cls] = *(void **)b;
-			tc->count[cls]--;
+			tc->room[cls]++;
 			((uint64_t *)b)[1] = 0;
 		}
 	}
@@ -72,23 +75,25 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 	return b;
 }
 
-/* Push a block of class cls; returns 0 if the cache is full or stopped. */
+/* Push a block of class cls; returns 0 if the cache is full or stopped
+ * (or p looks already cached: the caller's slow path decides). */
 static inline int pm__tc_push(struct pm_tcache *tc, unsigned cls, void *p)
 {
-	if (unlikely(((uint64_t *)p)[1] == TC_KEY))
-		pm__tc_double_free_check(tc, cls, p);
-	tc->busy = 1;
-	PM_BARRIER();
 	int ok = 0;
-	if (likely(!pm__tc_stop) && likely(tc->count[cls] < pm__tc_cap[cls])) {
-		*(void **)p = tc->head[cls];
-		((uint64_t *)p)[1] = TC_KEY;
-		tc->head[cls] = p;
-		tc->count[cls]++;
-		ok = 1;
+	if (likely(((uint64_t *)p)[1] != TC_KEY)) {
+		tc->busy = 1;
+		PM_BARRIER();
+		unsigned room = tc->room[cls];
+		if (likely(!pm__tc_stop) && likely(room != 0)) {
+			*(void **)p = tc->head[cls];
+			((uint64_t *)p)[1] = TC_KEY;
+			tc->head[cls] = p;
+			tc->room[cls] = (uint16_t)(room - 1);
+			ok = 1;
+		}
+		PM_BARRIER();
+		tc->busy = 0;
 	}
-	PM_BARRIER();
-	tc->busy = 0;
 	return ok;
 }
 #endif
