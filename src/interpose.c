@@ -1,9 +1,8 @@
 /*
  * interpose.c - the only file that defines libc's names: the whole malloc
  * family, glibc's __libc_* aliases and malloc(3) extras, the
- * __libc_start_main hook that marks the start of main(), and the few libc
- * functions that hand the program memory of its own (strdup, getline...),
- * which must come from the persistent heap even though libc makes them.
+ * __libc_start_main hook that marks the start of main().  (The libc
+ * functions that hand the program memory of its own are in owned.c.)
  *
  * Every entry point takes its caller's return address: requests from libc
  * and ld.so themselves go to the transient arena (see alloc.h).
@@ -17,8 +16,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -209,127 +206,17 @@ PM_EXPORT void malloc_stats(void)
 	pm__warn("transient live   = %10zu", pm__transient->live_bytes);
 }
 
-/* ---- libc functions that return memory the program owns ----------------
- * libc calls malloc for these itself, so the return-address rule would
- * put them in the transient arena; the program stores them as its own
- * data, so they belong in the persistent heap. */
-
-PM_EXPORT char *strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = pm__malloc(n, !pm__phase);
-	return p ? memcpy(p, s, n) : NULL;
-}
-
-PM_EXPORT char *strndup(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-	char *p = pm__malloc(n + 1, !pm__phase);
-	if (!p)
-		return NULL;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
-static void *next_fn(const char *name)
-{
-	return dlsym(RTLD_NEXT, name);
-}
-
-PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
-{
-	static ssize_t (*real)(char **, size_t *, int, FILE *);
-	if (!real)
-		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
-			"getdelim");
-	if (line && n && !*line) { /* libc would malloc it: we do */
-		*line = pm__malloc(120, !pm__phase);
-		if (!*line) {
-			errno = ENOMEM;
-			return -1;
-		}
-		*n = 120;
-	}
-	return real(line, n, delim, f); /* its realloc keeps our arena */
-}
-
-PM_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
-{
-	return getdelim(line, n, '\n', f);
-}
-
-PM_EXPORT int vasprintf(char **out, const char *fmt, va_list ap)
-{
-	char buf[512];
-	va_list ap2;
-	va_copy(ap2, ap);
-	int len = vsnprintf(buf, sizeof buf, fmt, ap);
-	if (len < 0) {
-		va_end(ap2);
-		return -1;
-	}
-	char *p = pm__malloc((size_t)len + 1, !pm__phase);
-	if (!p) {
-		va_end(ap2);
-		return -1;
-	}
-	if ((size_t)len < sizeof buf)
-		memcpy(p, buf, (size_t)len + 1);
-	else
-		vsnprintf(p, (size_t)len + 1, fmt, ap2);
-	va_end(ap2);
-	*out = p;
-	return len;
-}
-
-PM_EXPORT int asprintf(char **out, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vasprintf(out, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-PM_EXPORT char *realpath(const char *restrict path, char *restrict resolved)
-{
-	static char *(*real)(const char *, char *);
-	if (!real)
-		real = (char *(*)(const char *, char *))next_fn("realpath");
-	if (resolved)
-		return real(path, resolved);
-	char buf[PATH_MAX];
-	if (!real(path, buf))
-		return NULL;
-	return strdup(buf);
-}
-
-PM_EXPORT char *getcwd(char *buf, size_t size)
-{
-	static char *(*real)(char *, size_t);
-	if (!real)
-		real = (char *(*)(char *, size_t))next_fn("getcwd");
-	if (buf)
-		return real(buf, size);
-	char tmp[PATH_MAX];
-	if (!real(tmp, sizeof tmp))
-		return NULL;
-	size_t n = strlen(tmp) + 1;
-	if (size && n > size) {
-		errno = ERANGE;
-		return NULL;
-	}
-	char *p = pm__malloc(size > n ? size : n, !pm__phase);
-	return p ? memcpy(p, tmp, n) : NULL;
-}
-
 /* ---- the start of main() -------------------------------------------------
  * _start calls __libc_start_main through the dynamic symbol table, so our
  * definition runs first; it hands glibc a trampoline in place of main. */
 
 void pm__enter_main(void);
 typedef int (*pm_main_fn)(int, char **, char **);
+
+static void *next_fn(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
 static pm_main_fn real_main;
 
 static int main_trampoline(int argc, char **argv, char **envp)

@@ -1,0 +1,132 @@
+/*
+ * owned.c - libc functions that hand the program memory of its own
+ * (strdup, getline, asprintf, realpath, getcwd...).  libc calls malloc for
+ * these itself, so the return-address rule (alloc.h) would put them in the
+ * transient arena; the program keeps them as its own data, so they are
+ * made here, from the persistent heap.
+ *
+ * <stdio.h> is not included: under optimisation glibc's header defines
+ * getline inline, which would clash with ours.
+ */
+#ifndef PM_NO_INTERPOSE
+#include "alloc.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct _IO_FILE FILE;
+extern int vsnprintf(char *, size_t, const char *, va_list);
+
+PM_EXPORT char *strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = pm__malloc(n, !pm__phase);
+	return p ? memcpy(p, s, n) : NULL;
+}
+
+PM_EXPORT char *strndup(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	char *p = pm__malloc(n + 1, !pm__phase);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void *next_fn(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
+{
+	static ssize_t (*real)(char **, size_t *, int, FILE *);
+	if (!real)
+		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
+			"getdelim");
+	if (line && n && !*line) { /* libc would malloc it: we do */
+		*line = pm__malloc(120, !pm__phase);
+		if (!*line) {
+			errno = ENOMEM;
+			return -1;
+		}
+		*n = 120;
+	}
+	return real(line, n, delim, f); /* its realloc keeps our arena */
+}
+
+PM_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
+{
+	return getdelim(line, n, '\n', f);
+}
+
+PM_EXPORT int vasprintf(char **out, const char *fmt, va_list ap)
+{
+	char buf[512];
+	va_list ap2;
+	va_copy(ap2, ap);
+	int len = vsnprintf(buf, sizeof buf, fmt, ap);
+	if (len < 0) {
+		va_end(ap2);
+		return -1;
+	}
+	char *p = pm__malloc((size_t)len + 1, !pm__phase);
+	if (!p) {
+		va_end(ap2);
+		return -1;
+	}
+	if ((size_t)len < sizeof buf)
+		memcpy(p, buf, (size_t)len + 1);
+	else
+		vsnprintf(p, (size_t)len + 1, fmt, ap2);
+	va_end(ap2);
+	*out = p;
+	return len;
+}
+
+PM_EXPORT int asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(out, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+PM_EXPORT char *realpath(const char *restrict path, char *restrict resolved)
+{
+	static char *(*real)(const char *, char *);
+	if (!real)
+		real = (char *(*)(const char *, char *))next_fn("realpath");
+	if (resolved)
+		return real(path, resolved);
+	char buf[PATH_MAX];
+	if (!real(path, buf))
+		return NULL;
+	return strdup(buf);
+}
+
+PM_EXPORT char *getcwd(char *buf, size_t size)
+{
+	static char *(*real)(char *, size_t);
+	if (!real)
+		real = (char *(*)(char *, size_t))next_fn("getcwd");
+	if (buf)
+		return real(buf, size);
+	char tmp[PATH_MAX];
+	if (!real(tmp, sizeof tmp))
+		return NULL;
+	size_t n = strlen(tmp) + 1;
+	if (size && n > size) {
+		errno = ERANGE;
+		return NULL;
+	}
+	char *p = pm__malloc(size > n ? size : n, !pm__phase);
+	return p ? memcpy(p, tmp, n) : NULL;
+}
+#endif /* PM_NO_INTERPOSE */
