@@ -14,11 +14,11 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 
-uintptr_t pm__pbase, pm__plen;
+uintptr_t pm__pbase PM_STATE, pm__plen PM_STATE;
 
 /* ---- locks: a three-state futex mutex (0 free, 1 held, 2 contended) ---- */
 
-static int plock, tlock;
+static int plock PM_STATE, tlock PM_STATE;
 
 static void lock_slow(int *l)
 {
@@ -293,7 +293,7 @@ void pm__fork_child(void)
 
 /* ---- restore hooks -------------------------------------------------------- */
 
-static uintptr_t pre_restore_top_end;
+static uintptr_t pre_restore_top_end PM_STATE;
 
 int pm__heap_restore_check(void)
 {

@@ -18,15 +18,16 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 
-struct pm_region *pm__region;
-struct pm_arena *pm__transient;
-int pm__phase;
-uintptr_t pm__libc_lo, pm__libc_hi, pm__ld_lo, pm__ld_hi;
-struct pm_ranges pm__transient_code = { 0, UINTPTR_MAX, 0, 0 };
+struct pm_region *pm__region PM_STATE;
+struct pm_arena *pm__transient PM_STATE;
+int pm__phase PM_STATE;
+uintptr_t pm__libc_lo PM_STATE, pm__libc_hi PM_STATE, pm__ld_lo PM_STATE,
+	pm__ld_hi PM_STATE;
+struct pm_ranges pm__transient_code PM_STATE = { 0, UINTPTR_MAX, 0, 0 };
 
-static int init_lock;
-static int init_failed;
-static int stats_at_exit;
+static int init_lock PM_STATE;
+static int init_failed PM_STATE;
+static int stats_at_exit PM_STATE;
 
 void pm__fork_prepare(void);
 void pm__fork_parent(void);

@@ -217,7 +217,7 @@ static void *next_fn(const char *name)
 {
 	return dlsym(RTLD_NEXT, name);
 }
-static pm_main_fn real_main;
+static pm_main_fn real_main PM_STATE;
 
 static int main_trampoline(int argc, char **argv, char **envp)
 {

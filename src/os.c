@@ -24,7 +24,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-int pm__os_region_has_files;
+int pm__os_region_has_files PM_STATE;
 
 void pm__write_all(int fd, const char *s, size_t n)
 {
@@ -212,7 +212,7 @@ void pm__os_release(void *p, size_t n)
  * preload start-up): scan environ ourselves; if libc has not set it yet,
  * read the initial environment from /proc/self/environ. */
 extern char **environ;
-static char envbuf[4096];
+static char envbuf[4096] PM_STATE;
 
 const char *pm__env(const char *name)
 {

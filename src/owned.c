@@ -45,7 +45,7 @@ static void *next_fn(const char *name)
 
 PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
 {
-	static ssize_t (*real)(char **, size_t *, int, FILE *);
+	static ssize_t (*real)(char **, size_t *, int, FILE *) PM_STATE;
 	if (!real)
 		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
 			"getdelim");
@@ -100,7 +100,7 @@ PM_EXPORT int asprintf(char **out, const char *fmt, ...)
 
 PM_EXPORT char *realpath(const char *restrict path, char *restrict resolved)
 {
-	static char *(*real)(const char *, char *);
+	static char *(*real)(const char *, char *) PM_STATE;
 	if (!real)
 		real = (char *(*)(const char *, char *))next_fn("realpath");
 	if (resolved)
@@ -113,7 +113,7 @@ PM_EXPORT char *realpath(const char *restrict path, char *restrict resolved)
 
 PM_EXPORT char *getcwd(char *buf, size_t size)
 {
-	static char *(*real)(char *, size_t);
+	static char *(*real)(char *, size_t) PM_STATE;
 	if (!real)
 		real = (char *(*)(char *, size_t))next_fn("getcwd");
 	if (buf)

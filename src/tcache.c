@@ -17,10 +17,10 @@
 
 __thread struct pm_tcache *pm__tls_tc;
 static __thread int tc_dead; /* this thread has exited its cache */
-volatile int pm__tc_stop;
-uint16_t pm__tc_cap[TC_NCLASS];
-static pthread_key_t tc_key;
-static int membarrier_ok;
+volatile int pm__tc_stop PM_STATE;
+uint16_t pm__tc_cap[TC_NCLASS] PM_STATE;
+static pthread_key_t tc_key PM_STATE;
+static int membarrier_ok PM_STATE;
 
 #define MEMB_QUERY 0
 #define MEMB_PRIVATE_EXPEDITED (1 << 3)
@@ -53,7 +53,7 @@ static void barrier_all(void)
 	/* Fallback: changing the protection of a touched page makes the
 	 * kernel shoot down TLBs with an IPI on every CPU running this mm,
 	 * which serialises them. */
-	static char *page;
+	static char *page PM_STATE;
 	if (!page) {
 		page = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
