@@ -73,6 +73,7 @@ SAN_BINS := $(patsubst tests/%.c,$(B)/san/%,$(SAN_TESTS))
 -include tests/extra.mk
 -include fuzz/fuzz.mk
 -include bench/bench.mk
+-include examples/examples.mk
 
 check: all $(TEST_BINS) $(SAN_BINS) $(CHECK_EXTRA)
 	@PMALLOC_BUILD=$(abspath $(B)) PMALLOC_TOP=$(CURDIR) CC="$(CC)" \
