@@ -15,7 +15,8 @@
 set -e
 cd "$(dirname "$0")/.."
 
-${MAKE:-make} -s all examples
+# build, unless `make demo` just did
+[ -n "$PMALLOC_DEMO_BUILT" ] || ${MAKE:-make} -s all examples
 
 W=build/examples/wordindex
 F=build/examples/wordindex.ckpt

@@ -14,7 +14,7 @@ $(B)/examples/%: examples/%.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/exampl
 .PHONY: examples demo
 examples: $(EXAMPLE_BINS)
 demo: all examples
-	sh examples/demo.sh
+	@PMALLOC_DEMO_BUILT=1 sh examples/demo.sh
 
 # tests/example.sh runs the example in `make check`
 CHECK_EXTRA += $(EXAMPLE_BINS)
