@@ -511,6 +511,26 @@ void pm__arena_fast_splice(struct pm_arena *a, size_t sz, void *first,
 	a->fast_bytes += sz * n;
 }
 
+size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
+			   void **first, void **last)
+{
+	unsigned i = small_index(sz);
+	uintptr_t h = a->fast[i], b = h;
+	if (!h || !max)
+		return 0;
+	size_t n = 1;
+	while (n < max && *(uintptr_t *)b)
+		b = *(uintptr_t *)b, n++;
+	a->fast[i] = *(uintptr_t *)b;
+	a->fast_bytes -= n * sz;
+	a->live_bytes += n * sz;
+	if (a->live_bytes > a->peak)
+		a->peak = a->live_bytes;
+	*first = (void *)h;
+	*last = (void *)b;
+	return n;
+}
+
 int pm__arena_fast_has(struct pm_arena *a, void *p)
 {
 	size_t sz = SIZE(CHUNK_OF(p));

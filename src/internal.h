@@ -183,6 +183,11 @@ void pm__arena_consolidate(struct pm_arena *a);
  * word, 2nd word PM_FREE_KEY, last one's link anything) on the fast list. */
 void pm__arena_fast_splice(struct pm_arena *a, size_t sz, void *first,
 			   void *last, size_t n);
+/* Take up to max blocks of chunk size sz off the fast list as a chain
+ * (linked through the 1st word, 2nd word PM_FREE_KEY, last's link stale);
+ * returns how many. */
+size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
+			   void **first, void **last);
 /* Is p on a fast list?  (double-free check; slow) */
 int pm__arena_fast_has(struct pm_arena *a, void *p);
 /* Marks a block sitting in a thread cache or a fast list. */

@@ -139,8 +139,37 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	if (want > 256)
 		want = 256;
 	pm__lock_persistent();
-	int got = pm__arena_alloc_batch(&pm__region->p, sz, blocks, want);
+	/* best: adopt a chain of the arena's fast list as it is (its blocks
+	 * are already linked and marked) */
+	void *first, *last;
+	size_t n = pm__arena_fast_take(&pm__region->p, sz, (size_t)want,
+				       &first, &last);
+	int got = n ? 0 : pm__arena_alloc_batch(&pm__region->p, sz, blocks,
+						  want);
 	pm__unlock_persistent();
+	if (n) {
+		void *rest = *(void **)first;
+		((uint64_t *)first)[1] = 0;
+		if (n > 1) {
+			tc->busy = 1;
+			PM_BARRIER();
+			if (!pm__tc_stop) {
+				*(void **)last = tc->head[cls];
+				tc->head[cls] = rest;
+				tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
+				n = 1;
+			}
+			PM_BARRIER();
+			tc->busy = 0;
+			if (n > 1) { /* stopped: give them back */
+				pm__lock_persistent();
+				pm__arena_fast_splice(&pm__region->p, sz, rest,
+						      last, n - 1);
+				pm__unlock_persistent();
+			}
+		}
+		return first;
+	}
 	if (got <= 1)
 		return got ? blocks[0] : NULL;
 	/* link blocks[1..] into the cache (all exactly of class cls) */
