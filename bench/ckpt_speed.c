@@ -1,0 +1,248 @@
+/*
+ * ckpt_speed.c - checkpoint and restore timings for bench/ckpt_speed.sh.
+ *
+ *   ckpt_speed make FILE MB REPS
+ *       Fill the heap with about MB MiB of live blocks of mixed sizes
+ *       (mostly 16 B..1 KiB, some up to 64 KiB, one block in ten freed
+ *       again), every byte written.  Then, after one untimed checkpoint
+ *       that gives the file's size S, REPS times, alternating which goes
+ *       first: write S bytes of the heap (from its base) with write() in
+ *       1 MiB pieces to FILE.raw and fsync it (a new file each time, in
+ *       FILE's directory), and pm_checkpoint(FILE) (also a new file each
+ *       time).  Prints one line per repetition,
+ *           rep R write_s W ckpt_s C
+ *       and then
+ *           live L blocks N extent E file_size S heap_off H
+ *       (H: bytes before the heap data = header, tables, globals, padding).
+ *   ckpt_speed read FILE
+ *       One read() pass over FILE in 1 MiB pieces; prints the seconds.
+ *   ckpt_speed restore FILE [nv]
+ *       pm_restore_ex(FILE) (nv: PM_RESTORE_NO_VERIFY) timed; prints the
+ *       seconds, then (untimed) checks a sample of the restored blocks.
+ *
+ * Run `make` and `restore` under `pmalloc run` (address-space randomisation
+ * off), so that the restoring process has the layout of the writing one.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <pmalloc.h>
+
+#include "bench.h"
+
+/* The heap's state, in globals so that a restore brings it back. */
+static uint64_t **g_blocks; /* every block; freed ones are NULL */
+static size_t g_nblocks;
+static uint64_t g_seed = 0x5851f42d4c957f2dULL;
+
+/* The first word of block i holds this: a restore must bring it back. */
+static uint64_t tag(size_t i)
+{
+	return (uint64_t)i * 0x9e3779b97f4a7c15ULL ^ g_seed;
+}
+
+static size_t pick_size(struct bench_rng *r)
+{
+	if (bench_rng_next(r) % 16)
+		return bench_rng_range(r, 16, 1024);
+	return bench_rng_range(r, 1024, 64 << 10);
+}
+
+static void fill_heap(size_t mb)
+{
+	struct bench_rng r;
+	bench_rng_seed(&r, 42);
+	size_t want = mb << 20, have = 0, cap = 1 << 16;
+	g_blocks = malloc(cap * sizeof *g_blocks);
+	while (have < want + want / 9) { /* one in ten is freed below */
+		if (g_nblocks == cap) {
+			cap *= 2;
+			g_blocks = realloc(g_blocks, cap * sizeof *g_blocks);
+		}
+		if (!g_blocks) {
+			fprintf(stderr, "ckpt_speed: out of memory\n");
+			exit(1);
+		}
+		size_t n = pick_size(&r) & ~(size_t)7;
+		uint64_t *b = malloc(n);
+		if (!b) {
+			fprintf(stderr, "ckpt_speed: out of memory\n");
+			exit(1);
+		}
+		/* every byte written, with data that does not compress */
+		b[0] = tag(g_nblocks);
+		for (size_t w = 1; w < n / 8; w++)
+			b[w] = bench_rng_next(&r);
+		g_blocks[g_nblocks++] = b;
+		have += n;
+	}
+	for (size_t i = 5; i < g_nblocks; i += 10) {
+		free(g_blocks[i]);
+		g_blocks[i] = NULL;
+	}
+}
+
+static double write_raw(const char *path, const char *from, size_t len)
+{
+	double t0 = bench_now();
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < (1 << 20) ? len - off : (1 << 20);
+		ssize_t w = write(fd, from + off, n);
+		if (w <= 0) {
+			perror("write");
+			exit(1);
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) || close(fd)) {
+		perror("fsync");
+		exit(1);
+	}
+	return bench_now() - t0;
+}
+
+static double checkpoint(const char *path)
+{
+	double t0 = bench_now();
+	int rc = pm_checkpoint(path);
+	double t = bench_now() - t0;
+	if (rc) {
+		fprintf(stderr, "ckpt_speed: pm_checkpoint: %s\n", pm_errmsg());
+		exit(1);
+	}
+	return t;
+}
+
+static int cmd_make(const char *file, size_t mb, int reps)
+{
+	fill_heap(mb);
+	struct pm_heap_info hi;
+	if (pm_heap_info(&hi)) {
+		fprintf(stderr, "ckpt_speed: pm_heap_info: %s\n", pm_errmsg());
+		return 1;
+	}
+	char raw[4096];
+	snprintf(raw, sizeof raw, "%s.raw", file);
+
+	/* One untimed checkpoint first: it tells how many bytes a
+	 * checkpoint writes, and the plain write below writes as many
+	 * (from the start of the heap), so both write the same amount. */
+	unlink(file);
+	checkpoint(file);
+	struct stat st;
+	if (stat(file, &st)) {
+		perror(file);
+		return 1;
+	}
+	size_t len = (size_t)st.st_size;
+	if (len > hi.top - hi.base)
+		len = hi.top - hi.base;
+
+	for (int r = 0; r < reps; r++) {
+		double tw, tc;
+		/* new files each time, nothing dirty left from the last */
+		unlink(raw);
+		unlink(file);
+		sync();
+		if (r % 2) {
+			tc = checkpoint(file);
+			sync();
+			tw = write_raw(raw, (const char *)hi.base, len);
+		} else {
+			tw = write_raw(raw, (const char *)hi.base, len);
+			sync();
+			tc = checkpoint(file);
+		}
+		printf("rep %d write_s %.4f ckpt_s %.4f\n", r, tw, tc);
+		fflush(stdout);
+	}
+	unlink(raw);
+
+	/* the file's size, and where its heap data starts (header field
+	 * heap_off, little-endian, at offset 144: docs/FORMAT.md) */
+	unsigned char h[8] = {0};
+	int fd = open(file, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) || pread(fd, h, 8, 144) != 8) {
+		perror(file);
+		return 1;
+	}
+	close(fd);
+	uint64_t heap_off = 0;
+	for (int i = 7; i >= 0; i--)
+		heap_off = heap_off << 8 | h[i];
+	size_t nlive = 0;
+	for (size_t i = 0; i < g_nblocks; i++)
+		nlive += g_blocks[i] != NULL;
+	printf("live %zu blocks %zu extent %zu file_size %lld heap_off %llu\n",
+	       hi.live, nlive, hi.top - hi.base,
+	       (long long)st.st_size, (unsigned long long)heap_off);
+	return 0;
+}
+
+static int cmd_read(const char *file)
+{
+	/* the buffer is a heap block, not a global: globals are part of
+	 * every checkpoint, and a 1 MiB one would swell the file */
+	char *buf = malloc(1 << 20);
+	if (!buf)
+		return 1;
+	memset(buf, 0, 1 << 20); /* its pages are in place before timing */
+	double t0 = bench_now();
+	int fd = open(file, O_RDONLY);
+	if (fd < 0) {
+		perror(file);
+		return 1;
+	}
+	while (read(fd, buf, 1 << 20) > 0)
+		;
+	close(fd);
+	printf("%.4f\n", bench_now() - t0);
+	free(buf);
+	return 0;
+}
+
+static int cmd_restore(const char *file, unsigned flags)
+{
+	double t0 = bench_now();
+	int rc = pm_restore_ex(file, flags);
+	double t = bench_now() - t0;
+	if (rc) {
+		fprintf(stderr, "ckpt_speed: restore refused: %s\n",
+			pm_errmsg());
+		return 1;
+	}
+	/* untimed: a sample of the blocks must hold their tags */
+	for (size_t i = 0; i < g_nblocks; i += 97)
+		if (g_blocks[i] && g_blocks[i][0] != tag(i)) {
+			fprintf(stderr, "ckpt_speed: block %zu wrong after "
+					"restore\n", i);
+			return 1;
+		}
+	printf("%.4f\n", t);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "make"))
+		return cmd_make(argv[2], (size_t)strtoul(argv[3], NULL, 10),
+				atoi(argv[4]));
+	if (argc == 3 && !strcmp(argv[1], "read"))
+		return cmd_read(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "restore"))
+		return cmd_restore(argv[2], argc == 4 ? PM_RESTORE_NO_VERIFY
+						      : 0);
+	fprintf(stderr, "usage: ckpt_speed make FILE MB REPS | read FILE | "
+			"restore FILE [nv]\n");
+	return 2;
+}
