@@ -1,0 +1,110 @@
+#!/bin/sh
+# exports.sh - libpmalloc.so exports exactly the intended symbols (the list
+# below; any missing or extra one fails, with the difference shown), every
+# function of include/pmalloc.h is among them, its SONAME is
+# libpmalloc.so.1 and it needs nothing but libc (ld-linux is acceptable).
+build=${PMALLOC_BUILD:-build}
+top=${PMALLOC_TOP:-.}
+lib=$build/libpmalloc.so
+for tool in nm readelf sort comm; do
+	command -v $tool >/dev/null 2>&1 || { echo "$tool not installed"; exit 77; }
+done
+[ -f "$lib" ] || { echo "no $lib"; exit 1; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+cat >"$tmp/want.list" <<'EOF'
+malloc
+free
+calloc
+realloc
+reallocarray
+memalign
+posix_memalign
+aligned_alloc
+valloc
+pvalloc
+malloc_usable_size
+__libc_malloc
+__libc_free
+__libc_calloc
+__libc_realloc
+__libc_memalign
+__libc_valloc
+__libc_pvalloc
+mallinfo
+mallinfo2
+malloc_stats
+malloc_trim
+mallopt
+strdup
+strndup
+getline
+getdelim
+asprintf
+vasprintf
+realpath
+getcwd
+__libc_start_main
+pm_checkpoint
+pm_restore
+pm_restore_ex
+pm_restored
+pm_root_set
+pm_root_get
+pm_register
+pm_strerror
+pm_errmsg
+pm_malloc
+pm_free
+pm_calloc
+pm_realloc
+pm_memalign
+pm_posix_memalign
+pm_usable_size
+pm_heap_check
+pm_heap_info
+mm_store_heap_file
+EOF
+LC_ALL=C sort -u "$tmp/want.list" >"$tmp/want"
+
+# the library's defined dynamic symbols, without version suffixes
+nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sed 's/@.*//' |
+	LC_ALL=C sort -u >"$tmp/have"
+[ -s "$tmp/have" ] || { echo "nm -D listed nothing for $lib"; exit 1; }
+
+missing=$(LC_ALL=C comm -23 "$tmp/want" "$tmp/have")
+extra=$(LC_ALL=C comm -13 "$tmp/want" "$tmp/have")
+if [ -n "$missing" ]; then
+	echo "missing exports:"; echo "$missing" | sed 's/^/  - /'; fail=1
+fi
+if [ -n "$extra" ]; then
+	echo "unexpected exports:"; echo "$extra" | sed 's/^/  + /'; fail=1
+fi
+[ -z "$missing$extra" ] && echo "exports: $(wc -l <"$tmp/have") symbols as intended"
+
+# every function declared in the public header is in the list
+sed -n 's/^[a-z][a-z_ ]*[ *]\(pm_[a-z_0-9]*\)(.*/\1/p; s/^[a-z][a-z_ ]*[ *]\(mm_[a-z_0-9]*\)(.*/\1/p' \
+	"$top/include/pmalloc.h" | LC_ALL=C sort -u >"$tmp/header"
+[ -s "$tmp/header" ] || { echo "found no functions in pmalloc.h"; fail=1; }
+notlisted=$(LC_ALL=C comm -23 "$tmp/header" "$tmp/want")
+if [ -n "$notlisted" ]; then
+	echo "declared in pmalloc.h but not in this test's list:"
+	echo "$notlisted" | sed 's/^/  /'; fail=1
+fi
+
+# SONAME and dependencies
+readelf -d "$lib" >"$tmp/dyn" || { echo "readelf -d failed"; exit 1; }
+soname=$(sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p' "$tmp/dyn")
+if [ "$soname" != "libpmalloc.so.1" ]; then
+	echo "SONAME is '$soname', not libpmalloc.so.1"; fail=1
+fi
+sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' "$tmp/dyn" >"$tmp/needed"
+grep -qx 'libc.so.6' "$tmp/needed" || { echo "libc.so.6 is not NEEDED"; fail=1; }
+others=$(grep -vx -e 'libc.so.6' -e 'ld-linux[-a-z0-9_.]*\.so\.[0-9]*' "$tmp/needed")
+if [ -n "$others" ]; then
+	echo "needs more than libc:"; echo "$others" | sed 's/^/  /'; fail=1
+fi
+echo "SONAME $soname, NEEDED: $(tr '\n' ' ' <"$tmp/needed")"
+exit $fail
