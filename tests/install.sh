@@ -1,0 +1,111 @@
+#!/bin/sh
+# install.sh - `make install PREFIX=/usr DESTDIR=tmp` puts the shared
+# library (with its symlinks), the static library, the header, the CLI, the
+# pkg-config file and the man page in place; a small program compiled
+# against the installed header and library runs.
+build=${PMALLOC_BUILD:-build}
+top=${PMALLOC_TOP:-.}
+build=$(cd "$build" && pwd) || exit 1
+command -v make >/dev/null 2>&1 || { echo "make not installed"; exit 77; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+dest=$tmp/root
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+make -s -C "$top" install PREFIX=/usr DESTDIR="$dest" B="$build" \
+	>"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; bad "make install"; exit 1; }
+
+lib=$dest/usr/lib
+for f in "$lib/libpmalloc.so.1.0.0" "$lib/libpmalloc.a" \
+	"$dest/usr/include/pmalloc.h" "$dest/usr/bin/pmalloc" \
+	"$lib/pkgconfig/pmalloc.pc" "$dest/usr/share/man/man1/pmalloc.1"; do
+	[ -f "$f" ] || bad "missing ${f#$dest}"
+done
+[ -x "$dest/usr/bin/pmalloc" ] || bad "bin/pmalloc is not executable"
+[ -L "$lib/libpmalloc.so.1" ] &&
+	[ "$(readlink "$lib/libpmalloc.so.1")" = libpmalloc.so.1.0.0 ] ||
+	bad "lib/libpmalloc.so.1 is not a symlink to libpmalloc.so.1.0.0"
+[ -L "$lib/libpmalloc.so" ] &&
+	[ "$(readlink "$lib/libpmalloc.so")" = libpmalloc.so.1 ] ||
+	bad "lib/libpmalloc.so is not a symlink to libpmalloc.so.1"
+cmp -s "$lib/libpmalloc.so.1.0.0" "$build/libpmalloc.so.1.0.0" ||
+	bad "installed library differs from the built one"
+cmp -s "$dest/usr/include/pmalloc.h" "$top/include/pmalloc.h" ||
+	bad "installed header differs from include/pmalloc.h"
+"$dest/usr/bin/pmalloc" --version >"$tmp/version" 2>&1 ||
+	bad "pmalloc --version failed"
+grep -q '1\.0\.0' "$tmp/version" || bad "pmalloc --version: $(cat "$tmp/version")"
+# nothing references the build tree or DESTDIR
+if grep -q "$dest" "$lib/pkgconfig/pmalloc.pc"; then
+	bad "pmalloc.pc mentions DESTDIR"
+fi
+
+pc=$lib/pkgconfig/pmalloc.pc
+if command -v pkg-config >/dev/null 2>&1; then
+	export PKG_CONFIG_PATH="$lib/pkgconfig"
+	v=$(pkg-config --modversion pmalloc) || bad "pkg-config --modversion"
+	[ "$v" = 1.0.0 ] || bad "pkg-config version '$v'"
+	libs=$(pkg-config --libs pmalloc) || bad "pkg-config --libs"
+	case " $libs " in *" -lpmalloc "*) ;; *) bad "pkg-config --libs: '$libs'" ;; esac
+	pkg-config --cflags pmalloc >/dev/null || bad "pkg-config --cflags"
+	[ "$(pkg-config --variable=libdir pmalloc)" = /usr/lib ] ||
+		bad "libdir is $(pkg-config --variable=libdir pmalloc)"
+	[ "$(pkg-config --variable=includedir pmalloc)" = /usr/include ] ||
+		bad "includedir is $(pkg-config --variable=includedir pmalloc)"
+	echo "pkg-config: version $v, libs '$libs'"
+else
+	grep -q '^Libs:.*-lpmalloc' "$pc" || bad "pmalloc.pc has no -lpmalloc"
+	grep -q '^Cflags:.*-I' "$pc" || bad "pmalloc.pc has no -I"
+	grep -q '^Version: 1\.0\.0' "$pc" || bad "pmalloc.pc version"
+	grep -q '^prefix=/usr$' "$pc" || bad "pmalloc.pc prefix"
+	echo "pkg-config not installed: pmalloc.pc checked with grep"
+fi
+
+# a program against the installed header and library
+cat >"$tmp/prog.c" <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pmalloc.h>
+int main(void)
+{
+	struct pm_heap_info hi;
+	char *p = malloc(100), *q = pm_malloc(5000);
+	if (!p || !q || pm_heap_info(&hi) != 0)
+		return 1;
+	strcpy(p, "installed");
+	if ((size_t)p - hi.base >= hi.size || (size_t)q - hi.base >= hi.size)
+		return 2;
+	free(p);
+	pm_free(q);
+	if (pm_heap_check() != 0)
+		return 3;
+	printf("pmalloc %s heap at %#zx\n", PMALLOC_VERSION_STRING, hi.base);
+	return 0;
+}
+EOF
+cc=${CC:-cc}
+if $cc -std=c11 -Wall -Wextra -I"$dest/usr/include" -o "$tmp/prog" \
+	"$tmp/prog.c" -L"$lib" -lpmalloc -Wl,-rpath,"$lib" 2>"$tmp/cc.log"; then
+	if "$tmp/prog" >"$tmp/out" 2>&1; then
+		cat "$tmp/out"
+	else
+		bad "the installed-library program failed: $(cat "$tmp/out")"
+	fi
+	if command -v ldd >/dev/null 2>&1; then
+		ldd "$tmp/prog" | grep -q "$lib/libpmalloc.so.1" ||
+			bad "prog does not load the installed library: $(ldd "$tmp/prog")"
+	fi
+	# and statically against libpmalloc.a
+	if $cc -std=c11 -I"$dest/usr/include" -o "$tmp/prog_a" "$tmp/prog.c" \
+		"$lib/libpmalloc.a" 2>>"$tmp/cc.log"; then
+		"$tmp/prog_a" >/dev/null 2>&1 || bad "the libpmalloc.a program failed"
+	else
+		cat "$tmp/cc.log"; bad "cannot link against the installed libpmalloc.a"
+	fi
+else
+	cat "$tmp/cc.log"; bad "cannot compile against the installed files"
+fi
+[ $fail -eq 0 ] && echo "install: all files in place"
+exit $fail
