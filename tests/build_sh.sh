@@ -1,0 +1,43 @@
+#!/bin/sh
+# build_sh.sh - the one-step ./build.sh works from a fresh clone: it builds
+# with clang and leaves ./libmalloc.so (a real file, compiled by clang,
+# ignored by git) that a program can preload.  The clone is of the
+# committed tree, in a temporary directory (building in place would disturb
+# the working tree).
+top=${PMALLOC_TOP:-.}
+command -v clang >/dev/null 2>&1 || { echo "clang not installed"; exit 77; }
+command -v git >/dev/null 2>&1 || { echo "git not installed"; exit 77; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+git clone -q "$top" "$tmp/src" || { echo "git clone failed"; exit 1; }
+cd "$tmp/src" || exit 1
+[ -f build.sh ] || { echo "no build.sh in the committed tree"; exit 1; }
+# CC from make check's environment must not leak in: build.sh picks clang
+if ! env -u CC sh ./build.sh >"$tmp/build.log" 2>&1; then
+	tail -n 30 "$tmp/build.log"; echo "FAIL: build.sh"; exit 1
+fi
+tail -n 2 "$tmp/build.log"
+if grep -i 'warning:' "$tmp/build.log"; then
+	bad "clang warnings in the build"
+fi
+[ -f libmalloc.so ] && [ ! -L libmalloc.so ] ||
+	bad "./libmalloc.so is missing or a symlink"
+grep -q "$tmp/src/libmalloc.so" "$tmp/build.log" ||
+	bad "build.sh does not say where libmalloc.so is"
+if command -v readelf >/dev/null 2>&1; then
+	readelf -p .comment libmalloc.so 2>/dev/null | grep -q clang ||
+		bad "libmalloc.so was not compiled by clang"
+	readelf -d libmalloc.so | grep -q 'SONAME.*libpmalloc.so.1' ||
+		bad "libmalloc.so has not the SONAME libpmalloc.so.1"
+fi
+[ -z "$(git status --porcelain)" ] ||
+	bad "the build left untracked or changed files: $(git status --porcelain)"
+out=$(LD_PRELOAD="$tmp/src/libmalloc.so" sh -c 'echo preloaded' 2>&1)
+case "$out" in
+*preloaded*) echo "$out" | head -n 3 ;;
+*) bad "a program under LD_PRELOAD=libmalloc.so: $out" ;;
+esac
+exit $fail
