@@ -15,8 +15,8 @@ bad() { echo "FAIL: $*"; fail=1; }
 git clone -q "$top" "$tmp/src" || { echo "git clone failed"; exit 1; }
 cd "$tmp/src" || exit 1
 [ -f build.sh ] || { echo "no build.sh in the committed tree"; exit 1; }
-# CC from make check's environment must not leak in: build.sh picks clang
-if ! env -u CC sh ./build.sh >"$tmp/build.log" 2>&1; then
+# make check's CC and make flags must not leak in: build.sh picks clang
+if ! (unset CC MAKEFLAGS MFLAGS MAKELEVEL; sh ./build.sh) >"$tmp/build.log" 2>&1; then
 	tail -n 30 "$tmp/build.log"; echo "FAIL: build.sh"; exit 1
 fi
 tail -n 2 "$tmp/build.log"
