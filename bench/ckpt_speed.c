@@ -7,9 +7,10 @@
  *       again), every byte written.  Then, after one untimed checkpoint
  *       that gives the file's size S, REPS times, alternating which goes
  *       first: write S bytes of the heap (from its base) with write() in
- *       1 MiB pieces to FILE.raw and fsync it (a new file each time, in
- *       FILE's directory), and pm_checkpoint(FILE) (also a new file each
- *       time).  Prints one line per repetition,
+ *       1 MiB pieces to a new file FILE.rawN and fsync it, and
+ *       pm_checkpoint() to a new file FILE.N (the last one: FILE).  The
+ *       other files are deleted at the end.  Prints one line per
+ *       repetition,
  *           rep R write_s W ckpt_s C
  *       and then
  *           live L blocks N extent E file_size S heap_off H
@@ -131,17 +132,22 @@ static int cmd_make(const char *file, size_t mb, int reps)
 		fprintf(stderr, "ckpt_speed: pm_heap_info: %s\n", pm_errmsg());
 		return 1;
 	}
-	char raw[4096];
-	snprintf(raw, sizeof raw, "%s.raw", file);
+	/*
+	 * Every file is a new one, and nothing is deleted until all the
+	 * timing is done: deleting a big file makes some file systems
+	 * (ext4 mounted with -o discard, ...) busy for a while, and that
+	 * would slow down whichever write comes next.
+	 */
+	char warm[4096], raw[4096], ck[4096];
+	snprintf(warm, sizeof warm, "%s.warm", file);
 
 	/* One untimed checkpoint first: it tells how many bytes a
 	 * checkpoint writes, and the plain write below writes as many
 	 * (from the start of the heap), so both write the same amount. */
-	unlink(file);
-	checkpoint(file);
+	checkpoint(warm);
 	struct stat st;
-	if (stat(file, &st)) {
-		perror(file);
+	if (stat(warm, &st)) {
+		perror(warm);
 		return 1;
 	}
 	size_t len = (size_t)st.st_size;
@@ -150,23 +156,31 @@ static int cmd_make(const char *file, size_t mb, int reps)
 
 	for (int r = 0; r < reps; r++) {
 		double tw, tc;
-		/* new files each time, nothing dirty left from the last */
-		unlink(raw);
-		unlink(file);
-		sync();
+		snprintf(raw, sizeof raw, "%s.raw%d", file, r);
+		/* the last checkpoint is FILE, which the restores use */
+		snprintf(ck, sizeof ck, r == reps - 1 ? "%s" : "%s.%d", file,
+			 r);
+		sync(); /* nothing dirty left from before */
 		if (r % 2) {
-			tc = checkpoint(file);
+			tc = checkpoint(ck);
 			sync();
 			tw = write_raw(raw, (const char *)hi.base, len);
 		} else {
 			tw = write_raw(raw, (const char *)hi.base, len);
 			sync();
-			tc = checkpoint(file);
+			tc = checkpoint(ck);
 		}
 		printf("rep %d write_s %.4f ckpt_s %.4f\n", r, tw, tc);
 		fflush(stdout);
 	}
-	unlink(raw);
+	unlink(warm);
+	for (int r = 0; r < reps; r++) {
+		snprintf(raw, sizeof raw, "%s.raw%d", file, r);
+		snprintf(ck, sizeof ck, "%s.%d", file, r);
+		unlink(raw);
+		if (r < reps - 1)
+			unlink(ck);
+	}
 
 	/* the file's size, and where its heap data starts (header field
 	 * heap_off, little-endian, at offset 144: docs/FORMAT.md) */

@@ -8,7 +8,8 @@
 # Knobs: CKPT_SPEED_MB=1024 (MiB live in the heap), CKPT_SPEED_REPS=3,
 # CKPT_SPEED_DIR (where the files go; default $BENCH_RESULTS, else $TMPDIR,
 # else /tmp; put it on a disk, not a tmpfs, to measure a disk).
-# Needs about 2 x CKPT_SPEED_MB of free disk and of memory.
+# Needs about 2 x CKPT_SPEED_REPS x CKPT_SPEED_MB of free disk (no file is
+# deleted while timing) and 2 x CKPT_SPEED_MB of memory.
 B=${PMALLOC_BUILD:-build}
 MB=${CKPT_SPEED_MB:-1024}
 REPS=${CKPT_SPEED_REPS:-3}
@@ -85,7 +86,8 @@ run, on the same file system ($fs); $REPS repetitions, medians.
 * **checkpoint**: \`pm_checkpoint()\` (temp file, checksums, fsync,
   rename) against \`write()\` of as many bytes of the heap in 1 MiB
   pieces to a new file in the same directory plus \`fsync()\`; both in the same
-  process, alternating which goes first, after a \`sync\`.
+  process, alternating which goes first, each after a \`sync\`, each to
+  a new file (none is deleted until the timing is done).
 * **file size**: the checkpoint file against the live bytes; metadata =
   the bytes before the heap data (header, tables, globals, padding).
 * **restore**: \`pm_restore()\` in a fresh process (\`pmalloc run\`), file
