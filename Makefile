@@ -33,9 +33,9 @@ $(B)/obj/%.o: src/%.c $(LIB_HDRS) | $(B)/obj
 $(B)/obj $(B)/tests $(B)/san:
 	mkdir -p $@
 
-$(B)/libpmalloc.so.$(VERSION): $(LIB_OBJS)
+$(B)/libpmalloc.so.$(VERSION): $(LIB_OBJS) src/exports.map
 	$(CC) -shared -Wl,-soname,libpmalloc.so.$(SOVER) -Wl,-z,now -Wl,-z,relro \
-		-Wl,--no-undefined -o $@ $(LIB_OBJS)
+		-Wl,--no-undefined -Wl,--version-script=src/exports.map -o $@ $(LIB_OBJS)
 $(B)/libpmalloc.so.$(SOVER): $(B)/libpmalloc.so.$(VERSION)
 	ln -sf libpmalloc.so.$(VERSION) $@
 $(B)/libpmalloc.so: $(B)/libpmalloc.so.$(SOVER)

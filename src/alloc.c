@@ -190,6 +190,8 @@ void *pm__realloc(void *p, size_t n, int transient)
 	/* A block of the transient arena that the program itself resizes
 	 * after main() moves to the persistent heap (realloc may move it). */
 	int move_out = ai == 1 && !transient;
+	if (unlikely(pm__tc_is_cached(p)))
+		pm__fatal("realloc(): double free or not a live block", p);
 	lock(l);
 	pm__check_block(a, p, "realloc");
 	size_t usable = pm__block_usable(p);

@@ -327,6 +327,26 @@ void *pm__arena_alloc(struct pm_arena *a, size_t n)
 	return c ? finish(a, c) : NULL;
 }
 
+/* Cut the in-use chunk c (size csz, already accounted) into blocks of
+ * size sz for out[k..max); a tail shorter than sz stays with the last
+ * block (whose class is then larger: the caller copes). */
+static int carve(struct chunk *c, size_t csz, size_t sz, void **out, int k,
+		 int max)
+{
+	size_t pin = c->head & PINUSE;
+	char *q = (char *)c, *end = q + csz;
+	while (k < max && (size_t)(end - q) >= sz) {
+		size_t this = (size_t)(end - q) < 2 * sz ? (size_t)(end - q) : sz;
+		if (k + 1 == max)
+			this = (size_t)(end - q);
+		C(q)->head = this | CINUSE | pin;
+		pin = PINUSE;
+		out[k++] = MEM(q);
+		q += this;
+	}
+	return k;
+}
+
 int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 {
 	int k = 0;
@@ -345,42 +365,40 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 	}
 	if (k == max)
 		return k;
-	if (k == 0 && should_consolidate(a, sz)) {
+	if (k == 0 && should_consolidate(a, sz))
 		pm__arena_consolidate(a);
-		if ((c = take_small(a, sz)))
-			out[k++] = finish(a, c); /* out[0] may be a class larger */
-	}
-	/* then a run carved from top in one go */
-	size_t run = sz * (size_t)(max - k);
-	if (grow_top(a, run + MINCHUNK) == 0) {
-		struct chunk *t = C(a->top);
-		size_t tsz = SIZE(t), pin = t->head & PINUSE;
-		char *q = (char *)t;
-		for (int j = k; j < max; j++, q += sz) {
-			C(q)->head = sz | CINUSE | pin;
-			pin = PINUSE;
-			out[j] = MEM(q);
-		}
-		struct chunk *nt = C(q);
-		nt->head = (tsz - run) | PINUSE;
-		a->top = (uintptr_t)nt;
-		a->live_bytes += run - sz;
-		account(a, C(q - sz), sz); /* peak and watermark, once */
-		return max;
-	}
+	/* then runs carved from free chunks (best fit for the whole run,
+	 * else for half of it, ...), and only then from top */
 	while (k < max) {
-		c = take_small(a, sz);
-		if (!c)
-			c = take_large(a, sz);
-		if (!c)
-			c = from_top(a, sz);
-		if (!c)
+		size_t run = sz * (size_t)(max - k);
+		c = NULL;
+		if (a->free_bytes >= sz) {
+			for (size_t r = run; r >= sz && !c;
+			     r = r / 2 / sz * sz) {
+				if (r < SMALL_LIMIT)
+					c = take_small(a, r);
+				if (!c)
+					c = take_large(a, r);
+			}
+		}
+		if (c) {
+			account(a, c, SIZE(c));
+			k = carve(c, SIZE(c), sz, out, k, max);
+			continue;
+		}
+		if (grow_top(a, run + MINCHUNK) == 0) {
+			struct chunk *t = C(a->top);
+			size_t tsz = SIZE(t);
+			t->head = run | CINUSE | (t->head & PINUSE);
+			struct chunk *nt = C((char *)t + run);
+			nt->head = (tsz - run) | PINUSE;
+			a->top = (uintptr_t)nt;
+			account(a, t, run);
+			return carve(t, run, sz, out, k, max);
+		}
+		if (!(c = from_top(a, sz)))
 			break;
 		out[k++] = finish(a, c);
-		if (SIZE(c) != sz && k > 1) { /* only out[0] may differ */
-			pm__arena_free(a, out[--k]);
-			break;
-		}
 	}
 	return k;
 }

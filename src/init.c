@@ -234,8 +234,10 @@ __attribute__((destructor)) static void stats_line(void)
 	if (!stats_at_exit || !pm__region)
 		return;
 	pm__warn("stats base=%p persistent_live=%zu transient_live=%zu "
-		 "persistent_peak=%zu transient_peak=%zu",
+		 "persistent_peak=%zu transient_peak=%zu persistent_extent=%zu "
+		 "persistent_deferred=%zu persistent_free=%zu",
 		 (void *)pm__region->base, pm__region->p.live_bytes,
 		 pm__transient->live_bytes, pm__region->p.peak,
-		 pm__transient->peak);
+		 pm__transient->peak, pm__region->p.top_end - pm__region->base,
+		 pm__region->p.fast_bytes, pm__region->p.free_bytes);
 }

@@ -60,6 +60,13 @@ PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
 	return real(line, n, delim, f); /* its realloc keeps our arena */
 }
 
+/* glibc's <stdio.h> turns getline into an inline call of __getdelim when
+ * optimising: programs reach that name directly. */
+PM_EXPORT ssize_t __getdelim(char **line, size_t *n, int delim, FILE *f)
+{
+	return getdelim(line, n, delim, f);
+}
+
 PM_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
 {
 	return getdelim(line, n, '\n', f);

@@ -172,6 +172,20 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	}
 	if (got <= 1)
 		return got ? blocks[0] : NULL;
+	/* a run's last block may be a class larger: give those back */
+	int j = 1;
+	for (int i = 1; i < got; i++) {
+		if (pm__block_chunksize(blocks[i]) == sz) {
+			blocks[j++] = blocks[i];
+			continue;
+		}
+		pm__lock_persistent();
+		pm__arena_free(&pm__region->p, blocks[i]);
+		pm__unlock_persistent();
+	}
+	got = j;
+	if (got <= 1)
+		return blocks[0];
 	/* link blocks[1..] into the cache (all exactly of class cls) */
 	tc->busy = 1;
 	PM_BARRIER();
@@ -230,6 +244,20 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 	pm__lock_persistent();
 	pm__arena_fast_splice(&pm__region->p, (size_t)cls << 4, p, last, n);
 	pm__unlock_persistent();
+}
+
+int pm__tc_is_cached(const void *p)
+{
+	struct pm_tcache *tc = pm__tls_tc;
+	if (!tc || ((const uint64_t *)p)[1] != TC_KEY)
+		return 0;
+	size_t sz = pm__block_chunksize(p);
+	if (sz >= (size_t)TC_NCLASS << 4)
+		return 0;
+	for (void *b = tc->head[sz >> 4]; b; b = *(void **)b)
+		if (b == p)
+			return 1;
+	return 0;
 }
 
 void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)

@@ -41,6 +41,8 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p);
 struct pm_tcache *pm__tc_create(void);
 void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p);
+/* Is p in this thread's cache (a freed block)?  Slow; for misuse checks. */
+int pm__tc_is_cached(const void *p);
 /* Quiesce helpers (persistent lock held). */
 void pm__tc_stop_all(void);
 void pm__tc_start_all(void);

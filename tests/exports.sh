@@ -42,6 +42,7 @@ strdup
 strndup
 getline
 getdelim
+__getdelim
 asprintf
 vasprintf
 realpath
