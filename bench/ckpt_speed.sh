@@ -59,6 +59,7 @@ trd=$(med <"$D/read")
 trv=$(med <"$D/rv")
 trn=$(med <"$D/rn")
 "$PM" verify "$F" >/dev/null || { echo "ckpt_speed: verify failed" >&2; exit 1; }
+nsec=$("$PM" info "$F" | sed -n 's/^sections (\([0-9]*\)).*/\1/p')
 
 # ratio A B, and "yes"/"no" for A <= LIMIT
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -93,7 +94,8 @@ run, on the same file system ($fs); $REPS repetitions, medians.
 * **restore**: \`pm_restore()\` in a fresh process (\`pmalloc run\`), file
   in the page cache, against one \`read()\` pass over the file in 1 MiB
   pieces; without checksums (\`PM_RESTORE_NO_VERIFY\`) the heap is
-  mapped from the file and read on first touch.
+  mapped from the file and read on first touch (the file has $nsec
+  sections: the free gaps between them are left out of the file).
 
 | | pmalloc | reference | ratio | target | met |
 |---|---:|---:|---:|---:|:---:|
