@@ -82,7 +82,8 @@ A heap of $(mib "$live") MiB in $blocks live blocks (mostly 16 B..1 KiB,
 one in sixteen 1..64 KiB, one in ten freed again; every byte written with
 incompressible data; used extent $(mib "$extent") MiB).  Each measurement
 is side by side with the plain file-system work it replaces, in the same
-run, on the same file system ($fs); $REPS repetitions, medians.
+run, on the same file system ($fs, as \`stat -f\` names it); $REPS
+repetitions, medians.
 
 * **checkpoint**: \`pm_checkpoint()\` (temp file, checksums, fsync,
   rename) against \`write()\` of as many bytes of the heap in 1 MiB
