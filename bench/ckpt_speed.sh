@@ -40,6 +40,7 @@ med() {
 	echo "ckpt_speed: the checkpoint run failed" >&2; exit 1; }
 tw=$(awk '$1 == "rep" { print $4 }' "$D/make.out" | med)
 tc=$(awk '$1 == "rep" { print $6 }' "$D/make.out" | med)
+# shellcheck disable=SC2046 # split into the five numbers
 set -- $(awk '$1 == "live" { print $2, $4, $6, $8, $10 }' "$D/make.out")
 live=$1 blocks=$2 extent=$3 fsize=$4 meta=$5
 
@@ -48,6 +49,7 @@ live=$1 blocks=$2 extent=$3 fsize=$4 meta=$5
 "$X" read "$F" >/dev/null
 : >"$D/read"; : >"$D/rv"; : >"$D/rn"
 r=0
+# shellcheck disable=SC2015 # any failure of the three ends the run
 while [ $r -lt "$REPS" ]; do
 	"$X" read "$F" >>"$D/read" &&
 	"$PM" run -- "$X" restore "$F" >>"$D/rv" &&

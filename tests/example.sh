@@ -43,7 +43,9 @@ run restore
 expect restore 'restored from'
 same restore
 
-# flip one byte in the middle of the heap data
+# flip one byte in the middle of the heap data (printf's format is the
+# octal escape of the new byte)
+# shellcheck disable=SC2059
 size=$(wc -c <"$F")
 off=$((size / 2))
 byte=$(dd if="$F" bs=1 skip=$off count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
