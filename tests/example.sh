@@ -43,12 +43,11 @@ run restore
 expect restore 'restored from'
 same restore
 
-# flip one byte in the middle of the heap data (printf's format is the
-# octal escape of the new byte)
-# shellcheck disable=SC2059
+# flip one byte in the middle of the heap data
 size=$(wc -c <"$F")
 off=$((size / 2))
 byte=$(dd if="$F" bs=1 skip=$off count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+# shellcheck disable=SC2059 # the format is the octal escape of the new byte
 printf "\\$(printf %o $(((byte + 1) % 256)))" |
 	dd of="$F" bs=1 seek=$off conv=notrunc 2>/dev/null
 "$B/pmalloc" verify "$F" >/dev/null && { echo "verify missed the flip"; fail=1; }
