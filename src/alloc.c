@@ -196,9 +196,9 @@ void *pm__realloc(void *p, size_t n, int transient)
 	pm__check_block(a, p, "realloc");
 	size_t usable = pm__block_usable(p);
 	if (!move_out) {
-		if (n <= usable && usable - n < 256) {
+		if (n <= usable && (usable - n < 256 || n >= usable - usable / 4)) {
 			unlock(l);
-			return p; /* close enough: keep it */
+			return p; /* close enough: keep it (and its slack) */
 		}
 		int ok = pm__arena_resize(a, p, n);
 		unlock(l);
@@ -207,7 +207,15 @@ void *pm__realloc(void *p, size_t n, int transient)
 	} else {
 		unlock(l);
 	}
-	void *q = pm__malloc(n, move_out ? 0 : ai);
+	/* A block that grows by realloc tends to grow again (buffers, vectors
+	 * of C programs): when it must move, give it a quarter more room so
+	 * the next few small steps stay in place. */
+	size_t want = n;
+	if (n > usable && n < ((size_t)1 << 40))
+		want = n + n / 4;
+	void *q = pm__malloc(want, move_out ? 0 : ai);
+	if (!q && want != n)
+		q = pm__malloc(want = n, move_out ? 0 : ai);
 	if (!q)
 		return NULL; /* errno set; p untouched */
 	memcpy(q, p, usable < n ? usable : n);
