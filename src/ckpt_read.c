@@ -760,15 +760,17 @@ static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
 
 static void apply_heap(const struct pm__ckpt *ck)
 {
-	uintptr_t prev = ck->h.base;
+	/* One fresh anonymous mapping over the whole used extent (so every
+	 * gap reads as zero), then the file's sections over it: one mmap per
+	 * section instead of two. */
 	pm__os_region_has_files = 1;
+	pm__os_release((void *)(uintptr_t)ck->h.base,
+		       (uintptr_t)ck->h.top_end - (uintptr_t)ck->h.base);
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind != PMF_SEC_HEAP)
 			continue;
 		void *at = (void *)(uintptr_t)s->addr;
-		if ((uintptr_t)at > prev)
-			pm__os_release((void *)prev, (uintptr_t)at - prev);
 		void *p = mmap(at, (size_t)s->len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_FIXED, ck->fd,
 			       (off_t)s->data_off);
@@ -776,10 +778,7 @@ static void apply_heap(const struct pm__ckpt *ck)
 			pm__fatal("restore: cannot map a heap section of the "
 				  "checkpoint file; the heap is half restored",
 				  at);
-		prev = (uintptr_t)at + (size_t)s->len;
 	}
-	if (ck->h.top_end > prev)
-		pm__os_release((void *)prev, (uintptr_t)ck->h.top_end - prev);
 }
 
 int pm__ckpt_restore(const char *path, unsigned flags)

@@ -167,8 +167,10 @@ static int files_cb(void *vctx, uintptr_t lo, uintptr_t hi,
  * doubling the gap accepted until few enough remain. */
 static void merge_runs(struct wctx *w)
 {
-	uint64_t gap = PM_PAGE;
-	while (w->nruns > MAX_HEAP_SECTIONS) {
+	/* A one- or two-page hole costs a restore more (two mappings) than
+	 * writing it: always merge those. */
+	uint64_t gap = 2 * PM_PAGE;
+	for (int first = 1; first || w->nruns > MAX_HEAP_SECTIONS; first = 0) {
 		size_t n = 0;
 		for (size_t i = 0; i < w->nruns; i++) {
 			if (n && w->runs[i].lo - w->runs[n - 1].hi <= gap)
