@@ -84,6 +84,19 @@ void *pm_root_get(const char *name);
  * -ENOMEM (too many ranges: the table holds 256). */
 int pm_register(void *addr, size_t len);
 
+/* Add the whole writable data/bss of the loaded shared object whose path
+ * contains `name` (the first in load order, e.g. "libsqlite3") to what is
+ * persisted, for libraries that keep state in their own globals.  Ranges
+ * inside a loaded object, here and with pm_register(), follow the
+ * executable's rules: read-only-after-relocation pages (RELRO) are left
+ * out, and GOT slots, TLS and copy relocations, .dynamic, words the loader
+ * wrote and the program never changed, pointers into the run-time's
+ * transient blocks and pmalloc's own state keep the restoring process's
+ * values.  A restore needs the object loaded at the same address.
+ * Errors: -EINVAL (NULL or empty name; libc or the dynamic loader),
+ * -ENOENT (no loaded object matches), -ENOMEM (tables full). */
+int pm_register_object(const char *name);
+
 /* A global that must persist: `static int counter PM_PERSISTENT;` */
 #define PM_PERSISTENT                                                          \
 	__attribute__((section("pm_persistent"), used, retain, aligned(16)))

@@ -55,6 +55,7 @@ pm_restored
 pm_root_set
 pm_root_get
 pm_register
+pm_register_object
 pm_strerror
 pm_errmsg
 pm_malloc
