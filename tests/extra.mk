@@ -28,3 +28,20 @@ U_GLOBALS_BINS := $(addprefix $(B)/tests/,u_globals u_globals_nopie \
 	u_globals_relr u_globals_now u_globals_file u_globals_static)
 EXTRA_TESTS += $(U_GLOBALS_BINS)
 CHECK_EXTRA += $(U_GLOBALS_BINS)
+
+# lib_*: programs whose state lives inside real third-party libraries
+# (tests/lib_state.sh).  Each is built only when pkg-config knows the
+# library (Debian: libsqlite3-dev, libglib2.0-dev, libxml2-dev); the script
+# skips what is missing.
+LIB_STATE_PKG_sqlite := sqlite3
+LIB_STATE_PKG_glib := glib-2.0
+LIB_STATE_PKG_xml := libxml-2.0
+LIB_STATE_HAVE := $(foreach l,sqlite glib xml,$(if $(shell pkg-config \
+	--exists $(LIB_STATE_PKG_$(l)) 2>/dev/null && echo y),$(l)))
+LIB_STATE_BINS := $(patsubst %,$(B)/tests/lib_%,$(LIB_STATE_HAVE))
+
+$(B)/tests/lib_%: tests/lib_%.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/tests
+	$(CC) $(TEST_CFLAGS) $(shell pkg-config --cflags $(LIB_STATE_PKG_$*)) \
+		-o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..' \
+		$(shell pkg-config --libs $(LIB_STATE_PKG_$*))
+CHECK_EXTRA += $(LIB_STATE_BINS)

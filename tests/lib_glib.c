@@ -1,0 +1,161 @@
+/*
+ * lib_glib.c - state inside a real library (GLib, from Debian's
+ * libglib2.0-dev) survives checkpoint and restore.  Run by
+ * tests/lib_state.sh, each phase in a fresh process under `pmalloc run`:
+ *
+ *   setup F MODE     a GHashTable of 20000 string keys whose values are
+ *                    GQuarks of 2000 interned strings, a GString log;
+ *                    checkpoint to F
+ *   verify F G MODE  (restored at start-up) check generation G: every key
+ *                    maps to its quark, g_quark_to_string and
+ *                    g_quark_try_string agree with it, new quarks get
+ *                    new ids; add a generation; checkpoint to F.next
+ *
+ * MODE "obj" calls pm_register_object("libglib-2.0") first (and again
+ * after a restore); "none" does not.
+ *
+ * What is checked, and what only reported: the hash table, its keys and
+ * values and the GString must come back exactly (an exit status).  The
+ * quark table cannot: GLib's constructor creates it (quark_ht and the
+ * first block of the id -> string array) before main(), in pmalloc's
+ * transient arena, which no checkpoint holds; GLib's globals point there,
+ * and those words keep the restoring process's values (its own, empty
+ * table), with or without pm_register_object.  So after a restore the
+ * quark ids the table holds name nothing; the test says how many quark
+ * checks failed ("quarks: N of M lost") without failing on it.  GLib 2.74's
+ * GSlice carves GHashTable and GString headers from slabs it allocated
+ * before main() as well; tests/lib_state.sh sets G_SLICE=always-malloc
+ * (what GLib 2.76 and later always do).
+ */
+#include <pmalloc.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static GHashTable *table; /* key -> GQuark of "word-<n % 2000>-<gen>" */
+static GString *log_text;
+static long gen_now = -1;
+static long nkeys;
+static long qbad, qall; /* quark checks failed / made */
+
+static void fail(const char *what, long i)
+{
+	fprintf(stderr, "lib_glib: %s (item %ld)\n", what, i);
+	exit(1);
+}
+
+static void add_generation(long gen)
+{
+	char key[64], word[64];
+	long from = gen ? 20000 + 1000 * (gen - 1) : 0;
+	long to = 20000 + 1000 * gen;
+	for (long i = from; i < to; i++) {
+		snprintf(key, sizeof key, "key-%ld", i);
+		snprintf(word, sizeof word, "word-%ld-%ld", i % 2000, gen);
+		GQuark q = g_quark_from_string(word);
+		g_hash_table_insert(table, g_strdup(key), GUINT_TO_POINTER(q));
+	}
+	nkeys = to;
+	gen_now = gen;
+	g_string_append_printf(log_text, "generation %ld: %ld keys\n", gen, to);
+}
+
+static void check(void)
+{
+	char key[64], word[64];
+	if ((long)g_hash_table_size(table) != nkeys)
+		fail("table size", (long)g_hash_table_size(table));
+	for (long i = 0; i < nkeys; i++) {
+		long gen = i < 20000 ? 0 : (i - 20000) / 1000 + 1;
+		snprintf(key, sizeof key, "key-%ld", i);
+		snprintf(word, sizeof word, "word-%ld-%ld", i % 2000, gen);
+		gpointer v;
+		if (!g_hash_table_lookup_extended(table, key, NULL, &v))
+			fail("key missing", i);
+		GQuark q = GPOINTER_TO_UINT(v);
+		const char *s = g_quark_to_string(q);
+		qall += 3;
+		qbad += !s || strcmp(s, word);
+		qbad += g_quark_try_string(word) != q;
+		qbad += g_quark_from_string(word) != q;
+	}
+	/* a new string gets an id no existing quark has */
+	char fresh[64];
+	snprintf(fresh, sizeof fresh, "fresh-%ld", gen_now);
+	GQuark nq = g_quark_from_string(fresh);
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, table);
+	qall++;
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (GPOINTER_TO_UINT(v) == nq) {
+			qbad++;
+			break;
+		}
+	char want[64];
+	snprintf(want, sizeof want, "generation %ld: %ld keys\n", gen_now,
+		 nkeys);
+	if (log_text->len < strlen(want) ||
+	    strcmp(log_text->str + log_text->len - strlen(want), want))
+		fail("GString log", (long)log_text->len);
+}
+
+static void checkpoint(const char *f)
+{
+	if (pm_checkpoint(f)) {
+		fprintf(stderr, "lib_glib: pm_checkpoint(%s): %s\n", f,
+			pm_errmsg());
+		exit(1);
+	}
+}
+
+static void reg(const char *mode)
+{
+	if (strcmp(mode, "obj"))
+		return;
+	if (pm_register_object("libglib-2.0")) {
+		fprintf(stderr, "lib_glib: pm_register_object: %s\n",
+			pm_errmsg());
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char next[4096];
+	if (argc == 4 && !strcmp(argv[1], "setup")) {
+		reg(argv[3]);
+		table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      NULL);
+		log_text = g_string_new("log\n");
+		add_generation(0);
+		check();
+		if (qbad)
+			fail("quarks before any checkpoint", qbad);
+		checkpoint(argv[2]);
+		printf("setup: %ld keys\n", nkeys);
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "verify")) {
+		long gen = atol(argv[3]);
+		if (!pm_restored() || !table) {
+			fprintf(stderr, "lib_glib: not restored\n");
+			return 1;
+		}
+		reg(argv[4]);
+		if (gen_now != gen)
+			fail("generation", gen_now);
+		check();
+		add_generation(gen + 1);
+		check();
+		snprintf(next, sizeof next, "%s.next", argv[2]);
+		checkpoint(next);
+		printf("verify %ld: %ld keys, %zu log bytes; quarks: %ld of "
+		       "%ld lost\n",
+		       gen, nkeys, log_text->len, qbad, qall);
+		return 0;
+	}
+	fprintf(stderr, "usage: lib_glib setup F MODE | verify F GEN MODE\n");
+	return 2;
+}
