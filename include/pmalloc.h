@@ -101,6 +101,24 @@ int pm_register_object(const char *name);
 #define PM_PERSISTENT                                                          \
 	__attribute__((section("pm_persistent"), used, retain, aligned(16)))
 
+/* PM_PERSISTENT globals of the executable are found automatically.  A
+ * shared library that has some writes, once, at file scope:
+ *     PM_REGISTER_LIBRARY_PERSISTENT();
+ * which registers the library's own pm_persistent section when it loads. */
+#define PM_REGISTER_LIBRARY_PERSISTENT()                                       \
+	extern char __start_pm_persistent[]                                    \
+		__attribute__((visibility("hidden"), weak));                   \
+	extern char __stop_pm_persistent[]                                     \
+		__attribute__((visibility("hidden"), weak));                   \
+	__attribute__((constructor)) static void pm_lib_persistent_(void)      \
+	{                                                                      \
+		char *lo_ = __start_pm_persistent;                             \
+		char *hi_ = __stop_pm_persistent;                              \
+		if (lo_ && hi_ > lo_)                                          \
+			(void)pm_register(lo_, (size_t)(hi_ - lo_));           \
+	}                                                                      \
+	extern int pm_lib_persistent_unused_
+
 const char *pm_strerror(int code);
 const char *pm_errmsg(void);
 
