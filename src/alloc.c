@@ -20,23 +20,35 @@ uintptr_t pm__pbase PM_STATE, pm__plen PM_STATE;
 
 static int plock PM_STATE, tlock PM_STATE;
 
+/* Set in the thread that runs fork() between our prepare and parent/child
+ * handlers: it holds both locks already, and fork handlers registered
+ * before ours run after our prepare (and before our parent/child), so a
+ * malloc or free in them must not wait for itself. */
+static __thread int tls_forking;
+
 static void lock_slow(int *l)
 {
+	int e = errno; /* futex may say EAGAIN/EINTR: not the caller's news */
 	for (int i = 0; i < 100; i++) {
 		__builtin_ia32_pause();
 		int z = 0;
 		if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
 		    __atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
+			errno = e;
 			return;
+		}
 	}
 	/* from here on we hold it as "contended", so unlock always wakes */
 	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
 		syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+	errno = e;
 }
 
 static inline void lock(int *l)
 {
+	if (unlikely(tls_forking))
+		return;
 	int z = 0;
 	if (likely(__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE,
 					       __ATOMIC_RELAXED)))
@@ -46,6 +58,8 @@ static inline void lock(int *l)
 
 static inline void unlock(int *l)
 {
+	if (unlikely(tls_forking))
+		return;
 	if (unlikely(__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2))
 		syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -281,12 +295,14 @@ void pm__fork_prepare(void)
 	lock(&plock);
 	lock(&tlock);
 	pm__tc_stop_all();
+	tls_forking = 1;
 }
 
 void pm__fork_parent(void)
 {
 	if (!pm__region)
 		return;
+	tls_forking = 0;
 	pm__tc_start_all();
 	unlock(&tlock);
 	unlock(&plock);
@@ -296,6 +312,7 @@ void pm__fork_child(void)
 {
 	if (!pm__region)
 		return;
+	tls_forking = 0;
 	plock = tlock = 0;
 	pm__tc_release_others(pm__tls_tc);
 	pm__tc_start_all();
@@ -308,7 +325,7 @@ static uintptr_t pre_restore_top_end PM_STATE;
 int pm__heap_restore_check(void)
 {
 	pm__tc_release_others(NULL);
-	pm__tls_tc = NULL;
+	pm__tc_forget_self();
 	struct pm_arena *a = &pm__region->p;
 	if (a->live_bytes)
 		return pm__err(-EBUSY,
@@ -332,7 +349,7 @@ void pm__heap_after_restore(void)
 			       pre_restore_top_end - a->top_end);
 	/* the checkpointing process's caches (drained when it quiesced) */
 	pm__tc_release_others(NULL);
-	pm__tls_tc = NULL;
+	pm__tc_forget_self();
 }
 
 int pm__heap_spans(int (*fn)(void *, uintptr_t, uintptr_t), void *ctx)

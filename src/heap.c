@@ -324,6 +324,15 @@ void *pm__arena_alloc(struct pm_arena *a, size_t n)
 	}
 	if (!c)
 		c = from_top(a, sz);
+	if (!c && a->fast_bytes) { /* last resort: merge what waits */
+		pm__arena_consolidate(a);
+		if (sz < SMALL_LIMIT)
+			c = take_small(a, sz);
+		if (!c)
+			c = take_large(a, sz);
+		if (!c)
+			c = from_top(a, sz);
+	}
 	return c ? finish(a, c) : NULL;
 }
 
@@ -396,7 +405,11 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 			account(a, t, run);
 			return carve(t, run, sz, out, k, max);
 		}
-		if (!(c = from_top(a, sz)))
+		if (!(c = from_top(a, sz)) && a->fast_bytes) {
+			pm__arena_consolidate(a);
+			continue;
+		}
+		if (!c)
 			break;
 		out[k++] = finish(a, c);
 	}
@@ -472,10 +485,14 @@ void pm__check_block(struct pm_arena *a, const void *p, const char *call)
  * has already taken its bytes off live_bytes or fast_bytes. */
 static void free_chunk(struct pm_arena *a, struct chunk *c)
 {
-	size_t sz = SIZE(c);
+	size_t sz = SIZE(c), biggest = sz;
+	struct chunk *own = c; /* the chunk being freed, before merging */
+	size_t own_sz = sz;
 	c->head &= ~CINUSE; /* so a second free of p is caught */
 	if (!(c->head & PINUSE)) { /* merge with the free predecessor */
 		size_t psz = c->prev_foot;
+		if (psz > biggest)
+			biggest = psz;
 		struct chunk *pc = PREV(c);
 		bin_remove(a, pc, psz);
 		sz += psz;
@@ -494,13 +511,22 @@ static void free_chunk(struct pm_arena *a, struct chunk *c)
 		size_t nsz = SIZE(n);
 		bin_remove(a, n, nsz);
 		sz += nsz;
+		if (nsz > biggest)
+			biggest = nsz;
 	}
 	c->head = sz | PINUSE;
 	set_foot(c, sz);
 	NEXT(c)->head &= ~PINUSE;
 	bin_insert(a, c, sz);
-	if (sz >= a->trim_threshold)
-		release_interior(a, c, sz);
+	/* A large free run goes back to the OS once; a small free that joins
+	 * a run already given back gives back only its own pages (the joins
+	 * are at most a page each). */
+	if (sz >= a->trim_threshold) {
+		if (biggest < a->trim_threshold)
+			release_interior(a, c, sz);
+		else
+			release_interior(a, own, own_sz);
+	}
 }
 
 void pm__arena_free(struct pm_arena *a, void *p)
@@ -578,6 +604,8 @@ void pm__arena_consolidate(struct pm_arena *a)
 int pm__arena_trim(struct pm_arena *a, size_t pad)
 {
 	struct chunk *t = C(a->top);
+	if (pad > a->top_end - a->top)
+		return 0;
 	uintptr_t lo = ((uintptr_t)t + 32 + pad + PM_PAGE - 1) & ~(PM_PAGE - 1);
 	int did = 0;
 	if (lo < a->top_end && lo < a->zero_from) {

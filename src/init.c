@@ -156,6 +156,7 @@ static int setup_region(void)
 	pm__transient = t;
 	pm__pbase = base;
 	pm__plen = tbase - base;
+	pm__tc_process_init(); /* caps and key before any cache exists */
 	__atomic_store_n(&pm__region, r, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -178,7 +179,6 @@ int pm__ensure_init(void)
 		return PM_ENOHEAP;
 	/* the region exists: what follows may call malloc */
 	find_runtime_code();
-	pm__tc_process_init();
 	pthread_atfork(pm__fork_prepare, pm__fork_parent, pm__fork_child);
 	pm__globals_startup();
 	return 0;

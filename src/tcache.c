@@ -115,10 +115,19 @@ static void unlink_tc(struct pm_tcache *tc)
 		*pp = tc->next;
 }
 
+void pm__tc_forget_self(void)
+{
+	if (pm__tls_tc)
+		pthread_setspecific(tc_key, NULL);
+	pm__tls_tc = NULL;
+}
+
 static void tc_thread_exit(void *arg)
 {
 	struct pm_tcache *tc = arg;
 	tc_dead = 1;
+	if (tc != pm__tls_tc) /* a cache a restore already released */
+		tc = NULL;
 	pm__tls_tc = NULL;
 	if (!tc || !pm__region)
 		return;
@@ -129,91 +138,61 @@ static void tc_thread_exit(void *arg)
 	pm__unlock_persistent();
 }
 
+/* Refill class cls and return one block.  The blocks go from the arena
+ * into the cache inside one hold of the arena lock: a quiesce (which takes
+ * the lock first) never sees them in between, owned by nobody. */
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 {
 	void *blocks[256];
 	size_t sz = (size_t)cls << 4;
+	struct pm_arena *a = &pm__region->p;
 	int want = (int)(REFILL_BYTES / sz);
 	if (want > tc->room[cls] / 2 + 1)
 		want = tc->room[cls] / 2 + 1;
 	if (want > 256)
 		want = 256;
+	void *ret = NULL, *first, *last;
 	pm__lock_persistent();
-	/* best: adopt a chain of the arena's fast list as it is (its blocks
-	 * are already linked and marked) */
-	void *first, *last;
-	size_t n = pm__arena_fast_take(&pm__region->p, sz, (size_t)want,
-				       &first, &last);
-	int got = n ? 0 : pm__arena_alloc_batch(&pm__region->p, sz, blocks,
-						  want);
-	pm__unlock_persistent();
+	/* under the lock nobody quiesces, so the cache may be touched
+	 * without the busy flag */
+	size_t n = pm__arena_fast_take(a, sz, (size_t)want, &first, &last);
 	if (n) {
-		void *rest = *(void **)first;
-		((uint64_t *)first)[1] = 0;
+		/* adopt a chain of the fast list as it is: its blocks are
+		 * already linked and marked */
+		ret = first;
 		if (n > 1) {
-			tc->busy = 1;
-			PM_BARRIER();
-			if (!pm__tc_stop) {
-				*(void **)last = tc->head[cls];
-				tc->head[cls] = rest;
-				tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
-				n = 1;
-			}
-			PM_BARRIER();
-			tc->busy = 0;
-			if (n > 1) { /* stopped: give them back */
-				pm__lock_persistent();
-				pm__arena_fast_splice(&pm__region->p, sz, rest,
-						      last, n - 1);
-				pm__unlock_persistent();
-			}
+			*(void **)last = tc->head[cls];
+			tc->head[cls] = *(void **)first;
+			tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
 		}
-		return first;
-	}
-	if (got <= 1)
-		return got ? blocks[0] : NULL;
-	/* a run's last block may be a class larger: give those back */
-	int j = 1;
-	for (int i = 1; i < got; i++) {
-		if (pm__block_chunksize(blocks[i]) == sz) {
-			blocks[j++] = blocks[i];
-			continue;
-		}
-		pm__lock_persistent();
-		pm__arena_free(&pm__region->p, blocks[i]);
-		pm__unlock_persistent();
-	}
-	got = j;
-	if (got <= 1)
-		return blocks[0];
-	/* link blocks[1..] into the cache (all exactly of class cls) */
-	tc->busy = 1;
-	PM_BARRIER();
-	int kept = 0;
-	if (!pm__tc_stop && tc->room[cls] >= got - 1) {
+		((uint64_t *)ret)[1] = 0;
+	} else {
+		int got = pm__arena_alloc_batch(a, sz, blocks, want);
+		if (got)
+			ret = blocks[0];
 		void *h = tc->head[cls];
+		int kept = 0;
 		for (int i = got - 1; i >= 1; i--) {
+			/* a run's last block may be a class larger */
+			if (pm__block_chunksize(blocks[i]) != sz ||
+			    kept >= tc->room[cls]) {
+				pm__arena_free(a, blocks[i]);
+				continue;
+			}
 			*(void **)blocks[i] = h;
 			((uint64_t *)blocks[i])[1] = TC_KEY;
 			h = blocks[i];
+			kept++;
 		}
 		tc->head[cls] = h;
-		tc->room[cls] = (uint16_t)(tc->room[cls] - (got - 1));
-		kept = 1;
+		tc->room[cls] = (uint16_t)(tc->room[cls] - kept);
 	}
-	PM_BARRIER();
-	tc->busy = 0;
-	if (!kept) {
-		pm__lock_persistent();
-		for (int i = 1; i < got; i++)
-			pm__arena_free(&pm__region->p, blocks[i]);
-		pm__unlock_persistent();
-	}
-	return blocks[0];
+	pm__unlock_persistent();
+	return ret;
 }
 
-/* The cache is full: send half of it, and p, to the arena's fast list in
- * one splice (the chain is ours: cut it outside the lock). */
+/* The cache is full: send half of it, and p, to the arena's fast list.
+ * Cut and splice in one hold of the arena lock (see refill). */
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	if (((uint64_t *)p)[1] == TC_KEY) {
@@ -223,27 +202,31 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 	}
 	size_t n = 1;
 	void *last = p;
-	tc->busy = 1;
-	PM_BARRIER();
-	if (!pm__tc_stop) {
-		unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
-		void *first = tc->head[cls], *b = first;
-		if (take && first) {
-			for (unsigned i = 1; i < take && *(void **)b; i++)
-				b = *(void **)b, n++;
-			tc->head[cls] = *(void **)b;
-			tc->room[cls] = (uint16_t)(tc->room[cls] + n);
-			last = b;
-			*(void **)p = first;
-			n++;
-		}
-	}
-	PM_BARRIER();
-	tc->busy = 0;
-	((uint64_t *)p)[1] = PM_FREE_KEY;
 	pm__lock_persistent();
+	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
+	void *first = tc->head[cls], *b = first;
+	if (take && first) {
+		for (unsigned i = 1; i < take && *(void **)b; i++)
+			b = *(void **)b, n++;
+		tc->head[cls] = *(void **)b;
+		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
+		last = b;
+		*(void **)p = first;
+		n++;
+	}
+	((uint64_t *)p)[1] = PM_FREE_KEY;
 	pm__arena_fast_splice(&pm__region->p, (size_t)cls << 4, p, last, n);
 	pm__unlock_persistent();
+}
+
+/* Is p in this thread's cache?  Walked under the arena lock, so a quiesce
+ * cannot drain the lists under our feet. */
+static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
+{
+	for (void *b = tc->head[cls]; b; b = *(void **)b)
+		if (b == p)
+			return 1;
+	return 0;
 }
 
 int pm__tc_is_cached(const void *p)
@@ -254,19 +237,17 @@ int pm__tc_is_cached(const void *p)
 	size_t sz = pm__block_chunksize(p);
 	if (sz >= (size_t)TC_NCLASS << 4)
 		return 0;
-	for (void *b = tc->head[sz >> 4]; b; b = *(void **)b)
-		if (b == p)
-			return 1;
-	return 0;
+	pm__lock_persistent();
+	int r = in_own_cache(tc, (unsigned)(sz >> 4), p);
+	pm__unlock_persistent();
+	return r;
 }
 
 void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
 {
-	for (void *b = tc->head[cls]; b; b = *(void **)b)
-		if (b == p)
-			pm__fatal("free(): double free detected", p);
 	pm__lock_persistent();
-	int dup = pm__arena_fast_has(&pm__region->p, p);
+	int dup = in_own_cache(tc, cls, p) ||
+		  pm__arena_fast_has(&pm__region->p, p);
 	pm__unlock_persistent();
 	if (dup)
 		pm__fatal("free(): double free detected", p);

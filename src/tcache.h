@@ -41,6 +41,9 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p);
 struct pm_tcache *pm__tc_create(void);
 void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p);
+/* This thread's cache is gone (freed by a restore): forget it, also in
+ * the thread-exit key. */
+void pm__tc_forget_self(void);
 /* Is p in this thread's cache (a freed block)?  Slow; for misuse checks. */
 int pm__tc_is_cached(const void *p);
 /* Quiesce helpers (persistent lock held). */
