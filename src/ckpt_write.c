@@ -183,16 +183,22 @@ static void merge_runs(struct wctx *w)
 	}
 }
 
-/* Data written from memory: checksummed and written a piece at a time. */
+/* Data written from memory, a piece at a time: each piece is first copied
+ * into a cache-sized scratch buffer, then checksummed and written from the
+ * copy.  Other threads of the program may be writing the memory meanwhile
+ * (only the allocator is quiesced), and the loader may fill a lazy GOT
+ * slot in the middle of a checkpoint: the crc must describe exactly the
+ * bytes written, whatever the memory does. */
 static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
-		     uint32_t *crc_out)
+		     uint32_t *crc_out, unsigned char *piece)
 {
 	const unsigned char *p = src;
 	uint32_t crc = 0;
 	while (len) {
 		size_t n = len < WRITE_PIECE ? (size_t)len : WRITE_PIECE;
-		crc = pm__crc32c(crc, p, n);
-		int rc = pwrite_all(fd, p, n, off);
+		memcpy(piece, p, n);
+		crc = pm__crc32c(crc, piece, n);
+		int rc = pwrite_all(fd, piece, n, off);
 		if (rc)
 			return rc;
 		p += n;
@@ -220,6 +226,7 @@ struct scratch {
 	char *tmp, *dir;
 	uint8_t *prefix;   /* header + metadata + table, built in place */
 	uint8_t *keep;     /* keep bitmaps of the globals spans */
+	unsigned char *piece; /* WRITE_PIECE bytes: the copy being written */
 	size_t prefix_cap, keep_cap, maxruns;
 };
 
@@ -243,6 +250,7 @@ static size_t scratch_layout(struct scratch *s, uintptr_t base)
 	s->dir = carve(&at, NAME_CAP);
 	s->prefix = carve(&at, s->prefix_cap);
 	s->keep = carve(&at, s->keep_cap);
+	s->piece = carve(&at, WRITE_PIECE);
 	return (size_t)(at - base);
 }
 
@@ -418,7 +426,7 @@ int pm__ckpt_write(const char *path)
 		uint64_t kb = pmf_keep_bytes(sec[i].len);
 		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
 				    sec[i].len, sec[i].data_off,
-				    &sec[i].data_crc)) ||
+				    &sec[i].data_crc, s.piece)) ||
 		    (rc = pwrite_all(fd, keep, (size_t)kb, sec[i].keep_off)))
 			goto werr;
 		keep += kb;
@@ -426,7 +434,7 @@ int pm__ckpt_write(const char *path)
 	for (uint32_t i = (uint32_t)ngs; i < nsec; i++)
 		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
 				    sec[i].len, sec[i].data_off,
-				    &sec[i].data_crc)))
+				    &sec[i].data_crc, s.piece)))
 			goto werr;
 
 	/* the header's facts, taken while still quiesced */
