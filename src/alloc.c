@@ -92,6 +92,14 @@ static inline int arena_index(const void *p)
 	return -1;
 }
 
+/* Blocks made while the executable's constructors run (phase 1) are
+ * marked, so that a restore may overwrite them (see internal.h). */
+static inline void mark_early(void *p, int transient)
+{
+	if (unlikely(pm__phase == 1) && p && !transient)
+		((size_t *)p)[-1] |= PM_CHUNK_EARLY;
+}
+
 void *pm__malloc_slow(size_t n, int transient)
 {
 	if (unlikely(!pm__region) && pm__ensure_init()) {
@@ -99,7 +107,7 @@ void *pm__malloc_slow(size_t n, int transient)
 		return NULL;
 	}
 	void *p;
-	if (!transient && n <= TC_MAXREQ) {
+	if (!transient && n <= TC_MAXREQ && pm__phase != 1) {
 		struct pm_tcache *tc = pm__tls_tc;
 		if (!tc)
 			tc = pm__tc_create();
@@ -117,6 +125,7 @@ void *pm__malloc_slow(size_t n, int transient)
 	int *l = lock_for(transient);
 	lock(l);
 	p = pm__arena_alloc(arena_for(transient), n);
+	mark_early(p, transient);
 	unlock(l);
 	if (!p)
 		errno = ENOMEM;
@@ -169,6 +178,7 @@ void *pm__calloc(size_t nmemb, size_t size, int transient)
 	lock(l);
 	uintptr_t zero_from = a->zero_from;
 	void *p = pm__arena_alloc(a, n);
+	mark_early(p, transient);
 	unlock(l);
 	if (!p) {
 		errno = ENOMEM;
@@ -215,6 +225,8 @@ void *pm__realloc(void *p, size_t n, int transient)
 			return p; /* close enough: keep it (and its slack) */
 		}
 		int ok = pm__arena_resize(a, p, n);
+		if (ok)
+			mark_early(p, ai);
 		unlock(l);
 		if (ok)
 			return p;
@@ -256,6 +268,7 @@ void *pm__memalign(size_t align, size_t n, int transient)
 	int *l = lock_for(transient);
 	lock(l);
 	void *p = pm__arena_memalign(arena_for(transient), align, n);
+	mark_early(p, transient);
 	unlock(l);
 	if (!p)
 		errno = ENOMEM;
@@ -321,18 +334,55 @@ void pm__fork_child(void)
 /* ---- restore hooks -------------------------------------------------------- */
 
 static uintptr_t pre_restore_top_end PM_STATE;
+int pm__restored_once PM_STATE;
+
+static int count_own(void *ctx, uintptr_t c, size_t sz, int inuse)
+{
+	if (inuse > 0 && !(((size_t *)c)[1] & PM_CHUNK_EARLY))
+		*(size_t *)ctx += sz;
+	return 0;
+}
+
+int pm__transient_live(uintptr_t v)
+{
+	struct pm_arena *a = pm__transient;
+	if (!a || v < pm__arena_first(a) || v >= a->top)
+		return 0;
+	/* chunks are in address order: walk until past v */
+	uintptr_t c = pm__arena_first(a);
+	while (c < a->top) {
+		size_t head = ((size_t *)c)[1], sz = head & ~(size_t)15;
+		if (sz < 32)
+			return 0;
+		if (v < c + sz)
+			return (head & 2) && v >= c + 16;
+		c += sz;
+	}
+	return 0;
+}
 
 int pm__heap_restore_check(void)
 {
 	pm__tc_release_others(NULL);
 	pm__tc_forget_self();
 	struct pm_arena *a = &pm__region->p;
-	if (a->live_bytes)
-		return pm__err(-EBUSY,
-			       "the program holds %zu bytes of live blocks in "
-			       "the persistent heap; restore must come before "
-			       "any allocation of its own",
-			       a->live_bytes);
+	if (a->live_bytes) {
+		/* only blocks of the executable's constructors may be there:
+		 * the globals that point at them come back from the file */
+		size_t own = 0;
+		pm__arena_walk(a, count_own, &own);
+		if (own)
+			return pm__err(-EBUSY,
+				       "the program holds %zu bytes of live "
+				       "blocks in the persistent heap (made "
+				       "in main() before pm_restore%s); restore "
+				       "must come before any allocation of its "
+				       "own",
+				       own,
+				       pm__restored_once ? ", or by the restored "
+							   "heap"
+							 : "");
+	}
 	pre_restore_top_end = a->top_end;
 	return 0;
 }
@@ -350,6 +400,7 @@ void pm__heap_after_restore(void)
 	/* the checkpointing process's caches (drained when it quiesced) */
 	pm__tc_release_others(NULL);
 	pm__tc_forget_self();
+	pm__restored_once = 1;
 }
 
 int pm__heap_spans(int (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
@@ -359,7 +410,7 @@ int pm__heap_spans(int (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
 	uintptr_t c = pm__arena_first(a);
 	int r;
 	while (c <= a->top) {
-		size_t sz = ((size_t *)c)[1] & ~(size_t)3;
+		size_t sz = ((size_t *)c)[1] & ~(size_t)15;
 		int inuse = (((size_t *)c)[1] & 2) != 0;
 		if (c == a->top)
 			inuse = 0, sz = a->top_end - c;

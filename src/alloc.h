@@ -55,8 +55,9 @@ static inline void pm__free(void *p)
 	if (likely(tc != NULL) && likely(u - pm__pbase < pm__plen) &&
 	    likely(!(u & 15))) {
 		size_t head = ((size_t *)p)[-1];
-		size_t sz = head & ~(size_t)3;
-		if (likely((head & 2) && sz < 1024 && sz >= 32)) {
+		size_t sz = head & ~(size_t)15;
+		/* in use and not PM_CHUNK_EARLY (those go the slow way) */
+		if (likely((head & 6) == 2 && sz < 1024 && sz >= 32)) {
 			unsigned cls = (unsigned)(sz >> 4);
 			if (likely(pm__tc_push(tc, cls, p)))
 				return;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define HEAD(c) (((size_t *)(c))[1])
-#define SIZE(c) (HEAD(c) & ~(size_t)3)
+#define SIZE(c) (HEAD(c) & ~(size_t)15)
 #define FD(c) (((uintptr_t *)(c))[2])
 #define BK(c) (((uintptr_t *)(c))[3])
 

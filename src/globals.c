@@ -1023,8 +1023,8 @@ int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits)
 			keep = 1; /* GOT, copy relocation, ... */
 		else if (a + 8 > sl && a < sh)
 			keep = 1; /* pmalloc's own state */
-		else if (v >= tl && v < th)
-			keep = 1; /* points into the transient arena */
+		else if (v >= tl && v < th && pm__transient_live(v))
+			keep = 1; /* points into a live transient block */
 		else if (li < o->nlw && o->lw[li].addr == a && o->lw[li].val == v)
 			keep = 1; /* loader-written, left alone */
 		if (keep) {

@@ -55,7 +55,7 @@ struct chunk {
 #define C(a) ((struct chunk *)(a))
 #define MEM(c) ((void *)((char *)(c) + 16))
 #define CHUNK_OF(m) ((struct chunk *)((char *)(m)-16))
-#define SIZE(c) ((c)->head & ~FLAGS)
+#define SIZE(c) ((c)->head & ~(size_t)15) /* bits 2-3: PM_CHUNK_EARLY */
 #define NEXT(c) C((char *)(c) + SIZE(c))
 #define PREV(c) C((char *)(c) - (c)->prev_foot)
 
@@ -533,6 +533,7 @@ void pm__arena_free(struct pm_arena *a, void *p)
 {
 	struct chunk *c = CHUNK_OF(p);
 	size_t sz = SIZE(c);
+	c->head &= ~PM_CHUNK_EARLY; /* whoever gets it next is not early */
 	a->live_bytes -= sz;
 	if (sz < SMALL_LIMIT) { /* defer: onto the fast list */
 		unsigned i = small_index(sz);

@@ -184,15 +184,28 @@ int pm__ensure_init(void)
 	return 0;
 }
 
-void pm__begin_persistent(void)
+static void route_runtime_only(void)
 {
-	if (pm__phase)
-		return;
 	pm__transient_code.lo1 = pm__ld_lo;
 	pm__transient_code.len1 = pm__ld_hi - pm__ld_lo;
 	pm__transient_code.lo0 = pm__libc_lo;
 	pm__transient_code.len0 = pm__libc_hi - pm__libc_lo;
+}
+
+void pm__begin_constructors(void)
+{
+	if (pm__ensure_init() || pm__phase)
+		return;
+	route_runtime_only();
 	pm__phase = 1;
+}
+
+void pm__begin_persistent(void)
+{
+	if (pm__phase == 2)
+		return;
+	route_runtime_only();
+	pm__phase = 2;
 }
 
 /* Called right before main(): the program's own blocks are persistent

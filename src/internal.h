@@ -254,11 +254,23 @@ int pm__heap_spans(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
 /* ---- init.c -------------------------------------------------------------- */
 /* Make sure the region exists; returns 0 or PM_ENOHEAP.  Cheap when done. */
 int pm__ensure_init(void);
-/* Phase: 0 before main() (all blocks transient), 1 after. */
+/* Phase: 0 while libraries start (every block transient); 1 while the
+ * executable's own constructors run (blocks persistent, marked
+ * PM_CHUNK_EARLY: a restore may overwrite them, since the globals that
+ * point at them come back from the file); 2 from main() on. */
 extern int pm__phase;
-/* Enter phase 1 (called before main(); also by the pm_ API if the
- * __libc_start_main hook never ran, e.g. in a program without it). */
+/* Phase 1: from the __libc_start_main hook, after every library's
+ * constructors and before the executable's. */
+void pm__begin_constructors(void);
+/* Phase 2 (right before main(); also by the pm_ API if the hook never
+ * ran, e.g. in a program started some other way). */
 void pm__begin_persistent(void);
+/* The chunk-header bit (sizes are multiples of 16, so bits 2 and 3 are
+ * free) marking a block made by the executable's constructors. */
+#define PM_CHUNK_EARLY ((size_t)4)
+/* Does v point into a live block of the transient arena?  Caller holds
+ * the transient lock (or the heap is quiesced). */
+int pm__transient_live(uintptr_t v);
 /* Number of threads in this process (from /proc/self/task or counting). */
 int pm__thread_count(void);
 /* Address ranges of libc's and ld.so's code: blocks they allocate after

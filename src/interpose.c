@@ -235,6 +235,9 @@ PM_EXPORT int __libc_start_main(pm_main_fn main, int argc, char **argv,
 	if (!real)
 		pm__fatal("cannot find __libc_start_main", NULL);
 	real_main = main;
+	/* every library's constructors have run; the executable's run
+	 * inside real(): their blocks are the program's (persistent) */
+	pm__begin_constructors();
 	return real(main_trampoline, argc, argv, init, fini, rtld_fini,
 		    stack_end);
 }

@@ -23,14 +23,14 @@ extern int vsnprintf(char *, size_t, const char *, va_list);
 PM_EXPORT char *strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = pm__malloc(n, !pm__phase);
+	char *p = pm__malloc(n, pm__phase == 0);
 	return p ? memcpy(p, s, n) : NULL;
 }
 
 PM_EXPORT char *strndup(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);
-	char *p = pm__malloc(n + 1, !pm__phase);
+	char *p = pm__malloc(n + 1, pm__phase == 0);
 	if (!p)
 		return NULL;
 	memcpy(p, s, n);
@@ -50,7 +50,7 @@ PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
 		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
 			"getdelim");
 	if (line && n && !*line) { /* libc would malloc it: we do */
-		*line = pm__malloc(120, !pm__phase);
+		*line = pm__malloc(120, pm__phase == 0);
 		if (!*line) {
 			errno = ENOMEM;
 			return -1;
@@ -82,7 +82,7 @@ PM_EXPORT int vasprintf(char **out, const char *fmt, va_list ap)
 		va_end(ap2);
 		return -1;
 	}
-	char *p = pm__malloc((size_t)len + 1, !pm__phase);
+	char *p = pm__malloc((size_t)len + 1, pm__phase == 0);
 	if (!p) {
 		va_end(ap2);
 		return -1;
@@ -133,7 +133,7 @@ PM_EXPORT char *getcwd(char *buf, size_t size)
 		errno = ERANGE;
 		return NULL;
 	}
-	char *p = pm__malloc(size > n ? size : n, !pm__phase);
+	char *p = pm__malloc(size > n ? size : n, pm__phase == 0);
 	return p ? memcpy(p, tmp, n) : NULL;
 }
 #endif /* PM_NO_INTERPOSE */
