@@ -58,10 +58,18 @@ int pm_checkpoint(const char *path);
 #define PM_RESTORE_ALLOW_MOVED 0x1u /* accept moved executable/libraries */
 #define PM_RESTORE_NO_VERIFY 0x2u   /* skip data checksums (header, metadata
 				       and layout are always checked) */
+#define PM_RESTORE_COPY 0x4u        /* read the heap into memory instead of
+				       mapping the file (see below) */
 
 /* Reinstall the heap and the globals from `path`.  The whole file is
  * validated before memory is touched; on any failure the process is exactly
  * as before.  Must be called while the process has a single thread.
+ * By default the heap is mapped from the file (MAP_PRIVATE): pages come in
+ * as they are touched, so restore time does not grow with the heap, but
+ * the file must not be rewritten in place (cp over it, `>`, truncate)
+ * while the process runs: untouched pages would change, or SIGBUS.
+ * Replacing it (pm_checkpoint, mv, rm) is safe.  PM_RESTORE_COPY (or
+ * PMALLOC_RESTORE_COPY=1) reads the heap into memory instead.
  * Errors: -ENOENT/-EACCES/... (open), -EBUSY (other threads running, or the
  * program already holds blocks in the persistent heap), PM_EMAGIC,
  * PM_EVERSION, PM_ECORRUPT, PM_ETRUNC, PM_EEXEC, PM_EBASE, PM_ELAYOUT.

@@ -758,19 +758,42 @@ static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
 	}
 }
 
-static void apply_heap(const struct pm__ckpt *ck)
+static void apply_heap(const struct pm__ckpt *ck, int copy)
 {
 	/* One fresh anonymous mapping over the whole used extent (so every
 	 * gap reads as zero), then the file's sections over it: one mmap per
-	 * section instead of two. */
-	pm__os_region_has_files = 1;
+	 * section.  With copy, the sections are read into that anonymous
+	 * memory instead: slower, but the process no longer depends on the
+	 * file (which must then never be rewritten in place while mapped). */
+	pm__os_region_has_files = pm__os_region_has_files || !copy;
 	pm__os_release((void *)(uintptr_t)ck->h.base,
 		       (uintptr_t)ck->h.top_end - (uintptr_t)ck->h.base);
+	if (copy)
+		pm__os_commit((void *)(uintptr_t)ck->h.base,
+			      (uintptr_t)ck->h.top_end - (uintptr_t)ck->h.base);
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind != PMF_SEC_HEAP)
 			continue;
 		void *at = (void *)(uintptr_t)s->addr;
+		if (copy) {
+			size_t done = 0;
+			while (done < s->len) {
+				ssize_t r = pread(ck->fd, (char *)at + done,
+						  (size_t)s->len - done,
+						  (off_t)(s->data_off + done));
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0)
+					pm__fatal("restore: cannot read a heap "
+						  "section of the checkpoint "
+						  "file; the heap is half "
+						  "restored",
+						  at);
+				done += (size_t)r;
+			}
+			continue;
+		}
 		void *p = mmap(at, (size_t)s->len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_FIXED, ck->fd,
 			       (off_t)s->data_off);
@@ -790,6 +813,9 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 
 	if (am && am[0] == '1')
 		flags |= PM_RESTORE_ALLOW_MOVED;
+	const char *cp = pm__env("PMALLOC_RESTORE_COPY");
+	if (cp && cp[0] == '1')
+		flags |= PM_RESTORE_COPY;
 	if (pm__ensure_init() || !pm__region)
 		return pm__err(PM_ENOHEAP, "restore: the heap is not available");
 	if ((rc = pm__ckpt_open(path, &ck)))
@@ -843,7 +869,7 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 		goto out;
 	}
 	/* ---- from here on, no way back ---- */
-	apply_heap(&ck);
+	apply_heap(&ck, (flags & PM_RESTORE_COPY) != 0);
 	apply_globals(&ck, gdata, exe_delta);
 	pm__heap_after_restore();
 	pm__heap_resume();

@@ -291,6 +291,18 @@ int pm__ckpt_write(const char *path)
 	if (pm__ensure_init() || !pm__region)
 		return pm__err(PM_ENOHEAP, "checkpoint: the heap is not "
 					   "available");
+	/* The file is replaced by rename: only a regular file (or nothing)
+	 * may be there.  A device, fifo or directory is refused before any
+	 * work; so is a symbolic link, which rename would replace rather
+	 * than follow. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return pm__err(S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+			       "checkpoint: %s is %s, not a regular file", path,
+			       S_ISDIR(st.st_mode)   ? "a directory"
+			       : S_ISLNK(st.st_mode) ? "a symbolic link (give "
+						       "the path it points to)"
+						     : "a device, fifo or socket");
 
 	/* size the scratch: runs are at most one per two pages */
 	memset(&s, 0, sizeof s);
