@@ -30,8 +30,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 typedef unsigned long long ull;
@@ -276,6 +278,57 @@ static int tmp_names(const char *path, char *tmp, char *dir)
 	pm__fmt(tmp, NAME_CAP, "%s%s.%s.tmp.%d.%u", slash ? dir : "",
 		slash && slash != path ? "/" : "", base, (int)getpid(), n);
 	return 0;
+}
+
+/* Parse a decimal number at *s; returns -1 if there is none. */
+static long decimal(const char **s)
+{
+	long v = 0;
+	const char *p = *s;
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9' && v < (1L << 40))
+		v = v * 10 + (*p++ - '0');
+	*s = p;
+	return v;
+}
+
+/* A writer killed mid-checkpoint leaves ".BASE.tmp.PID.N" behind.  After a
+ * good checkpoint of path, remove those of this target whose writer no
+ * longer exists (a live pid, even an unrelated one, keeps its file). */
+static void remove_stale_temps(int dfd, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t bl = strlen(base);
+	char buf[8192];
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+		if (n <= 0)
+			return;
+		for (long off = 0; off < n;) {
+			struct dirent64_ {
+				uint64_t ino;
+				int64_t next;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (struct dirent64_ *)(buf + off);
+			off += d->reclen;
+			const char *q = d->name;
+			if (q[0] != '.' || strncmp(q + 1, base, bl) ||
+			    strncmp(q + 1 + bl, ".tmp.", 5))
+				continue;
+			q += 1 + bl + 5;
+			long pid = decimal(&q);
+			if (pid <= 0 || *q++ != '.' || decimal(&q) < 0 || *q)
+				continue;
+			if (pid == (long)getpid() ||
+			    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+				continue;
+			unlinkat(dfd, d->name, 0);
+		}
+	}
 }
 
 int pm__ckpt_write(const char *path)
@@ -526,6 +579,7 @@ int pm__ckpt_write(const char *path)
 			close(dfd);
 			goto out;
 		}
+		remove_stale_temps(dfd, path);
 		close(dfd);
 	}
 	rc = 0;

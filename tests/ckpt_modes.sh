@@ -29,6 +29,14 @@ mkfifo "$t/fifo"
 out=$("$t/to" "$t/fifo")
 case "$out" in -22\ *"fifo"*) ;; *) echo "FAIL: fifo: $out"; fail=1 ;; esac
 [ -p "$t/fifo" ] || { echo "FAIL: the fifo was replaced"; fail=1; }
+# temp files of killed writers go with the next good checkpoint; one of a
+# live process stays
+: >"$t/.real.ckpt.tmp.4194303.0"
+: >"$t/.real.ckpt.tmp.$$.3"
+: >"$t/.other.ckpt.tmp.4194303.0"
 out=$("$t/to" "$t/real.ckpt") || { echo "FAIL: plain file: $out"; fail=1; }
 "$B/pmalloc" verify "$t/real.ckpt" >/dev/null || fail=1
+[ -e "$t/.real.ckpt.tmp.4194303.0" ] && { echo "FAIL: stale temp kept"; fail=1; }
+[ -e "$t/.real.ckpt.tmp.$$.3" ] || { echo "FAIL: a live writer's temp removed"; fail=1; }
+[ -e "$t/.other.ckpt.tmp.4194303.0" ] || { echo "FAIL: another target's temp removed"; fail=1; }
 exit $fail
