@@ -94,7 +94,11 @@ int pm_register(void *addr, size_t len);
 
 /* Add the whole writable data/bss of the loaded shared object whose path
  * contains `name` (the first in load order, e.g. "libsqlite3") to what is
- * persisted, for libraries that keep state in their own globals.  Ranges
+ * persisted, for libraries that keep state in their own globals.  Every
+ * loaded library but the C/C++ run-time (libc, libstdc++, libm, ...) is
+ * registered so automatically at each checkpoint and restore, unless
+ * PMALLOC_PERSIST_LIBS=0; this call is for that case and for libraries
+ * the automatic rule leaves out.  Ranges
  * inside a loaded object, here and with pm_register(), follow the
  * executable's rules: read-only-after-relocation pages (RELRO) are left
  * out, and GOT slots, TLS and copy relocations, .dynamic, words the loader

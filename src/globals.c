@@ -871,12 +871,15 @@ static int emit(struct pm_gspan *out, int max, int *n, uintptr_t lo,
 	return 0;
 }
 
+static void register_libraries(void);
+
 int pm__globals_spans(struct pm_gspan *out, int max)
 {
 	struct range r[NREG];
 	int n = 0, nr, i, j;
 
 	ensure_started();
+	register_libraries();
 	/* outside our lock: the lookup may take the loader's lock, and a
 	 * library constructor calling pm_register runs under it */
 	if (!__atomic_load_n(&G.pers_state, __ATOMIC_ACQUIRE) && !G.broken)
@@ -1243,6 +1246,66 @@ many:
 	return pm__err(-ENOMEM, "%s: range %#lx-%#lx falls into more than %d "
 				"pieces",
 		       who, (unsigned long)lo, (unsigned long)hi, MAX_PIECES);
+}
+
+/* ---- third-party libraries, persisted by default --------------------------
+ * A library's own data (sqlite's configuration, libxml2's dictionary, a
+ * cache's LRU list) is part of a program's state as much as its heap
+ * blocks are: every loaded library but the C/C++ run-time and allocators
+ * is registered like pm_register_object() would, at each checkpoint and
+ * restore.  PMALLOC_PERSIST_LIBS=0 turns this off. */
+static int runtime_lib(const char *path)
+{
+	static const char *const prefixes[] = {
+		"libc.so", "ld-linux", "libpmalloc", "libmalloc.so",
+		"libstdc++", "libgcc_s", "libm.so", "libmvec", "libpthread",
+		"libdl.so", "librt.so", "libutil", "libresolv", "libnss_",
+		"libanl", "libBrokenLocale", "libthread_db", "libcrypt.so",
+		"libasan", "libubsan", "libtsan", "liblsan", "libjemalloc",
+		"libtcmalloc", "libmimalloc", "vgpreload", "libvalgrind",
+	};
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (!strncmp(b, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+struct autoctx {
+	struct range r[MAX_LIBS];
+	int n, seen;
+	uintptr_t vdso;
+};
+
+static int auto_cb(struct dl_phdr_info *info, size_t size, void *vctx)
+{
+	struct autoctx *c = vctx;
+	uintptr_t lo, hi;
+	(void)size;
+	if (c->seen++ == 0 || !info->dlpi_name[0] ||
+	    info->dlpi_addr == c->vdso || runtime_lib(info->dlpi_name))
+		return 0;
+	extent(info, &lo, &hi);
+	if (lo < hi)
+		c->r[c->n++] = (struct range){lo, hi};
+	return c->n == MAX_LIBS;
+}
+
+static void register_libraries(void)
+{
+	const char *e = pm__env("PMALLOC_PERSIST_LIBS");
+	if (e && e[0] == '0')
+		return;
+	struct autoctx c;
+	memset(&c, 0, sizeof c);
+	c.vdso = getauxval(AT_SYSINFO_EHDR);
+	dl_iterate_phdr(auto_cb, &c); /* collect; register outside its lock */
+	char keep[512];
+	memcpy(keep, pm_errmsg(), sizeof keep); /* a full table is no error */
+	for (int i = 0; i < c.n; i++)
+		register_range(c.r[i].lo, c.r[i].hi, "library data");
+	pm__err(0, "%s", keep);
 }
 
 static void heap_bounds(uintptr_t *hl, uintptr_t *hh)
