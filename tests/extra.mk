@@ -40,7 +40,7 @@ LIB_STATE_HAVE := $(foreach l,sqlite glib xml,$(if $(shell pkg-config \
 	--exists $(LIB_STATE_PKG_$(l)) 2>/dev/null && echo y),$(l)))
 LIB_STATE_BINS := $(patsubst %,$(B)/tests/lib_%,$(LIB_STATE_HAVE))
 
-$(B)/tests/lib_%: tests/lib_%.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/tests
+$(B)/tests/lib_%: tests/lib_%.c tests/lib_common.h include/pmalloc.h $(B)/libpmalloc.so | $(B)/tests
 	$(CC) $(TEST_CFLAGS) $(shell pkg-config --cflags $(LIB_STATE_PKG_$*)) \
 		-o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..' \
 		$(shell pkg-config --libs $(LIB_STATE_PKG_$*))

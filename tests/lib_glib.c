@@ -33,6 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LIB_PROG "lib_glib"
+#define LIB_NAME "libglib-2.0"
+#include "lib_common.h"
+
 static GHashTable *table; /* key -> GQuark of "word-<n % 2000>-<gen>" */
 static GString *log_text;
 static long gen_now = -1;
@@ -99,26 +103,6 @@ static void check(void)
 	if (log_text->len < strlen(want) ||
 	    strcmp(log_text->str + log_text->len - strlen(want), want))
 		fail("GString log", (long)log_text->len);
-}
-
-static void checkpoint(const char *f)
-{
-	if (pm_checkpoint(f)) {
-		fprintf(stderr, "lib_glib: pm_checkpoint(%s): %s\n", f,
-			pm_errmsg());
-		exit(1);
-	}
-}
-
-static void reg(const char *mode)
-{
-	if (strcmp(mode, "obj"))
-		return;
-	if (pm_register_object("libglib-2.0")) {
-		fprintf(stderr, "lib_glib: pm_register_object: %s\n",
-			pm_errmsg());
-		exit(1);
-	}
 }
 
 int main(int argc, char **argv)

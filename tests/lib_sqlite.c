@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LIB_PROG "lib_sqlite"
+#define LIB_NAME "libsqlite3"
+#include "lib_common.h"
+
 static sqlite3 *db; /* in the executable's .bss: persisted */
 static long rows;   /* rows the database should hold */
 
@@ -115,28 +119,6 @@ static void check(void)
 	if (one("SELECT count(*) FROM pragma_integrity_check "
 		"WHERE integrity_check <> 'ok'") != 0)
 		die("integrity_check");
-}
-
-static void checkpoint(const char *f)
-{
-	int rc = pm_checkpoint(f);
-	if (rc) {
-		fprintf(stderr, "lib_sqlite: pm_checkpoint(%s): %s\n", f,
-			pm_errmsg());
-		exit(1);
-	}
-}
-
-static void reg(const char *mode)
-{
-	if (strcmp(mode, "obj"))
-		return;
-	int rc = pm_register_object("libsqlite3");
-	if (rc) {
-		fprintf(stderr, "lib_sqlite: pm_register_object: %s\n",
-			pm_errmsg());
-		exit(1);
-	}
 }
 
 int main(int argc, char **argv)

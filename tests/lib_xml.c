@@ -20,6 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LIB_PROG "lib_xml"
+#define LIB_NAME "libxml2"
+#include "lib_common.h"
+
 static xmlDocPtr doc;
 static long items = -1;
 
@@ -77,26 +81,6 @@ static void add_items(long count)
 		xmlNewTextChild(it, NULL, BAD_CAST "name", BAD_CAST buf);
 	}
 	items += count;
-}
-
-static void checkpoint(const char *f)
-{
-	if (pm_checkpoint(f)) {
-		fprintf(stderr, "lib_xml: pm_checkpoint(%s): %s\n", f,
-			pm_errmsg());
-		exit(1);
-	}
-}
-
-static void reg(const char *mode)
-{
-	if (strcmp(mode, "obj"))
-		return;
-	if (pm_register_object("libxml2")) {
-		fprintf(stderr, "lib_xml: pm_register_object: %s\n",
-			pm_errmsg());
-		exit(1);
-	}
 }
 
 int main(int argc, char **argv)
