@@ -36,6 +36,12 @@ cmp -s "$dest/usr/include/pmalloc.h" "$top/include/pmalloc.h" ||
 "$dest/usr/bin/pmalloc" --version >"$tmp/version" 2>&1 ||
 	bad "pmalloc --version failed"
 grep -q '1\.0\.0' "$tmp/version" || bad "pmalloc --version: $(cat "$tmp/version")"
+# `pmalloc run` finds the installed library beside itself (../lib)
+pre=$(PMALLOC_LIB= "$dest/usr/bin/pmalloc" run -- sh -c 'echo "$LD_PRELOAD"')
+case "$pre" in
+"$dest/usr/lib/libpmalloc.so"*) ;;
+*) bad "installed pmalloc run preloads '$pre'" ;;
+esac
 # nothing references the build tree or DESTDIR
 if grep -q "$dest" "$lib/pkgconfig/pmalloc.pc"; then
 	bad "pmalloc.pc mentions DESTDIR"
