@@ -863,6 +863,8 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 		goto out;
 	}
 
+	uint64_t keys_before[PM_TSD_WORDS];
+	pm__tsd_probe(keys_before);
 	pm__heap_quiesce();
 	if ((rc = pm__heap_restore_check())) {
 		pm__heap_resume();
@@ -873,6 +875,7 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	apply_globals(&ck, gdata, exe_delta);
 	pm__heap_after_restore();
 	pm__heap_resume();
+	pm__tsd_restore(keys_before); /* may allocate: after resuming */
 	pm__ckpt_restored = 1;
 	rc = 0;
 out:

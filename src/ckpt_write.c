@@ -398,6 +398,7 @@ int pm__ckpt_write(const char *path)
 	}
 	created = 1;
 	int nobj = pm__objects(s.objs, PMF_MAX_OBJECTS);
+	pm__tsd_record(); /* into the region header: part of the image */
 	if (nobj < 1) {
 		rc = pm__err(-ENOENT, "checkpoint: cannot list loaded objects");
 		goto out;

@@ -112,6 +112,7 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define PM_NLARGE 64   /* large bins: 4 per power of two from 1024 */
 #define PM_NROOTS 64
 #define PM_ROOT_NAME 64
+#define PM_NKEYS 64    /* pthread keys a checkpoint remembers */
 
 struct pm_chunk;
 
@@ -156,6 +157,13 @@ struct pm_region {
 	uintptr_t tcaches;          /* list of thread caches (struct pm_tcache) */
 	struct pm_root roots[PM_NROOTS];
 	uint64_t checkpoints;       /* how many checkpoints this heap has seen */
+	/* pthread keys in use when the checkpoint was taken, with the
+	 * checkpointing thread's values (tsd.c) */
+	uint32_t nkeys, pad_keys;
+	struct pm_tsd_key {
+		uint32_t key, has_value;
+		uint64_t value;
+	} keys[PM_NKEYS];
 };
 
 extern struct pm_region *pm__region;   /* NULL until initialised */
@@ -316,6 +324,20 @@ struct pm_object {
 	char path[256];
 };
 int pm__objects(struct pm_object *out, int max); /* [0] is the executable */
+
+/* ---- tsd.c: pthread keys across a restore ----------------------------------
+ * A library that keeps per-thread data under a pthread key (Tcl, ...)
+ * stores the key number in its globals, which a restore brings back; the
+ * fresh process must then have that key too. */
+#define PM_TSD_WORDS 16 /* bitmap of PTHREAD_KEYS_MAX (1024) keys */
+/* Which keys are allocated now (no allocation, no locks). */
+void pm__tsd_probe(uint64_t bits[PM_TSD_WORDS]);
+/* Record the allocated keys and this thread's values in the region
+ * header (before a checkpoint). */
+void pm__tsd_record(void);
+/* After a restore: create the recorded keys this process lacks (those
+ * allocated `before` are left alone) and give this thread their values. */
+void pm__tsd_restore(const uint64_t before[PM_TSD_WORDS]);
 
 /* ---- crc32c.c ------------------------------------------------------------ */
 uint32_t pm__crc32c(uint32_t crc, const void *buf, size_t len);
