@@ -145,7 +145,7 @@ static int setup_region(void)
 		return -1;
 	struct pm_region *r = (struct pm_region *)base;
 	r->magic = PM_REGION_MAGIC;
-	r->version = 1;
+	r->version = 2; /* 2: pthread keys in the header */
 	r->header_size = sizeof *r;
 	r->base = base;
 	r->size = got;
