@@ -92,11 +92,11 @@ static inline int arena_index(const void *p)
 	return -1;
 }
 
-/* Blocks made while the executable's constructors run (phase 1) are
- * marked, so that a restore may overwrite them (see internal.h). */
+/* Persistent blocks made before main() (phases 0 and 1) are marked, so
+ * that a restore may overwrite them (see internal.h). */
 static inline void mark_early(void *p, int transient)
 {
-	if (unlikely(pm__phase == 1) && p && !transient)
+	if (unlikely(pm__phase != 2) && p && !transient)
 		((size_t *)p)[-1] |= PM_CHUNK_EARLY;
 }
 
@@ -107,7 +107,7 @@ void *pm__malloc_slow(size_t n, int transient)
 		return NULL;
 	}
 	void *p;
-	if (!transient && n <= TC_MAXREQ && pm__phase != 1) {
+	if (!transient && n <= TC_MAXREQ && pm__phase == 2) {
 		struct pm_tcache *tc = pm__tls_tc;
 		if (!tc)
 			tc = pm__tc_create();

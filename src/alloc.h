@@ -23,18 +23,31 @@ void *pm__memalign(size_t align, size_t n, int transient);
 size_t pm__usable_size(const void *p);
 
 /* Is a call from return address `ra` one to serve from the transient
- * arena?  Before main() everything is (init.c sets range 0 to the whole
- * address space until then); afterwards libc's and ld.so's own requests
- * are. */
+ * arena?  After main() starts, libc's and ld.so's own requests are.
+ * Before (phase 0: init.c sets range 0 to the whole address space until
+ * the executable's constructors run), all are but those of the libraries
+ * whose globals a checkpoint holds (pm__early_transient). */
 struct pm_ranges {
 	uintptr_t lo0, len0, lo1, len1;
 };
 extern struct pm_ranges pm__transient_code;
+int pm__early_transient(uintptr_t ra);
 
 static inline int pm__transient_caller(uintptr_t ra)
 {
 	const struct pm_ranges *r = &pm__transient_code;
-	return ra - r->lo0 < r->len0 || ra - r->lo1 < r->len1;
+	if (ra - r->lo1 < r->len1)
+		return 1;
+	if (ra - r->lo0 < r->len0)
+		return likely(pm__phase != 0) || pm__early_transient(ra);
+	return 0;
+}
+
+/* The same rule for the libc functions that make memory for their caller
+ * (owned.c): transient only before main(), for the run-time. */
+static inline int pm__owned_transient(uintptr_t ra)
+{
+	return unlikely(pm__phase == 0) && pm__early_transient(ra);
 }
 
 static inline void *pm__malloc(size_t n, int transient)

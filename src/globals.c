@@ -1254,7 +1254,7 @@ many:
  * blocks are: every loaded library but the C/C++ run-time and allocators
  * is registered like pm_register_object() would, at each checkpoint and
  * restore.  PMALLOC_PERSIST_LIBS=0 turns this off. */
-static int runtime_lib(const char *path)
+int pm__runtime_lib(const char *path)
 {
 	static const char *const prefixes[] = {
 		"libc.so", "ld-linux", "libpmalloc", "libmalloc.so",
@@ -1284,7 +1284,7 @@ static int auto_cb(struct dl_phdr_info *info, size_t size, void *vctx)
 	uintptr_t lo, hi;
 	(void)size;
 	if (c->seen++ == 0 || !info->dlpi_name[0] ||
-	    info->dlpi_addr == c->vdso || runtime_lib(info->dlpi_name))
+	    info->dlpi_addr == c->vdso || pm__runtime_lib(info->dlpi_name))
 		return 0;
 	extent(info, &lo, &hi);
 	if (lo < hi)

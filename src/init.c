@@ -25,6 +25,14 @@ uintptr_t pm__libc_lo PM_STATE, pm__libc_hi PM_STATE, pm__ld_lo PM_STATE,
 	pm__ld_hi PM_STATE;
 struct pm_ranges pm__transient_code PM_STATE = { 0, UINTPTR_MAX, 0, 0 };
 
+/* Code of the libraries whose globals a checkpoint holds (every loaded
+ * one but the run-time's, see globals.c): what they allocate before
+ * main() is persistent (marked early), so that their restored globals
+ * find it.  Filled once, at start-up. */
+#define MAX_EARLY 64
+static struct { uintptr_t lo, hi; } early_code[MAX_EARLY] PM_STATE;
+static int nearly PM_STATE, early_ready PM_STATE;
+
 static int init_lock PM_STATE;
 static int init_failed PM_STATE;
 static int stats_at_exit PM_STATE;
@@ -118,6 +126,43 @@ static void find_runtime_code(void)
 	pm__os_maps(find_code, &r);
 }
 
+static int find_early_code(void *ctx, uintptr_t lo, uintptr_t hi,
+			   const char *perms, const char *path)
+{
+	if (perms[2] != 'x' || path[0] != '/' || pm__runtime_lib(path) ||
+	    (pm__libc_lo - lo < hi - lo) || (pm__ld_lo - lo < hi - lo))
+		return 0;
+	if (!strcmp(path, (const char *)ctx))
+		return 0; /* the executable: its own phase (1) */
+	early_code[nearly].lo = lo;
+	early_code[nearly].hi = hi;
+	return ++nearly == MAX_EARLY;
+}
+
+static void find_library_code(void)
+{
+	struct code_ranges exe;
+	memset(&exe, 0, sizeof exe);
+	exe.ld_base = getauxval(AT_PHDR) & ~(uintptr_t)(PM_PAGE - 1);
+	const char *e = pm__env("PMALLOC_PERSIST_LIBS");
+	if (!(e && e[0] == '0') && exe.ld_base) {
+		pm__os_maps(find_ldso_path, &exe); /* the file mapped there */
+		pm__os_maps(find_early_code, exe.ld_path);
+	}
+	__atomic_store_n(&early_ready, 1, __ATOMIC_RELEASE);
+}
+
+int pm__early_transient(uintptr_t ra)
+{
+	if (!__atomic_load_n(&early_ready, __ATOMIC_ACQUIRE) &&
+	    (pm__ensure_init() || !early_ready))
+		return 1; /* start-up itself: libc's and ld.so's requests */
+	for (int i = 0; i < nearly; i++)
+		if (ra - early_code[i].lo < early_code[i].hi - early_code[i].lo)
+			return 0;
+	return 1;
+}
+
 static int setup_region(void)
 {
 	uintptr_t base = EHEAP_START_ADDRESS, size = PM_DEFAULT_SIZE;
@@ -179,6 +224,7 @@ int pm__ensure_init(void)
 		return PM_ENOHEAP;
 	/* the region exists: what follows may call malloc */
 	find_runtime_code();
+	find_library_code();
 	pthread_atfork(pm__fork_prepare, pm__fork_parent, pm__fork_child);
 	pm__globals_startup();
 	return 0;

@@ -262,10 +262,12 @@ int pm__heap_spans(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
 /* ---- init.c -------------------------------------------------------------- */
 /* Make sure the region exists; returns 0 or PM_ENOHEAP.  Cheap when done. */
 int pm__ensure_init(void);
-/* Phase: 0 while libraries start (every block transient); 1 while the
- * executable's own constructors run (blocks persistent, marked
- * PM_CHUNK_EARLY: a restore may overwrite them, since the globals that
- * point at them come back from the file); 2 from main() on. */
+/* Phase: 0 while libraries start (blocks transient, but for those of the
+ * libraries whose globals are persisted); 1 while the executable's own
+ * constructors run (blocks persistent); 2 from main() on.  Persistent
+ * blocks of phases 0 and 1 are marked PM_CHUNK_EARLY: a restore may
+ * overwrite them, since the globals that point at them come back from the
+ * file. */
 extern int pm__phase;
 /* Phase 1: from the __libc_start_main hook, after every library's
  * constructors and before the executable's. */
@@ -298,6 +300,9 @@ struct pm_gspan {
 #define PM_GSPAN_PERSISTENT 2
 #define PM_GSPAN_REGISTERED 3
 #define PM_GSPAN_MAX 300
+/* Is this path one of the C/C++ run-time's or an allocator's (libc,
+ * ld.so, libstdc++, ...)?  Their globals are never persisted. */
+int pm__runtime_lib(const char *path);
 
 /* Record start-up values of every relocated word of the executable (called
  * once, from init, before the program's own code runs). */
@@ -335,9 +340,13 @@ void pm__tsd_probe(uint64_t bits[PM_TSD_WORDS]);
 /* Record the allocated keys and this thread's values in the region
  * header (before a checkpoint). */
 void pm__tsd_record(void);
-/* After a restore: create the recorded keys this process lacks (those
- * allocated `before` are left alone) and give this thread their values. */
+/* After a restore: create the recorded keys this process lacks and give
+ * this thread the recorded values that point into the persistent heap
+ * (for keys allocated `before`, only where this thread's value is NULL or
+ * in the persistent heap too, i.e. in memory the restore replaced). */
 void pm__tsd_restore(const uint64_t before[PM_TSD_WORDS]);
+/* Is k the key of pmalloc's thread caches (tcache.c)? */
+int pm__tc_is_key(unsigned k);
 
 /* ---- crc32c.c ------------------------------------------------------------ */
 uint32_t pm__crc32c(uint32_t crc, const void *buf, size_t len);

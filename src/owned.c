@@ -17,25 +17,33 @@
 #include <string.h>
 #include <unistd.h>
 
+#define RA ((uintptr_t)__builtin_return_address(0))
+
 typedef struct _IO_FILE FILE;
 extern int vsnprintf(char *, size_t, const char *, va_list);
 
-PM_EXPORT char *strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = pm__malloc(n, pm__phase == 0);
-	return p ? memcpy(p, s, n) : NULL;
-}
-
-PM_EXPORT char *strndup(const char *s, size_t max)
+static char *dup_owned(const char *s, size_t max, uintptr_t ra)
 {
 	size_t n = strnlen(s, max);
-	char *p = pm__malloc(n + 1, pm__phase == 0);
+	char *p = pm__malloc(n + 1, pm__owned_transient(ra));
 	if (!p)
 		return NULL;
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+PM_EXPORT char *strdup(const char *s) { return dup_owned(s, SIZE_MAX, RA); }
+PM_EXPORT char *strndup(const char *s, size_t max)
+{
+	return dup_owned(s, max, RA);
+}
+/* The names glibc's headers before 2.26 turned them into, still called by
+ * binaries built then. */
+PM_EXPORT char *__strdup(const char *s) { return dup_owned(s, SIZE_MAX, RA); }
+PM_EXPORT char *__strndup(const char *s, size_t max)
+{
+	return dup_owned(s, max, RA);
 }
 
 static void *next_fn(const char *name)
@@ -50,7 +58,7 @@ PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
 		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
 			"getdelim");
 	if (line && n && !*line) { /* libc would malloc it: we do */
-		*line = pm__malloc(120, pm__phase == 0);
+		*line = pm__malloc(120, pm__owned_transient(RA));
 		if (!*line) {
 			errno = ENOMEM;
 			return -1;
@@ -72,35 +80,61 @@ PM_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
 	return getdelim(line, n, '\n', f);
 }
 
-PM_EXPORT int vasprintf(char **out, const char *fmt, va_list ap)
+extern int __vsnprintf_chk(char *, size_t, int, size_t, const char *,
+			   va_list);
+
+/* flag > 0: the fortified variant's checks (glibc's __vsnprintf_chk
+ * refuses %n in a writable format, for one) */
+static int format_owned(char **out, int flag, const char *fmt, va_list ap,
+			uintptr_t ra)
 {
 	char buf[512];
 	va_list ap2;
 	va_copy(ap2, ap);
-	int len = vsnprintf(buf, sizeof buf, fmt, ap);
-	if (len < 0) {
-		va_end(ap2);
-		return -1;
-	}
-	char *p = pm__malloc((size_t)len + 1, pm__phase == 0);
-	if (!p) {
-		va_end(ap2);
-		return -1;
-	}
-	if ((size_t)len < sizeof buf)
+	int len = flag > 0 ? __vsnprintf_chk(buf, sizeof buf, flag, sizeof buf,
+					     fmt, ap)
+			   : vsnprintf(buf, sizeof buf, fmt, ap);
+	char *p = NULL;
+	if (len >= 0)
+		p = pm__malloc((size_t)len + 1, pm__owned_transient(ra));
+	if (p && (size_t)len < sizeof buf)
 		memcpy(p, buf, (size_t)len + 1);
-	else
+	else if (p)
 		vsnprintf(p, (size_t)len + 1, fmt, ap2);
 	va_end(ap2);
+	if (!p)
+		return -1;
 	*out = p;
 	return len;
+}
+
+PM_EXPORT int vasprintf(char **out, const char *fmt, va_list ap)
+{
+	return format_owned(out, 0, fmt, ap, RA);
 }
 
 PM_EXPORT int asprintf(char **out, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int r = vasprintf(out, fmt, ap);
+	int r = format_owned(out, 0, fmt, ap, RA);
+	va_end(ap);
+	return r;
+}
+
+/* What -D_FORTIFY_SOURCE makes of them (Debian builds its libraries so:
+ * GLib's g_strdup_printf reaches __vasprintf_chk). */
+PM_EXPORT int __vasprintf_chk(char **out, int flag, const char *fmt,
+			      va_list ap)
+{
+	return format_owned(out, flag, fmt, ap, RA);
+}
+
+PM_EXPORT int __asprintf_chk(char **out, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = format_owned(out, flag, fmt, ap, RA);
 	va_end(ap);
 	return r;
 }
@@ -133,7 +167,7 @@ PM_EXPORT char *getcwd(char *buf, size_t size)
 		errno = ERANGE;
 		return NULL;
 	}
-	char *p = pm__malloc(size > n ? size : n, pm__phase == 0);
+	char *p = pm__malloc(size > n ? size : n, pm__owned_transient(RA));
 	return p ? memcpy(p, tmp, n) : NULL;
 }
 #endif /* PM_NO_INTERPOSE */

@@ -44,6 +44,11 @@ void pm__tc_process_init(void)
 		membarrier_ok = 1;
 }
 
+int pm__tc_is_key(unsigned k)
+{
+	return (unsigned)tc_key == k;
+}
+
 /* Make every other running thread execute a full memory barrier. */
 static void barrier_all(void)
 {

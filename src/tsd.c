@@ -10,9 +10,13 @@
  * this process lacks (glibc hands out the lowest free key, so creating
  * keys until the wanted one appears, then deleting the fillers, gets it)
  * and gives the restoring thread the recorded values that point into the
- * persistent heap.  Keys this process already had are left alone: they
- * are the run-time's (ours included).  Destructors are not known, so
- * re-created keys have none.
+ * persistent heap.  Keys this process already had keep their destructors;
+ * their values are replaced only where the restore replaced the memory
+ * they pointed to (NULL, or an address in the persistent heap: blocks a
+ * library allocated before main() in this process, overwritten by the
+ * checkpointed ones); values pointing elsewhere are the run-time's, and
+ * pmalloc's own key is never touched.  Destructors of re-created keys are
+ * not known, so they have none.
  *
  * Probing: pthread_setspecific(k, pthread_getspecific(k)) fails with
  * EINVAL exactly when k is not allocated, and writes nothing otherwise.
@@ -64,8 +68,16 @@ void pm__tsd_restore(const uint64_t before[PM_TSD_WORDS])
 		return; /* not a table we wrote */
 	for (uint32_t i = 0; i < n; i++) {
 		struct pm_tsd_key e = pm__region->keys[i];
-		if (e.key >= NKEYMAX || (before[e.key / 64] >> (e.key % 64) & 1))
+		if (e.key >= NKEYMAX || pm__tc_is_key(e.key))
 			continue;
+		int useful = e.has_value && pm__in_persistent(e.value);
+		if (before[e.key / 64] >> (e.key % 64) & 1) {
+			pthread_key_t k = (pthread_key_t)e.key;
+			uintptr_t cur = (uintptr_t)pthread_getspecific(k);
+			if (useful && (!cur || pm__in_persistent(cur)))
+				pthread_setspecific(k, (void *)e.value);
+			continue;
+		}
 		/* create keys until this one exists (lowest free first) */
 		pthread_key_t k;
 		int have = 0;
@@ -80,7 +92,7 @@ void pm__tsd_restore(const uint64_t before[PM_TSD_WORDS])
 			}
 			fillers[nfill++] = k;
 		}
-		if (have && e.has_value && pm__in_persistent(e.value))
+		if (have && useful)
 			pthread_setspecific(k, (void *)(uintptr_t)e.value);
 	}
 	while (nfill)

@@ -40,11 +40,15 @@ malloc_trim
 mallopt
 strdup
 strndup
+__strdup
+__strndup
 getline
 getdelim
 __getdelim
 asprintf
 vasprintf
+__asprintf_chk
+__vasprintf_chk
 realpath
 getcwd
 __libc_start_main

@@ -35,8 +35,9 @@ CHECK_EXTRA += $(U_GLOBALS_BINS)
 # skips what is missing.
 LIB_STATE_PKG_sqlite := sqlite3
 LIB_STATE_PKG_glib := glib-2.0
+LIB_STATE_PKG_gobject := gobject-2.0
 LIB_STATE_PKG_xml := libxml-2.0
-LIB_STATE_HAVE := $(foreach l,sqlite glib xml,$(if $(shell pkg-config \
+LIB_STATE_HAVE := $(foreach l,sqlite glib gobject xml,$(if $(shell pkg-config \
 	--exists $(LIB_STATE_PKG_$(l)) 2>/dev/null && echo y),$(l)))
 LIB_STATE_BINS := $(patsubst %,$(B)/tests/lib_%,$(LIB_STATE_HAVE))
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # lib_state.sh - programs whose state lives inside real third-party
-# libraries (tests/lib_sqlite.c, lib_glib.c, lib_xml.c) checkpoint, are
-# restored in fresh processes (`pmalloc run --restore`) and find their
-# state intact: setup -> checkpoint, restore -> check, extend ->
+# libraries (tests/lib_sqlite.c, lib_glib.c, lib_gobject.c, lib_xml.c)
+# checkpoint, are restored in fresh processes (`pmalloc run --restore`)
+# and find their state intact: setup -> checkpoint, restore -> check, extend ->
 # checkpoint, restore -> check, extend -> checkpoint.  Each runs with
 # pm_register_object on the library ("obj"), without it ("none": the
 # library's data is registered by default), and for sqlite also with the
@@ -13,9 +13,10 @@
 #           only (the library's globals - configuration, mutex methods,
 #           page cache - are then not in the checkpoint, and the restored
 #           database crashes)
-#   glib    obj and none must pass (hash table, keys, GString); lost quark
-#           ids are reported, not failed on (the quark table is made
-#           before main() in the transient arena); G_SLICE=always-malloc
+#   glib    obj and none must pass (hash table, keys, GString, quarks:
+#           the quark table and GSlice's slabs are made before main())
+#   gobject obj and none must pass (a class, instances, signals, GError,
+#           GVariant: GObject's type table is made before main())
 #   xml     obj and none must pass
 # Programs whose -dev package is missing were not built: skipped; exit 77
 # if none was.
@@ -24,7 +25,6 @@ pm=$build/pmalloc
 [ -x "$pm" ] || { echo "no $pm"; exit 1; }
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-export G_SLICE=always-malloc
 fail=0 ran=0
 
 # cycle LIB MODE: 0 if every phase passed, else the phase's exit code
@@ -38,7 +38,7 @@ cycle() {
 	return 0
 }
 
-for lib in sqlite glib xml; do
+for lib in sqlite glib gobject xml; do
 	if [ ! -x "$build/tests/lib_$lib" ]; then
 		echo "skip $lib: not built (its -dev package is not installed)"
 		continue

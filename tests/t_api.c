@@ -317,6 +317,10 @@ static void test_extras(void)
 	CHECK(strstr(out, "pmalloc") != NULL || strstr(out, "bytes") != NULL);
 }
 
+extern int __asprintf_chk(char **, int, const char *, ...);
+extern char *__strdup(const char *);
+extern char *__strndup(const char *, size_t);
+
 static void test_owned(void)
 {
 	char *s = strdup("hello");
@@ -329,6 +333,17 @@ static void test_owned(void)
 	CHECK(asprintf(&a, "%d-%s", 42, "x") == 4);
 	CHECK(a && strcmp(a, "42-x") == 0 && in_persistent(a));
 	free(a);
+	/* what -D_FORTIFY_SOURCE makes of asprintf and strdup in libraries
+	 * built with it (Debian's GLib), and in binaries built long ago */
+	CHECK(__asprintf_chk(&a, 1, "%s%d", "v", 7) == 2);
+	CHECK(a && strcmp(a, "v7") == 0 && in_persistent(a));
+	free(a);
+	s = __strdup("old");
+	CHECK(s && strcmp(s, "old") == 0 && in_persistent(s));
+	free(s);
+	s = __strndup("older", 3);
+	CHECK(s && strcmp(s, "old") == 0 && in_persistent(s));
+	free(s);
 	char *rp = realpath(".", NULL);
 	CHECK(rp && rp[0] == '/' && in_persistent(rp));
 	char *cwd = getcwd(NULL, 0);
