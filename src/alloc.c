@@ -375,9 +375,10 @@ int pm__heap_restore_check(void)
 			return pm__err(-EBUSY,
 				       "the program holds %zu bytes of live "
 				       "blocks in the persistent heap (made "
-				       "in main() before pm_restore%s); restore "
-				       "must come before any allocation of its "
-				       "own",
+				       "in main() before pm_restore%s, by the "
+				       "program or by a library it dlopen'ed "
+				       "or called); restore must come before "
+				       "any allocation of its own",
 				       own,
 				       pm__restored_once ? ", or by the restored "
 							   "heap"
