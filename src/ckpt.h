@@ -55,7 +55,8 @@ void pm__ckpt_close(struct pm__ckpt *ck);
  * and the region header.  0, PM_ECORRUPT, PM_ETRUNC or -errno. */
 int pm__ckpt_verify_data(struct pm__ckpt *ck);
 
-/* Private anonymous scratch memory (no malloc inside the library). */
+/* Private anonymous scratch memory (no malloc inside the library; in the
+ * library, pm__os_aux: past the region). */
 void *pm__scratch(size_t n);
 void pm__scratch_free(void *p, size_t n);
 

@@ -40,6 +40,7 @@
 	 : (k) == PMF_SEC_DATA		 ? "data"                              \
 	 : (k) == PMF_SEC_PERSISTENT	 ? "persistent"                        \
 	 : (k) == PMF_SEC_REGISTERED	 ? "registered"                        \
+	 : (k) == PMF_SEC_CODE		 ? "code"                              \
 					 : "unknown")
 
 typedef unsigned long long ull;
@@ -47,6 +48,7 @@ typedef unsigned long long ull;
 /* Here rather than in ckpt_api.c: see the note there on the CLI. */
 int pm__ckpt_restored PM_STATE;
 
+#ifdef PM_CKPT_PARSE_ONLY
 void *pm__scratch(size_t n)
 {
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
@@ -59,6 +61,12 @@ void pm__scratch_free(void *p, size_t n)
 	if (p)
 		munmap(p, n);
 }
+#else
+/* past the region, out of the way of the checkpointed process's own
+ * mappings (check_code) */
+void *pm__scratch(size_t n) { return pm__os_aux(n); }
+void pm__scratch_free(void *p, size_t n) { pm__os_aux_free(p, n); }
+#endif
 
 static int zero_bytes(const void *p, size_t n)
 {
@@ -251,7 +259,8 @@ static int parse_table(struct pm__ckpt *ck)
 
 	for (uint32_t i = 0; i < h->nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
-		if (s->flags || s->reserved[0] || s->reserved[1] || !s->len)
+		uint32_t fl = s->kind == PMF_SEC_CODE ? 0 : s->flags;
+		if (fl || s->reserved[0] || s->reserved[1] || !s->len)
 			return bad_section(i, s, "flags, reserved or length");
 		if (s->kind == PMF_SEC_HEAP) {
 			if ((s->addr | s->len | s->data_off) & (ps - 1))
@@ -277,9 +286,19 @@ static int parse_table(struct pm__ckpt *ck)
 			nheap++;
 		} else if (s->kind == PMF_SEC_DATA ||
 			   s->kind == PMF_SEC_PERSISTENT ||
-			   s->kind == PMF_SEC_REGISTERED) {
+			   s->kind == PMF_SEC_REGISTERED ||
+			   s->kind == PMF_SEC_CODE) {
 			if ((s->addr | s->len) & 7 || s->addr + s->len < s->addr)
 				return bad_section(i, s, "not word-aligned");
+			if (s->kind == PMF_SEC_CODE &&
+			    (((s->addr | s->len) & (ps - 1)) ||
+			     (s->flags & ~(PMF_PROT_READ | PMF_PROT_WRITE |
+					   PMF_PROT_EXEC)) ||
+			     !(s->flags & PMF_PROT_READ) ||
+			     !(s->flags & PMF_PROT_EXEC)))
+				return bad_section(i, s, "code section not "
+							 "page-aligned or with "
+							 "a bad protection");
 			if (s->addr < h->base + h->size &&
 			    s->addr + s->len > h->base)
 				return bad_section(i, s, "overlaps the heap");
@@ -648,7 +667,7 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 {
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
-		if (s->kind == PMF_SEC_HEAP)
+		if (s->kind == PMF_SEC_HEAP || s->kind == PMF_SEC_CODE)
 			continue;
 		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
 		if (s->kind != PMF_SEC_REGISTERED)
@@ -670,6 +689,26 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 				       "matches no span of this process",
 				       i, KIND_NAME(s->kind), (ull)lo,
 				       (ull)hi);
+	}
+	return 0;
+}
+
+/* Each code section (JIT code, codemap.c) goes back where it was, outside
+ * the heap, over nothing this process has mapped. */
+static int check_code(const struct pm__ckpt *ck)
+{
+	char what[96];
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind != PMF_SEC_CODE)
+			continue;
+		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
+		if (!pm__code_range_free(lo, hi, what, sizeof what))
+			return pm__err(PM_ELAYOUT,
+				       "section %u (code %llx-%llx, JIT code "
+				       "of the checkpointed process) cannot "
+				       "go back: this process has %s there",
+				       i, (ull)lo, (ull)hi, what);
 	}
 	return 0;
 }
@@ -738,6 +777,12 @@ static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind == PMF_SEC_HEAP)
 			continue;
+		if (s->kind == PMF_SEC_CODE) {
+			pm__code_apply((uintptr_t)s->addr, (size_t)s->len,
+				       s->flags, src);
+			src += s->len + pmf_keep_bytes(s->len);
+			continue;
+		}
 		uintptr_t to = (uintptr_t)s->addr;
 		if (s->kind != PMF_SEC_REGISTERED)
 			to += (uintptr_t)exe_delta;
@@ -849,7 +894,8 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 		rc = ngs;
 		goto out;
 	}
-	if ((rc = check_globals(&ck, exe_delta, gs, ngs)))
+	if ((rc = check_globals(&ck, exe_delta, gs, ngs)) ||
+	    (rc = check_code(&ck)))
 		goto out;
 	if (!(flags & PM_RESTORE_NO_VERIFY) &&
 	    (rc = pm__ckpt_verify_data(&ck)))

@@ -372,6 +372,10 @@ int pm__ckpt_write(const char *path)
 	int ngs = pm__globals_spans(gs, PM_GSPAN_MAX);
 	if (ngs < 0)
 		return ngs;
+	int ncode = pm__code_spans(gs + ngs, PM_GSPAN_MAX - ngs);
+	if (ncode < 0)
+		return ncode;
+	ngs += ncode;
 	for (int i = 0; i < ngs; i++)
 		s.keep_cap += pmf_keep_bytes(gs[i].hi - gs[i].lo);
 	maplen = fixed + s.keep_cap + 64;
@@ -447,16 +451,20 @@ int pm__ckpt_write(const char *path)
 	memset(s.prefix, 0, (size_t)table_end);
 	for (int i = 0; i < ngs; i++) {
 		uint64_t len = s.gspans[i].hi - s.gspans[i].lo;
-		sec[i].kind = s.gspans[i].kind == PM_GSPAN_DATA ? PMF_SEC_DATA
-			      : s.gspans[i].kind == PM_GSPAN_PERSISTENT
-				      ? PMF_SEC_PERSISTENT
-				      : PMF_SEC_REGISTERED;
+		uint32_t k = s.gspans[i].kind;
+		sec[i].kind = k == PM_GSPAN_DATA	 ? PMF_SEC_DATA
+			      : k == PM_GSPAN_PERSISTENT ? PMF_SEC_PERSISTENT
+			      : k == PM_GSPAN_CODE	 ? PMF_SEC_CODE
+							 : PMF_SEC_REGISTERED;
+		sec[i].flags = k == PM_GSPAN_CODE ? s.gspans[i].prot : 0;
 		sec[i].addr = s.gspans[i].lo;
 		sec[i].len = len;
 		sec[i].data_off = cur;
 		sec[i].keep_off = cur + len;
 		memset(keep, 0, pmf_keep_bytes(len));
-		pm__globals_keep_mask(s.gspans[i].lo, s.gspans[i].hi, keep);
+		if (k != PM_GSPAN_CODE) /* code is copied whole */
+			pm__globals_keep_mask(s.gspans[i].lo, s.gspans[i].hi,
+					      keep);
 		sec[i].keep_crc = pm__crc32c(0, keep, pmf_keep_bytes(len));
 		keep += pmf_keep_bytes(len);
 		cur += len + pmf_keep_bytes(len);

@@ -100,11 +100,19 @@ enum pmf_kind {
 	PMF_SEC_DATA = 2,       /* executable's .data/.bss (with keep bitmap) */
 	PMF_SEC_PERSISTENT = 3, /* PM_PERSISTENT globals (with keep bitmap) */
 	PMF_SEC_REGISTERED = 4, /* pm_register()ed range (with keep bitmap) */
+	PMF_SEC_CODE = 5,       /* anonymous executable mapping (JIT code):
+				 * page-aligned, flags = its protection,
+				 * keep bitmap present and all zero */
 };
+
+/* Section flags of a code section (the mapping's protection). */
+#define PMF_PROT_READ 1u
+#define PMF_PROT_WRITE 2u
+#define PMF_PROT_EXEC 4u
 
 struct pmf_section {
 	uint32_t kind;          /*   0 enum pmf_kind */
-	uint32_t flags;         /*   4 reserved, 0 */
+	uint32_t flags;         /*   4 code: PMF_PROT_*; others 0 */
 	uint64_t addr;          /*   8 address in the writing process */
 	uint64_t len;           /*  16 bytes */
 	uint64_t data_off;      /*  24 file offset of the bytes */

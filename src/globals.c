@@ -654,9 +654,8 @@ static int build_tables(struct objan *o)
 	size_t nrelr = relr_walk(o, &d, &f, NULL);
 	size_t nk = nrela + njmp + 2, nl = nrela + nrelr;
 	size_t bytes = align_up((nk + nl) * 16, PM_PAGE);
-	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
+	void *m = pm__os_aux(bytes);
+	if (!m)
 		return -1;
 	struct builder b = {o, (struct range *)m, 0,
 			    (struct lword *)((char *)m + nk * 16), 0, &d};
@@ -1154,8 +1153,7 @@ static int lib_analysis(const struct hit *h, const struct objan **out)
 	return 0;
 drop:
 	unlock();
-	if (t.map)
-		munmap(t.map, t.maplen);
+	pm__os_aux_free(t.map, t.maplen);
 	if (rc)
 		return pm__err(rc, "pm_register: registered memory of more than "
 				   "%d shared objects",

@@ -66,6 +66,13 @@ int pm__os_commit(void *p, size_t n);
 /* Give the pages of [p, p+n) back to the OS; afterwards they read as zero
  * (true even where a checkpoint file was mapped over them). */
 void pm__os_release(void *p, size_t n);
+/* pmalloc's own memory outside the region (checkpoint scratch, relocation
+ * tables, the barrier page): private anonymous read-write pages placed
+ * right after the region when that is free, so that they never take an
+ * address where the checkpointed process had a mapping of its own (JIT
+ * code, codemap.c) in a process started the same way.  NULL on failure. */
+void *pm__os_aux(size_t n);
+void pm__os_aux_free(void *p, size_t n);
 /* Set once a checkpoint file has been mapped into the region: release must
  * then replace mappings rather than madvise (which would bring back the
  * file's bytes). */
@@ -293,12 +300,15 @@ extern uintptr_t pm__libc_lo, pm__libc_hi, pm__ld_lo, pm__ld_hi;
  * copy-relocated objects, loader-written words the program left alone,
  * pointers into the transient arena, pmalloc's own state). */
 struct pm_gspan {
-	uintptr_t lo, hi;     /* 8-byte aligned */
-	uint32_t kind;        /* PM_GSPAN_DATA / _PERSISTENT / _REGISTERED */
+	uintptr_t lo, hi;     /* 8-byte aligned (CODE: page-aligned) */
+	uint32_t kind;        /* PM_GSPAN_DATA / _PERSISTENT / _REGISTERED /
+			       * _CODE */
+	uint32_t prot;        /* CODE: PROT_* of the mapping */
 };
 #define PM_GSPAN_DATA 1
 #define PM_GSPAN_PERSISTENT 2
 #define PM_GSPAN_REGISTERED 3
+#define PM_GSPAN_CODE 4 /* codemap.c: an anonymous executable mapping */
 #define PM_GSPAN_MAX 300
 /* Is this path one of the C/C++ run-time's or an allocator's (libc,
  * ld.so, libstdc++, ...)?  Their globals are never persisted. */
@@ -347,6 +357,16 @@ void pm__tsd_record(void);
 void pm__tsd_restore(const uint64_t before[PM_TSD_WORDS]);
 /* Is k the key of pmalloc's thread caches (tcache.c)? */
 int pm__tc_is_key(unsigned k);
+
+/* ---- codemap.c: anonymous executable mappings (JIT code) -----------------
+ * List them (readable, executable, private, anonymous, outside the
+ * region) as PM_GSPAN_CODE spans: their count, or a negative code. */
+int pm__code_spans(struct pm_gspan *out, int max);
+/* Is nothing mapped in [lo, hi)?  If something is, `what` names it. */
+int pm__code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap);
+/* Map [lo, lo+len) anonymous, copy src in, set prot; aborts on failure
+ * (called past the restore's point of no return, on a checked range). */
+void pm__code_apply(uintptr_t lo, size_t len, unsigned prot, const void *src);
 
 /* ---- crc32c.c ------------------------------------------------------------ */
 uint32_t pm__crc32c(uint32_t crc, const void *buf, size_t len);

@@ -236,3 +236,47 @@ const char *pm__env(const char *name)
 			return s + n + 1;
 	return NULL;
 }
+
+/* Next address to try after the region: bumped by each mapping, lowered
+ * again when the last one is given back (scratch is freed in LIFO order). */
+static uintptr_t aux_next PM_STATE;
+
+void *pm__os_aux(size_t n)
+{
+	n = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	struct pm_region *r = pm__region;
+	if (r) {
+		uintptr_t end = r->base + r->size, cur = aux_next;
+		if (cur < end)
+			__atomic_compare_exchange_n(&aux_next, &cur, end, 0,
+						    __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+		for (int tries = 0; tries < 16; tries++) {
+			uintptr_t at = __atomic_fetch_add(&aux_next, n,
+							  __ATOMIC_RELAXED);
+			void *p = mmap((void *)at, n, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS |
+					       MAP_NORESERVE |
+					       MAP_FIXED_NOREPLACE,
+				       -1, 0);
+			if (p == (void *)at)
+				return p;
+			if (p != MAP_FAILED) /* the flag taken as a hint */
+				munmap(p, n);
+		}
+	}
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void pm__os_aux_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	n = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	munmap(p, n);
+	uintptr_t top = (uintptr_t)p + n;
+	__atomic_compare_exchange_n(&aux_next, &top, (uintptr_t)p, 0,
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}

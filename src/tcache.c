@@ -60,12 +60,9 @@ static void barrier_all(void)
 	 * which serialises them. */
 	static char *page PM_STATE;
 	if (!page) {
-		page = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (page == MAP_FAILED) {
-			page = NULL;
+		page = pm__os_aux(PM_PAGE);
+		if (!page)
 			return;
-		}
 	}
 	page[0] = 1;
 	mprotect(page, PM_PAGE, PROT_READ);

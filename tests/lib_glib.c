@@ -4,12 +4,13 @@
  * tests/lib_state.sh, each phase in a fresh process under `pmalloc run`:
  *
  *   setup F MODE     a GHashTable of 20000 string keys whose values are
- *                    GQuarks of 2000 interned strings, a GString log;
- *                    checkpoint to F
+ *                    GQuarks of 2000 interned strings, a GString log, a
+ *                    GRegex compiled by PCRE2's JIT; checkpoint to F
  *   verify F G MODE  (restored at start-up) check generation G: every key
  *                    maps to its quark, g_quark_to_string and
  *                    g_quark_try_string agree with it, new quarks get
- *                    new ids; add a generation; checkpoint to F.next
+ *                    new ids, the regex matches and new ones compile;
+ *                    add a generation; checkpoint to F.next
  *
  * MODE "obj" calls pm_register_object("libglib-2.0") first (and again
  * after a restore); "none" does not.
@@ -30,6 +31,7 @@
 #include "lib_common.h"
 
 static GHashTable *table; /* key -> GQuark of "word-<n % 2000>-<gen>" */
+static GRegex *word_re;   /* JIT-compiled (G_REGEX_OPTIMIZE): PCRE2 code */
 static GString *log_text;
 static long gen_now = -1;
 static long nkeys;
@@ -92,6 +94,21 @@ static void check(void)
 	char want[64];
 	snprintf(want, sizeof want, "generation %ld: %ld keys\n", gen_now,
 		 nkeys);
+	/* a pattern compiled before the checkpoint, and a new one */
+	GMatchInfo *mi = NULL;
+	if (!g_regex_match(word_re, "x word-17-3 y", 0, &mi) ||
+	    !g_match_info_matches(mi))
+		fail("JIT regex", 0);
+	char *num = g_match_info_fetch(mi, 1);
+	if (!num || strcmp(num, "17"))
+		fail("JIT regex group", 0);
+	g_free(num);
+	g_match_info_free(mi);
+	GRegex *re2 = g_regex_new("^generation (\\d+):", G_REGEX_OPTIMIZE |
+				  G_REGEX_MULTILINE, 0, NULL);
+	if (!re2 || !g_regex_match(re2, log_text->str, 0, NULL))
+		fail("new JIT regex", 0);
+	g_regex_unref(re2);
 	if (log_text->len < strlen(want) ||
 	    strcmp(log_text->str + log_text->len - strlen(want), want))
 		fail("GString log", (long)log_text->len);
@@ -105,6 +122,8 @@ int main(int argc, char **argv)
 		table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					      NULL);
 		log_text = g_string_new("log\n");
+		word_re = g_regex_new("word-(\\d+)-(\\d+)", G_REGEX_OPTIMIZE,
+				      0, NULL);
 		add_generation(0);
 		check();
 		if (qbad)

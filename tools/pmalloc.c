@@ -238,6 +238,8 @@ static const char *kind_name(uint32_t k)
 		return "persistent";
 	case PMF_SEC_REGISTERED:
 		return "registered";
+	case PMF_SEC_CODE:
+		return "code";
 	}
 	return "?";
 }
@@ -352,7 +354,13 @@ static int cmd_info(int argc, char **argv)
 		       (unsigned long long)(s->addr + s->len),
 		       (unsigned long long)s->len,
 		       (unsigned long long)s->data_off, s->data_crc);
-		if (s->kind != PMF_SEC_HEAP) {
+		if (s->kind == PMF_SEC_CODE) {
+			/* code is copied whole: show its protection */
+			printf("    %c%c%c",
+			       s->flags & PMF_PROT_READ ? 'r' : '-',
+			       s->flags & PMF_PROT_WRITE ? 'w' : '-',
+			       s->flags & PMF_PROT_EXEC ? 'x' : '-');
+		} else if (s->kind != PMF_SEC_HEAP) {
 			/* words kept: count the bitmap's set bits */
 			uint64_t kb = pmf_keep_bytes(s->len), kept = 0;
 			unsigned char *bm = malloc(kb ? kb : 1);
