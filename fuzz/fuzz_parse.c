@@ -85,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 struct gsec {
 	uint32_t kind;
 	uint64_t addr, len;
+	uint32_t flags;
 };
 
 /* Lay out and fill a valid file as ckpt_write.c would. */
@@ -100,13 +101,16 @@ static size_t gen(int shape, unsigned char **out)
 		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE};
 		top_end = GBASE + regpages * GPAGE;
 		break;
-	case 1: /* every kind of globals, three heap spans with gaps */
+	case 1: /* every kind of globals and code, three heap spans */
 		nobj = 4;
 		s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558000ull, 112};
 		s[n++] = (struct gsec){PMF_SEC_PERSISTENT, 0x555555558070ull, 8};
 		s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558078ull, 520};
 		s[n++] = (struct gsec){PMF_SEC_REGISTERED, 0x7ffff7fa0000ull,
 				       64};
+		s[n++] = (struct gsec){PMF_SEC_CODE, 0x7ffff7d03000ull, GPAGE,
+				       PMF_PROT_READ | PMF_PROT_WRITE |
+					       PMF_PROT_EXEC};
 		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE,
 				       (regpages + 1) * GPAGE};
 		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE + 8 * GPAGE, GPAGE};
@@ -180,6 +184,7 @@ static size_t gen(int shape, unsigned char **out)
 	uint64_t gcur = table_end, hcur = heap_off;
 	for (int i = 0; i < n; i++) {
 		t[i].kind = s[i].kind;
+		t[i].flags = s[i].flags;
 		t[i].addr = s[i].addr;
 		t[i].len = s[i].len;
 		unsigned char *d;
