@@ -416,7 +416,8 @@ int pm__heap_spans(int (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
 		if (c == a->top)
 			inuse = 0, sz = a->top_end - c;
 		if (!inuse) {
-			uintptr_t ilo = (c + 32 + PM_PAGE - 1) & ~(PM_PAGE - 1);
+			uintptr_t ilo = (c + PM_FREE_HDR + PM_PAGE - 1) &
+				       ~(PM_PAGE - 1);
 			uintptr_t ihi = (c + sz) & ~(PM_PAGE - 1);
 			if (ihi > ilo) {
 				if (ilo > lo && (r = fn(ctx, lo, ilo)))

@@ -6,7 +6,8 @@
  * Checked: chunks tile [first, top_end) with sane sizes; the PINUSE bit of
  * every chunk matches its predecessor's state; free chunks have correct
  * footers, are never adjacent, and are each in the right bin exactly once;
- * bins are well linked, large bins sorted, bitmaps exact; byte totals
+ * bins are well linked, large bins sorted with an exact ring of one
+ * leader per size, bitmaps exact; byte totals
  * match; every cached block is an in-use chunk of its class.
  */
 #include "tcache.h"
@@ -16,6 +17,41 @@
 #define SIZE(c) (HEAD(c) & ~(size_t)15)
 #define FD(c) (((uintptr_t *)(c))[2])
 #define BK(c) (((uintptr_t *)(c))[3])
+#define FD_SIZE(c) (((uintptr_t *)(c))[4])
+#define BK_SIZE(c) (((uintptr_t *)(c))[5])
+
+/* A large bin's ring of leaders: exactly the first chunk of each size, in
+ * size order, doubly linked; the other chunks' links NULL. */
+static int check_ring(uintptr_t h, int b, const char *name)
+{
+	uintptr_t first = FD(h), expect = first;
+	if (first == h)
+		return 0;
+	for (uintptr_t p = first; p != h; p = FD(p)) {
+		int leader = p == first || SIZE(BK(p)) != SIZE(p);
+		if (!leader) {
+			if (FD_SIZE(p) || BK_SIZE(p))
+				return pm__err(PM_ECORRUPT,
+					       "%s arena: large bin %d: %p has "
+					       "size links but is not the first "
+					       "of its size",
+					       name, b, (void *)p);
+			continue;
+		}
+		if (p != expect || !FD_SIZE(p) || BK_SIZE(FD_SIZE(p)) != p)
+			return pm__err(PM_ECORRUPT,
+				       "%s arena: large bin %d: size ring "
+				       "broken at %p",
+				       name, b, (void *)p);
+		expect = FD_SIZE(p);
+	}
+	if (expect != first)
+		return pm__err(PM_ECORRUPT,
+			       "%s arena: large bin %d: size ring does not "
+			       "close",
+			       name, b);
+	return 0;
+}
 
 static int bin_of(size_t sz)
 {
@@ -140,6 +176,11 @@ static int check_arena(struct pm_arena *a, const char *name)
 					       "than free chunks",
 					       name);
 		}
+	}
+	for (int b = PM_NSMALL; b < PM_NSMALL + PM_NLARGE; b++) {
+		int r = check_ring(bin_head(a, b), b, name);
+		if (r)
+			return r;
 	}
 	if (binned != nfree || binned_bytes != free_bytes ||
 	    free_bytes != a->free_bytes)

@@ -31,7 +31,11 @@
  *   - no two adjacent free chunks (coalescing is immediate); top is free;
  *   - a free non-top chunk is in exactly the bin its size maps to, and its
  *     successor has PINUSE clear and prev_foot == its size;
- *   - small bins hold one size each; large bins are sorted by size;
+ *   - small bins hold one size each; large bins are sorted by size, and
+ *     the first chunk of each size in a large bin (its "leader") is on a
+ *     circular list of the bin's leaders, in size order, through
+ *     fd_size/bk_size (NULL in the others): insert and best-fit search
+ *     step over sizes, not chunks (glibc's skip links, dlmalloc's tries);
  *   - bitmap bit i set <=> bin i non-empty.
  * The caller holds the arena's lock for every function here.
  */
@@ -49,8 +53,10 @@ struct chunk {
 	size_t prev_foot;
 	size_t head;
 	struct chunk *fd, *bk;
-	/* large free chunks only: nothing more; bins are sorted lists */
+	/* large free chunks only (sizes >= 1024): the ring of leaders */
+	struct chunk *fd_size, *bk_size;
 };
+_Static_assert(sizeof(struct chunk) == PM_FREE_HDR, "free chunk header");
 
 #define C(a) ((struct chunk *)(a))
 #define MEM(c) ((void *)((char *)(c) + 16))
@@ -82,27 +88,92 @@ static inline struct chunk *bin_at(struct pm_arena *a, unsigned b)
 	return C((char *)&a->bins[2 * b] - offsetof(struct chunk, fd));
 }
 
-static void bin_insert(struct pm_arena *a, struct chunk *c, size_t sz)
+/* Link c into the list after `after`. */
+static inline void link_after(struct chunk *after, struct chunk *c)
 {
-	struct chunk *h, *after;
-	if (sz < SMALL_LIMIT) {
-		unsigned i = small_index(sz);
-		h = bin_at(a, i);
-		a->smallmap |= 1ULL << i;
-		after = h; /* LIFO at the front */
-	} else {
-		unsigned i = large_index(sz);
-		h = bin_at(a, PM_NSMALL + i);
-		a->largemap |= 1ULL << i;
-		/* sorted by size: insert before the first larger chunk */
-		after = h;
-		for (struct chunk *p = h->fd; p != h && SIZE(p) < sz; p = p->fd)
-			after = p;
-	}
 	c->fd = after->fd;
 	c->bk = after;
 	after->fd->bk = c;
 	after->fd = c;
+}
+
+/* Put leader c on the ring just before leader `before` (NULL: c alone). */
+static inline void ring_before(struct chunk *before, struct chunk *c)
+{
+	if (!before) {
+		c->fd_size = c->bk_size = c;
+		return;
+	}
+	c->fd_size = before;
+	c->bk_size = before->bk_size;
+	before->bk_size->fd_size = c;
+	before->bk_size = c;
+}
+
+/* A large bin: sorted by size, one leader per size on the ring.  Walk the
+ * leaders (not the chunks) to the place of size sz. */
+static void large_insert(struct chunk *h, struct chunk *c, size_t sz)
+{
+	struct chunk *first = h->fd;
+	if (first == h) { /* empty bin */
+		link_after(h, c);
+		ring_before(NULL, c);
+		return;
+	}
+	struct chunk *l = first;
+	for (;;) {
+		size_t lsz = SIZE(l);
+		if (lsz == sz) { /* same size: behind its leader */
+			link_after(l, c);
+			c->fd_size = c->bk_size = NULL;
+			return;
+		}
+		if (lsz > sz) { /* a new size, before l's group */
+			link_after(l->bk, c);
+			ring_before(l, c);
+			return;
+		}
+		if (l->fd_size == first) { /* larger than every size */
+			link_after(h->bk, c);
+			ring_before(first, c);
+			return;
+		}
+		l = l->fd_size;
+	}
+}
+
+static void large_remove(struct chunk *h, struct chunk *c)
+{
+	if (!c->fd_size)
+		return; /* not a leader: only the list link (caller) */
+	struct chunk *n = c->fd;
+	if (n != h && SIZE(n) == SIZE(c)) { /* n leads its size now */
+		if (c->fd_size == c) {
+			n->fd_size = n->bk_size = n;
+		} else {
+			n->fd_size = c->fd_size;
+			n->bk_size = c->bk_size;
+			c->fd_size->bk_size = n;
+			c->bk_size->fd_size = n;
+		}
+	} else if (c->fd_size != c) {
+		c->bk_size->fd_size = c->fd_size;
+		c->fd_size->bk_size = c->bk_size;
+	}
+	c->fd_size = c->bk_size = NULL;
+}
+
+static void bin_insert(struct pm_arena *a, struct chunk *c, size_t sz)
+{
+	if (sz < SMALL_LIMIT) {
+		unsigned i = small_index(sz);
+		a->smallmap |= 1ULL << i;
+		link_after(bin_at(a, i), c); /* LIFO at the front */
+	} else {
+		unsigned i = large_index(sz);
+		a->largemap |= 1ULL << i;
+		large_insert(bin_at(a, PM_NSMALL + i), c, sz);
+	}
 	a->free_bytes += sz;
 }
 
@@ -111,6 +182,8 @@ static void bin_remove(struct pm_arena *a, struct chunk *c, size_t sz)
 	struct chunk *f = c->fd, *b = c->bk;
 	if (unlikely(f->bk != c || b->fd != c))
 		pm__fatal("corrupted free list", MEM(c));
+	if (sz >= SMALL_LIMIT)
+		large_remove(bin_at(a, PM_NSMALL + large_index(sz)), c);
 	f->bk = b;
 	b->fd = f;
 	if (f == b) { /* the bin is now empty: f and b are the head */
@@ -125,10 +198,11 @@ static void bin_remove(struct pm_arena *a, struct chunk *c, size_t sz)
 /* ---- release of free pages -------------------------------------------- */
 
 /* Give back the whole pages strictly inside a free chunk's payload (past
- * its fd/bk words). */
+ * its header and links). */
 static void release_interior(struct pm_arena *a, struct chunk *c, size_t sz)
 {
-	uintptr_t lo = ((uintptr_t)c + 32 + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	uintptr_t lo = ((uintptr_t)c + PM_FREE_HDR + PM_PAGE - 1) &
+		       ~(PM_PAGE - 1);
 	uintptr_t hi = ((uintptr_t)c + sz) & ~(PM_PAGE - 1);
 	if (hi > lo) {
 		pm__os_release((void *)lo, hi - lo);
@@ -263,15 +337,22 @@ static struct chunk *take_large(struct pm_arena *a, size_t sz)
 	uint64_t m = a->largemap >> i << i;
 	while (m) {
 		unsigned b = (unsigned)__builtin_ctzll(m);
-		struct chunk *h = bin_at(a, PM_NSMALL + b);
-		for (struct chunk *c = h->fd; c != h; c = c->fd) {
-			size_t csz = SIZE(c);
-			if (csz >= sz) { /* sorted: the first fit is the best */
+		struct chunk *h = bin_at(a, PM_NSMALL + b), *first = h->fd;
+		struct chunk *l = first;
+		do { /* leaders in size order: the first fit is the best */
+			size_t csz = SIZE(l);
+			if (csz >= sz) {
+				/* take a follower if there is one: the ring
+				 * stays as it is */
+				struct chunk *c = l->fd;
+				if (c == h || SIZE(c) != csz)
+					c = l;
 				bin_remove(a, c, csz);
 				split_inuse(a, c, csz, sz);
 				return c;
 			}
-		}
+			l = l->fd_size;
+		} while (l != first);
 		m &= m - 1;
 	}
 	return NULL;
@@ -629,7 +710,7 @@ int pm__arena_trim_all(struct pm_arena *a, size_t pad)
 	for (unsigned b = 0; b < PM_NSMALL + PM_NLARGE; b++) {
 		struct chunk *h = bin_at(a, b);
 		for (struct chunk *c = h->fd; c != h; c = c->fd)
-			if (SIZE(c) >= 2 * PM_PAGE + 32) {
+			if (SIZE(c) >= 2 * PM_PAGE + PM_FREE_HDR) {
 				release_interior(a, c, SIZE(c));
 				did = 1;
 			}

@@ -190,7 +190,8 @@ static int setup_region(void)
 		return -1;
 	struct pm_region *r = (struct pm_region *)base;
 	r->magic = PM_REGION_MAGIC;
-	r->version = 2; /* 2: pthread keys in the header */
+	r->version = 3; /* 2: pthread keys in the header; 3: size links in
+			 * large free chunks */
 	r->header_size = sizeof *r;
 	r->base = base;
 	r->size = got;

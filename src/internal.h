@@ -117,6 +117,10 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define PM_REGION_MAGIC 0x31434f4c4c414d50ULL /* "PMALLOC1" */
 #define PM_NSMALL 64   /* small bins: chunk sizes 16*i, i < 64 (< 1024) */
 #define PM_NLARGE 64   /* large bins: 4 per power of two from 1024 */
+/* Bytes at the start of a free chunk that hold its header and links
+ * (prev_foot, head, fd, bk, and for large chunks fd_size, bk_size): page
+ * release and the checkpoint's sparse spans keep them. */
+#define PM_FREE_HDR 48
 #define PM_NROOTS 64
 #define PM_ROOT_NAME 64
 #define PM_NKEYS 64    /* pthread keys a checkpoint remembers */
