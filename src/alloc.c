@@ -112,7 +112,7 @@ void *pm__malloc_slow(size_t n, int transient)
 		if (!tc)
 			tc = pm__tc_create();
 		if (tc) {
-			unsigned cls = (unsigned)(pm__request2size(n) >> 4);
+			unsigned cls = pm__tc_class_of_request(n);
 			p = pm__tc_pop(tc, cls);
 			if (!p)
 				p = pm__tc_refill(tc, cls);

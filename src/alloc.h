@@ -54,7 +54,7 @@ static inline void *pm__malloc(size_t n, int transient)
 {
 	struct pm_tcache *tc = pm__tls_tc;
 	if (likely(tc != NULL) && likely(n <= TC_MAXREQ) && !transient) {
-		void *b = pm__tc_pop(tc, (unsigned)(pm__request2size(n) >> 4));
+		void *b = pm__tc_pop(tc, pm__tc_class_of_request(n));
 		if (likely(b != NULL))
 			return b;
 	}
@@ -70,8 +70,9 @@ static inline void pm__free(void *p)
 		size_t head = ((size_t *)p)[-1];
 		size_t sz = head & ~(size_t)15;
 		/* in use and not PM_CHUNK_EARLY (those go the slow way) */
-		if (likely((head & 6) == 2 && sz < 1024 && sz >= 32)) {
-			unsigned cls = (unsigned)(sz >> 4);
+		if (likely((head & 6) == 2 && sz < TC_CHUNK_LIMIT &&
+			   sz >= 32)) {
+			unsigned cls = pm__tc_class_of_chunk(sz);
 			if (likely(pm__tc_push(tc, cls, p)))
 				return;
 			pm__tc_overflow(tc, cls, p);

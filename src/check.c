@@ -233,7 +233,8 @@ static int check_caches(void)
 			for (void *b = tc->head[i]; b; b = *(void **)b, n++) {
 				uintptr_t c = (uintptr_t)b - 16;
 				if (!pm__in_persistent(c) || !(HEAD(c) & 2) ||
-				    SIZE(c) != (size_t)i << 4 ||
+				    SIZE(c) < 32 || SIZE(c) >= TC_CHUNK_LIMIT ||
+				    pm__tc_class_of_chunk(SIZE(c)) != i ||
 				    ((uint64_t *)b)[1] != TC_KEY ||
 				    n > (unsigned)(pm__tc_cap[i] - tc->room[i]))
 					return pm__err(PM_ECORRUPT,

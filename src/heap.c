@@ -441,12 +441,12 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 {
 	int k = 0;
 	struct chunk *c;
-	/* the fast list first: no splitting, no coalescing */
-	while (k < max && (c = take_fast(a, sz)))
+	/* small sizes: the fast list first (no splitting, no coalescing),
+	 * then the exact-size bin */
+	while (sz < SMALL_LIMIT && k < max && (c = take_fast(a, sz)))
 		out[k++] = finish(a, c);
-	/* then the exact-size bin */
 	struct chunk *h = bin_at(a, small_index(sz));
-	while (k < max && h->bk != h) {
+	while (sz < SMALL_LIMIT && k < max && h->bk != h) {
 		c = h->bk;
 		bin_remove(a, c, sz);
 		c->head |= CINUSE;

@@ -31,10 +31,15 @@ static void tc_thread_exit(void *arg);
 
 void pm__tc_process_init(void)
 {
-	for (unsigned i = 0; i < TC_NCLASS; i++) {
+	for (unsigned i = 0; i < TC_NSMALL; i++) {
 		size_t sz = (size_t)i << 4;
 		size_t cap = sz ? (32768 / sz) : 0;
 		pm__tc_cap[i] = (uint16_t)(cap > 256 ? 256 : cap < 8 ? 8 : cap);
+	}
+	/* medium: at most 32 KiB of a class (32 of 1 KiB ... 2 of 16 KiB) */
+	for (unsigned i = TC_NSMALL; i < TC_NCLASS; i++) {
+		size_t cap = 32768 / pm__tc_class_size(i);
+		pm__tc_cap[i] = (uint16_t)(cap < 2 ? 2 : cap);
 	}
 	pm__tc_cap[0] = pm__tc_cap[1] = 0; /* no such chunk sizes */
 	pthread_key_create(&tc_key, tc_thread_exit);
@@ -146,18 +151,22 @@ static void tc_thread_exit(void *arg)
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 {
 	void *blocks[256];
-	size_t sz = (size_t)cls << 4;
+	size_t sz = pm__tc_class_size(cls);
 	struct pm_arena *a = &pm__region->p;
 	int want = (int)(REFILL_BYTES / sz);
 	if (want > tc->room[cls] / 2 + 1)
 		want = tc->room[cls] / 2 + 1;
 	if (want > 256)
 		want = 256;
+	if (want < 1)
+		want = 1;
 	void *ret = NULL, *first, *last;
 	pm__lock_persistent();
 	/* under the lock nobody quiesces, so the cache may be touched
-	 * without the busy flag */
-	size_t n = pm__arena_fast_take(a, sz, (size_t)want, &first, &last);
+	 * without the busy flag; only small classes have fast lists */
+	size_t n = cls < TC_NSMALL ? pm__arena_fast_take(a, sz, (size_t)want,
+							 &first, &last)
+				   : 0;
 	if (n) {
 		/* adopt a chain of the fast list as it is: its blocks are
 		 * already linked and marked */
@@ -193,6 +202,26 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	return ret;
 }
 
+/* A medium class is full: half of it, and p, go back to the arena (no
+ * fast lists there: freed and coalesced at once), in one hold of the
+ * lock. */
+static void overflow_medium(struct pm_tcache *tc, unsigned cls, void *p)
+{
+	struct pm_arena *a = &pm__region->p;
+	pm__lock_persistent();
+	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
+	for (unsigned i = 0; i < take && tc->head[cls]; i++) {
+		void *b = tc->head[cls];
+		tc->head[cls] = *(void **)b;
+		tc->room[cls]++;
+		((uint64_t *)b)[1] = 0;
+		pm__arena_free(a, b);
+	}
+	((uint64_t *)p)[1] = 0;
+	pm__arena_free(a, p);
+	pm__unlock_persistent();
+}
+
 /* The cache is full: send half of it, and p, to the arena's fast list.
  * Cut and splice in one hold of the arena lock (see refill). */
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
@@ -201,6 +230,10 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 		pm__tc_double_free_check(tc, cls, p);
 		if (pm__tc_push(tc, cls, p)) /* a false alarm: user data */
 			return;
+	}
+	if (cls >= TC_NSMALL) {
+		overflow_medium(tc, cls, p);
+		return;
 	}
 	size_t n = 1;
 	void *last = p;
@@ -237,10 +270,10 @@ int pm__tc_is_cached(const void *p)
 	if (!tc || ((const uint64_t *)p)[1] != TC_KEY)
 		return 0;
 	size_t sz = pm__block_chunksize(p);
-	if (sz >= (size_t)TC_NCLASS << 4)
+	if (sz < 32 || sz >= TC_CHUNK_LIMIT)
 		return 0;
 	pm__lock_persistent();
-	int r = in_own_cache(tc, (unsigned)(sz >> 4), p);
+	int r = in_own_cache(tc, pm__tc_class_of_chunk(sz), p);
 	pm__unlock_persistent();
 	return r;
 }

@@ -18,9 +18,49 @@
 #define PM_TCACHE_H
 #include "internal.h"
 
-#define TC_NCLASS PM_NSMALL          /* chunk size 16*i, i < 64 */
-#define TC_MAXREQ (1024 - 8 - 16)    /* largest request served: 1000 -> 1008 */
+/* Classes: 0..63 small, chunk size 16*i (exact, as the arena's small
+ * bins); 64..96 medium, chunk sizes 1024..16384, eight per doubling
+ * (1024, 1152, ..., 1920, 2048, 2304, ...).  A medium request is rounded
+ * up to its class (at most 12.5% more); a freed chunk goes to the largest
+ * class it can serve. */
+#define TC_NSMALL PM_NSMALL
+#define TC_NMED 33
+#define TC_NCLASS (TC_NSMALL + TC_NMED)
+#define TC_MAXREQ (16384 - 8)        /* largest request a cache serves */
+#define TC_CHUNK_LIMIT 18432         /* chunks below this are cacheable */
 #define TC_KEY PM_FREE_KEY           /* marks a cached block */
+
+/* Class of a request n <= TC_MAXREQ: the smallest that holds it. */
+static inline unsigned pm__tc_class_of_request(size_t n)
+{
+	size_t sz = pm__request2size(n);
+	if (sz < 1024)
+		return (unsigned)(sz >> 4);
+	if (sz == 1024)
+		return TC_NSMALL;
+	size_t x = sz - 1;
+	unsigned k = 63u - (unsigned)__builtin_clzl(x); /* 10..13 */
+	return TC_NSMALL + (k - 10) * 8 + (unsigned)((x >> (k - 3)) & 7) + 1;
+}
+
+/* Class of a chunk of size 32 <= sz < TC_CHUNK_LIMIT: the largest it can
+ * serve. */
+static inline unsigned pm__tc_class_of_chunk(size_t sz)
+{
+	if (sz < 1024)
+		return (unsigned)(sz >> 4);
+	unsigned k = 63u - (unsigned)__builtin_clzl(sz); /* 10..14 */
+	return TC_NSMALL + (k - 10) * 8 + (unsigned)((sz >> (k - 3)) & 7);
+}
+
+/* Chunk size of class c. */
+static inline size_t pm__tc_class_size(unsigned c)
+{
+	if (c < TC_NSMALL)
+		return (size_t)c << 4;
+	unsigned j = c - TC_NSMALL;
+	return ((size_t)8 + (j & 7)) << (7 + j / 8);
+}
 
 struct pm_tcache {
 	uintptr_t next;        /* list of all caches, in the region */

@@ -94,6 +94,23 @@ static void case_large_bins(void *arg)
 	enum { N = 4000 };
 	static void *v[N];
 	uint64_t s = 12345;
+	/* three free chunks of one large bin ([20480, 24576): above what
+	 * thread caches keep), kept apart */
+	void *g[4], *x[3];
+	size_t sizes[3] = {22000, 21000, 21500}; /* chunks 22016, 21008, 21520 */
+	for (int i = 0; i < 3; i++) {
+		g[i] = malloc(40000); /* not from a thread cache */
+		x[i] = malloc(sizes[i]);
+	}
+	g[3] = malloc(40000);
+	for (int i = 0; i < 3; i++)
+		free(x[i]);
+	if (pm_heap_check())
+		_exit(5);
+	void *a = malloc(20990), *b = malloc(21400), *c = malloc(21990);
+	if (a != x[1] || b != x[2] || c != x[0])
+		_exit(6); /* not the best fit */
+	free(a), free(b), free(c);
 	for (int it = 0; it < 200000; it++) {
 		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
 		int k = (int)((s >> 33) % N);
@@ -111,22 +128,6 @@ static void case_large_bins(void *arg)
 	}
 	if (pm_heap_check())
 		_exit(4);
-	/* three free chunks of one large bin (1024..1279), kept apart */
-	void *g[4], *x[3];
-	size_t sizes[3] = {1192, 1096, 1144}; /* chunks 1200, 1104, 1152 */
-	for (int i = 0; i < 3; i++) {
-		g[i] = malloc(2000);
-		x[i] = malloc(sizes[i]);
-	}
-	g[3] = malloc(2000);
-	for (int i = 0; i < 3; i++)
-		free(x[i]);
-	if (pm_heap_check())
-		_exit(5);
-	void *a = malloc(1090), *b = malloc(1130), *c = malloc(1190);
-	if (a != x[1] || b != x[2] || c != x[0])
-		_exit(6); /* not the best fit */
-	free(a), free(b), free(c);
 	for (int i = 0; i < N; i++)
 		free(v[i]);
 	for (int i = 0; i < 4; i++)
