@@ -265,6 +265,8 @@ void *pm__memalign(size_t align, size_t n, int transient)
 		}
 		align = a2;
 	}
+	if (align <= 16) /* every block is: the thread cache may serve it */
+		return pm__malloc(n, transient);
 	int *l = lock_for(transient);
 	lock(l);
 	void *p = pm__arena_memalign(arena_for(transient), align, n);

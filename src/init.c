@@ -36,6 +36,9 @@ static int nearly PM_STATE, early_ready PM_STATE;
 static int init_lock PM_STATE;
 static int init_failed PM_STATE;
 static int stats_at_exit PM_STATE;
+/* where the statistics line goes: a copy of fd 2 taken at start-up, since
+ * programs close stderr before exit (coreutils' close_stdout) */
+static int stats_fd PM_STATE = 2;
 
 void pm__fork_prepare(void);
 void pm__fork_parent(void);
@@ -178,6 +181,11 @@ static int setup_region(void)
 		return -1;
 	}
 	stats_at_exit = (s = pm__env("PMALLOC_STATS")) && s[0] && s[0] != '0';
+	if (stats_at_exit) {
+		int fd = fcntl(2, F_DUPFD_CLOEXEC, 64);
+		if (fd >= 0)
+			stats_fd = fd;
+	}
 	size = (size + (1UL << 20) - 1) & ~((1UL << 20) - 1);
 	size_t got;
 	if (pm__os_reserve(base, size, &got))
@@ -293,11 +301,15 @@ __attribute__((destructor)) static void stats_line(void)
 {
 	if (!stats_at_exit || !pm__region)
 		return;
-	pm__warn("stats base=%p persistent_live=%zu transient_live=%zu "
-		 "persistent_peak=%zu transient_peak=%zu persistent_extent=%zu "
-		 "persistent_deferred=%zu persistent_free=%zu",
-		 (void *)pm__region->base, pm__region->p.live_bytes,
-		 pm__transient->live_bytes, pm__region->p.peak,
-		 pm__transient->peak, pm__region->p.top_end - pm__region->base,
-		 pm__region->p.fast_bytes, pm__region->p.free_bytes);
+	char line[512];
+	size_t n = pm__fmt(
+		line, sizeof line,
+		"pmalloc: stats base=%p persistent_live=%zu transient_live=%zu "
+		"persistent_peak=%zu transient_peak=%zu persistent_extent=%zu "
+		"persistent_deferred=%zu persistent_free=%zu\n",
+		(void *)pm__region->base, pm__region->p.live_bytes,
+		pm__transient->live_bytes, pm__region->p.peak,
+		pm__transient->peak, pm__region->p.top_end - pm__region->base,
+		pm__region->p.fast_bytes, pm__region->p.free_bytes);
+	pm__write_all(stats_fd, line, n < sizeof line ? n : sizeof line - 1);
 }
