@@ -443,15 +443,17 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 	struct chunk *c;
 	/* small sizes: the fast list first (no splitting, no coalescing),
 	 * then the exact-size bin */
-	while (sz < SMALL_LIMIT && k < max && (c = take_fast(a, sz)))
-		out[k++] = finish(a, c);
-	struct chunk *h = bin_at(a, small_index(sz));
-	while (sz < SMALL_LIMIT && k < max && h->bk != h) {
-		c = h->bk;
-		bin_remove(a, c, sz);
-		c->head |= CINUSE;
-		NEXT(c)->head |= PINUSE;
-		out[k++] = finish(a, c);
+	if (sz < SMALL_LIMIT) {
+		while (k < max && (c = take_fast(a, sz)))
+			out[k++] = finish(a, c);
+		struct chunk *h = bin_at(a, small_index(sz));
+		while (k < max && h->bk != h) {
+			c = h->bk;
+			bin_remove(a, c, sz);
+			c->head |= CINUSE;
+			NEXT(c)->head |= PINUSE;
+			out[k++] = finish(a, c);
+		}
 	}
 	if (k == max)
 		return k;

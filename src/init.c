@@ -231,6 +231,11 @@ int pm__ensure_init(void)
 		return pm__region ? 0 : PM_ENOHEAP;
 	if (init_failed)
 		return PM_ENOHEAP;
+#ifdef PM_NO_INTERPOSE
+	/* no libc names, no start-up hook: only the pm_ API, which is the
+	 * program's own (thread caches included) from the start */
+	pm__phase = 2;
+#endif
 	/* the region exists: what follows may call malloc */
 	find_runtime_code();
 	find_library_code();
