@@ -693,8 +693,19 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 	return 0;
 }
 
+/* Give back the reservations of code sections [0, upto). */
+static void unreserve_code(const struct pm__ckpt *ck, uint32_t upto)
+{
+	for (uint32_t i = 0; i < upto; i++)
+		if (ck->sec[i].kind == PMF_SEC_CODE)
+			pm__code_unreserve((uintptr_t)ck->sec[i].addr,
+					   (size_t)ck->sec[i].len);
+}
+
 /* Each code section (JIT code, codemap.c) goes back where it was, outside
- * the heap, over nothing this process has mapped. */
+ * the heap, over nothing this process has mapped: each range is reserved
+ * now (which also refuses ranges that overlap or cannot be mapped), and
+ * filled by apply_globals.  On failure nothing stays reserved. */
 static int check_code(const struct pm__ckpt *ck)
 {
 	char what[96];
@@ -703,12 +714,22 @@ static int check_code(const struct pm__ckpt *ck)
 		if (s->kind != PMF_SEC_CODE)
 			continue;
 		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
+		int rc = 0;
 		if (!pm__code_range_free(lo, hi, what, sizeof what))
-			return pm__err(PM_ELAYOUT,
-				       "section %u (code %llx-%llx, JIT code "
-				       "of the checkpointed process) cannot "
-				       "go back: this process has %s there",
-				       i, (ull)lo, (ull)hi, what);
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx, JIT code of "
+				     "the checkpointed process) cannot go back: "
+				     "this process has %s there",
+				     i, (ull)lo, (ull)hi, what);
+		else if ((rc = pm__code_reserve(lo, (size_t)s->len)))
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx) cannot be "
+				     "mapped back here: %s",
+				     i, (ull)lo, (ull)hi, pm_strerror(rc));
+		if (rc) {
+			unreserve_code(ck, i);
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -852,7 +873,7 @@ static void apply_heap(const struct pm__ckpt *ck, int copy)
 int pm__ckpt_restore(const char *path, unsigned flags)
 {
 	struct pm__ckpt ck;
-	int rc, ncur, ngs;
+	int rc, ncur, ngs, code_reserved = 0;
 	intptr_t exe_delta = 0;
 	const char *am = pm__env("PMALLOC_ALLOW_MOVED");
 
@@ -897,6 +918,7 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	if ((rc = check_globals(&ck, exe_delta, gs, ngs)) ||
 	    (rc = check_code(&ck)))
 		goto out;
+	code_reserved = 1; /* from here, a refusal gives the ranges back */
 	if (!(flags & PM_RESTORE_NO_VERIFY) &&
 	    (rc = pm__ckpt_verify_data(&ck)))
 		goto out;
@@ -925,6 +947,8 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	pm__ckpt_restored = 1;
 	rc = 0;
 out:
+	if (rc && code_reserved)
+		unreserve_code(&ck, ck.h.nsections);
 	pm__scratch_free(scr, slen);
 	pm__ckpt_close(&ck);
 	return rc;

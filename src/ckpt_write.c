@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
@@ -191,14 +192,36 @@ static void merge_runs(struct wctx *w)
  * (only the allocator is quiesced), and the loader may fill a lazy GOT
  * slot in the middle of a checkpoint: the crc must describe exactly the
  * bytes written, whatever the memory does. */
+/* Copy n bytes that another thread may unmap meanwhile (JIT code a
+ * library frees): EFAULT instead of a crash. */
+static int copy_checked(void *dst, const void *src, size_t n)
+{
+	struct iovec l = {dst, n}, r = {(void *)(uintptr_t)src, n};
+	ssize_t got = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	if (got == (ssize_t)n)
+		return 0;
+	if (got < 0 && errno != EFAULT) { /* not allowed here (a seccomp
+					   * filter): copy and trust it */
+		memcpy(dst, src, n);
+		return 0;
+	}
+	return -EFAULT;
+}
+
 static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
-		     uint32_t *crc_out, unsigned char *piece)
+		     uint32_t *crc_out, unsigned char *piece, int checked)
 {
 	const unsigned char *p = src;
 	uint32_t crc = 0;
 	while (len) {
 		size_t n = len < WRITE_PIECE ? (size_t)len : WRITE_PIECE;
-		memcpy(piece, p, n);
+		if (!checked)
+			memcpy(piece, p, n);
+		else if (copy_checked(piece, p, n))
+			return pm__err(-EFAULT, "checkpoint: the code mapping "
+						"at %p went away while it was "
+						"copied",
+				       (const void *)p);
 		crc = pm__crc32c(crc, piece, n);
 		int rc = pwrite_all(fd, piece, n, off);
 		if (rc)
@@ -500,7 +523,8 @@ int pm__ckpt_write(const char *path)
 		uint64_t kb = pmf_keep_bytes(sec[i].len);
 		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
 				    sec[i].len, sec[i].data_off,
-				    &sec[i].data_crc, s.piece)) ||
+				    &sec[i].data_crc, s.piece,
+				    sec[i].kind == PMF_SEC_CODE)) ||
 		    (rc = pwrite_all(fd, keep, (size_t)kb, sec[i].keep_off)))
 			goto werr;
 		keep += kb;
@@ -508,7 +532,7 @@ int pm__ckpt_write(const char *path)
 	for (uint32_t i = (uint32_t)ngs; i < nsec; i++)
 		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
 				    sec[i].len, sec[i].data_off,
-				    &sec[i].data_crc, s.piece)))
+				    &sec[i].data_crc, s.piece, 0)))
 			goto werr;
 
 	/* the header's facts, taken while still quiesced */
@@ -598,8 +622,9 @@ werr:
 	if (quiesced)
 		pm__heap_resume();
 	quiesced = 0;
-	rc = pm__err(rc, "checkpoint: writing %s failed: %s", s.tmp,
-		     pm_strerror(rc));
+	if (rc != -EFAULT) /* (that one, write_mem said what went away) */
+		rc = pm__err(rc, "checkpoint: writing %s failed: %s", s.tmp,
+			     pm_strerror(rc));
 out:
 	if (quiesced)
 		pm__heap_resume();

@@ -12,7 +12,8 @@
  * and executable (a "code" section, its protection in the section flags),
  * and a restore maps it back: anonymous, the file's bytes copied in, then
  * the recorded protection.  The restoring process must have nothing at
- * all mapped over such a range (checked before any memory is touched):
+ * all mapped over such a range (checked, and the range reserved, before
+ * any memory is touched):
  * JIT code is made in main(), so in a fresh process started the same way
  * the range is free, and anything else there is refused rather than
  * replaced.  The restore's own scratch memory is placed right after the
@@ -97,11 +98,29 @@ int pm__code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap)
 	return 0;
 }
 
+int pm__code_reserve(uintptr_t lo, size_t len)
+{
+	void *at = (void *)lo;
+	void *p = mmap(at, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	if (p == at)
+		return 0;
+	int e = p == MAP_FAILED ? errno : EEXIST;
+	if (p != MAP_FAILED) /* the flag taken as a hint: not there */
+		munmap(p, len);
+	return -e;
+}
+
+void pm__code_unreserve(uintptr_t lo, size_t len) { munmap((void *)lo, len); }
+
 void pm__code_apply(uintptr_t lo, size_t len, unsigned prot, const void *src)
 {
 	void *at = (void *)lo;
+	/* over our own reservation (pm__code_reserve) */
 	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (p != at)
 		pm__fatal("restore: cannot map a code section back; the "
 			  "process is half restored",

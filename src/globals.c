@@ -107,7 +107,7 @@ extern char __stop_pm_state[] __attribute__((visibility("hidden"), weak));
 
 #define MAX_DSPAN 16     /* data spans of one object (writable minus RELRO) */
 #define NREG 256         /* pm_register table */
-#define MAX_LIBS 32      /* shared objects with registered memory */
+#define MAX_LIBS PM_MAX_LIBS /* shared objects with registered memory */
 #define MAX_PIECES 64    /* pieces one registration may be cut into */
 
 struct range {

@@ -36,9 +36,6 @@ static int nearly PM_STATE, early_ready PM_STATE;
 static int init_lock PM_STATE;
 static int init_failed PM_STATE;
 static int stats_at_exit PM_STATE;
-/* where the statistics line goes: a copy of fd 2 taken at start-up, since
- * programs close stderr before exit (coreutils' close_stdout) */
-static int stats_fd PM_STATE = 2;
 
 void pm__fork_prepare(void);
 void pm__fork_parent(void);
@@ -129,17 +126,39 @@ static void find_runtime_code(void)
 	pm__os_maps(find_code, &r);
 }
 
-static int find_early_code(void *ctx, uintptr_t lo, uintptr_t hi,
+struct early_ctx {
+	const char *exe;
+	char last[256]; /* the library of the previous code mapping */
+	int nlibs, full;
+};
+
+static int find_early_code(void *vctx, uintptr_t lo, uintptr_t hi,
 			   const char *perms, const char *path)
 {
+	struct early_ctx *c = vctx;
 	if (perms[2] != 'x' || path[0] != '/' || pm__runtime_lib(path) ||
 	    (pm__libc_lo - lo < hi - lo) || (pm__ld_lo - lo < hi - lo))
 		return 0;
-	if (!strcmp(path, (const char *)ctx))
+	if (!strcmp(path, c->exe))
 		return 0; /* the executable: its own phase (1) */
+	if (strncmp(path, c->last, sizeof c->last - 1)) {
+		size_t n = strlen(path);
+		n = n < sizeof c->last - 1 ? n : sizeof c->last - 1;
+		memcpy(c->last, path, n);
+		c->last[n] = '\0';
+		c->nlibs++;
+	}
+	/* Early blocks are only safe for libraries whose globals a restore
+	 * brings back: with more libraries than globals.c registers, or
+	 * more code mappings than fit here, none gets any. */
+	if (c->nlibs > PM_MAX_LIBS || nearly == MAX_EARLY) {
+		c->full = 1;
+		return 1;
+	}
 	early_code[nearly].lo = lo;
 	early_code[nearly].hi = hi;
-	return ++nearly == MAX_EARLY;
+	nearly++;
+	return 0;
 }
 
 static void find_library_code(void)
@@ -150,7 +169,12 @@ static void find_library_code(void)
 	const char *e = pm__env("PMALLOC_PERSIST_LIBS");
 	if (!(e && e[0] == '0') && exe.ld_base) {
 		pm__os_maps(find_ldso_path, &exe); /* the file mapped there */
-		pm__os_maps(find_early_code, exe.ld_path);
+		struct early_ctx c;
+		memset(&c, 0, sizeof c);
+		c.exe = exe.ld_path;
+		pm__os_maps(find_early_code, &c);
+		if (c.full)
+			nearly = 0;
 	}
 	__atomic_store_n(&early_ready, 1, __ATOMIC_RELEASE);
 }
@@ -181,11 +205,6 @@ static int setup_region(void)
 		return -1;
 	}
 	stats_at_exit = (s = pm__env("PMALLOC_STATS")) && s[0] && s[0] != '0';
-	if (stats_at_exit) {
-		int fd = fcntl(2, F_DUPFD_CLOEXEC, 64);
-		if (fd >= 0)
-			stats_fd = fd;
-	}
 	size = (size + (1UL << 20) - 1) & ~((1UL << 20) - 1);
 	size_t got;
 	if (pm__os_reserve(base, size, &got))
@@ -316,5 +335,8 @@ __attribute__((destructor)) static void stats_line(void)
 		pm__transient->live_bytes, pm__region->p.peak,
 		pm__transient->peak, pm__region->p.top_end - pm__region->base,
 		pm__region->p.fast_bytes, pm__region->p.free_bytes);
-	pm__write_all(stats_fd, line, n < sizeof line ? n : sizeof line - 1);
+	/* to fd 2 as it is now: a program that closed it (coreutils do,
+	 * before exit) gets no line, rather than a hidden descriptor that
+	 * could end up in one of its files or hold its caller's pipe open */
+	pm__write_all(2, line, n < sizeof line ? n : sizeof line - 1);
 }

@@ -314,6 +314,10 @@ struct pm_gspan {
 #define PM_GSPAN_REGISTERED 3
 #define PM_GSPAN_CODE 4 /* codemap.c: an anonymous executable mapping */
 #define PM_GSPAN_MAX 300
+/* Shared objects whose memory can be registered (globals.c): libraries
+ * past this many are not persisted, so init.c gives none of them early
+ * blocks either. */
+#define PM_MAX_LIBS 32
 /* Is this path one of the C/C++ run-time's or an allocator's (libc,
  * ld.so, libstdc++, ...)?  Their globals are never persisted. */
 int pm__runtime_lib(const char *path);
@@ -368,8 +372,13 @@ int pm__tc_is_key(unsigned k);
 int pm__code_spans(struct pm_gspan *out, int max);
 /* Is nothing mapped in [lo, hi)?  If something is, `what` names it. */
 int pm__code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap);
-/* Map [lo, lo+len) anonymous, copy src in, set prot; aborts on failure
- * (called past the restore's point of no return, on a checked range). */
+/* Reserve [lo, lo+len) (PROT_NONE, only over nothing): 0 or -errno.  A
+ * restore reserves every code range while it validates, so that the apply
+ * step cannot fail for want of the range. */
+int pm__code_reserve(uintptr_t lo, size_t len);
+void pm__code_unreserve(uintptr_t lo, size_t len);
+/* Map [lo, lo+len) anonymous over its reservation, copy src in, set prot;
+ * aborts on failure (past the restore's point of no return). */
 void pm__code_apply(uintptr_t lo, size_t len, unsigned prot, const void *src);
 
 /* ---- crc32c.c ------------------------------------------------------------ */

@@ -51,14 +51,15 @@ static void *next_fn(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
-PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
+static ssize_t getdelim_owned(char **line, size_t *n, int delim, FILE *f,
+			      uintptr_t ra)
 {
 	static ssize_t (*real)(char **, size_t *, int, FILE *) PM_STATE;
 	if (!real)
 		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
 			"getdelim");
 	if (line && n && !*line) { /* libc would malloc it: we do */
-		*line = pm__malloc(120, pm__owned_transient(RA));
+		*line = pm__malloc(120, pm__owned_transient(ra));
 		if (!*line) {
 			errno = ENOMEM;
 			return -1;
@@ -68,16 +69,21 @@ PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
 	return real(line, n, delim, f); /* its realloc keeps our arena */
 }
 
+PM_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
+{
+	return getdelim_owned(line, n, delim, f, RA);
+}
+
 /* glibc's <stdio.h> turns getline into an inline call of __getdelim when
  * optimising: programs reach that name directly. */
 PM_EXPORT ssize_t __getdelim(char **line, size_t *n, int delim, FILE *f)
 {
-	return getdelim(line, n, delim, f);
+	return getdelim_owned(line, n, delim, f, RA);
 }
 
 PM_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
 {
-	return getdelim(line, n, '\n', f);
+	return getdelim_owned(line, n, '\n', f, RA);
 }
 
 extern int __vsnprintf_chk(char *, size_t, int, size_t, const char *,
@@ -149,7 +155,7 @@ PM_EXPORT char *realpath(const char *restrict path, char *restrict resolved)
 	char buf[PATH_MAX];
 	if (!real(path, buf))
 		return NULL;
-	return strdup(buf);
+	return dup_owned(buf, SIZE_MAX, RA);
 }
 
 PM_EXPORT char *getcwd(char *buf, size_t size)

@@ -74,7 +74,13 @@ void pm__tsd_restore(const uint64_t before[PM_TSD_WORDS])
 		if (before[e.key / 64] >> (e.key % 64) & 1) {
 			pthread_key_t k = (pthread_key_t)e.key;
 			uintptr_t cur = (uintptr_t)pthread_getspecific(k);
-			if (useful && (!cur || pm__in_persistent(cur)))
+			/* cur in the persistent heap: the restore replaced
+			 * what it pointed to, so the recorded value (or
+			 * nothing) is the only one that makes sense */
+			if (pm__in_persistent(cur))
+				pthread_setspecific(
+					k, useful ? (void *)e.value : NULL);
+			else if (useful && !cur)
 				pthread_setspecific(k, (void *)e.value);
 			continue;
 		}

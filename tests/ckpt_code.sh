@@ -22,4 +22,53 @@ addr=$("$B/pmalloc" run -- "$t/jit" setup "$t/j") || { echo "FAIL: setup"; exit 
 "$B/pmalloc" run -- "$t/jit" verify "$t/j.next.next" || fail=1
 "$B/pmalloc" verify "$t/j.next.next.next" || fail=1
 "$B/pmalloc" run -- "$t/jit" conflict "$t/j" "$addr" || fail=1
+
+# A file whose code section cannot be mapped back (past the end of user
+# space; or on top of another code section), checksums made right: the
+# restore must refuse it cleanly, not abort half-way.
+patch() { # FILE SECTION-TO-MOVE NEW-ADDRESS|same-as:N
+	python3 - "$@" <<'PY'
+import struct, sys
+def crc32c(data, crc=0):
+    t = crc32c.t
+    if t is None:
+        t = crc32c.t = []
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+            t.append(c)
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+crc32c.t = None
+path, which, to = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+b = bytearray(open(path, 'rb').read())
+table_off, = struct.unpack_from('<Q', b, 88)
+nsec, = struct.unpack_from('<I', b, 96)
+code = [i for i in range(nsec)
+        if struct.unpack_from('<I', b, table_off + 64 * i)[0] == 5]
+if to.startswith('same-as:'):
+    addr, = struct.unpack_from('<Q', b, table_off + 64 * code[int(to[8:])] + 8)
+else:
+    addr = int(to, 16)
+struct.pack_into('<Q', b, table_off + 64 * code[which] + 8, addr)
+struct.pack_into('<I', b, 108, crc32c(bytes(b[table_off:table_off + 64 * nsec])))
+struct.pack_into('<I', b, 252, crc32c(bytes(b[0:252])))
+open(path, 'wb').write(b)
+PY
+}
+for how in "1 7ffffffff000" "1 same-as:0"; do
+	cp "$t/j" "$t/bad"
+	patch "$t/bad" $how || { echo "FAIL: cannot patch"; fail=1; continue; }
+	"$B/pmalloc" verify "$t/bad" >/dev/null || { echo "FAIL: patched file not sound"; fail=1; }
+	"$B/pmalloc" run -- "$t/jit" verify "$t/bad" 2>"$t/err"
+	rc=$?
+	cat "$t/err"
+	if [ $rc -ne 1 ] || ! grep -q "code .*cannot" "$t/err"; then
+		echo "FAIL: code section moved ($how): exit $rc: $(cat "$t/err")"
+		fail=1
+	fi
+done
 exit $fail
