@@ -1,0 +1,21 @@
+#!/bin/sh
+# ckpt_cxx_lib.sh - a C++ library's state made by its static initialisers
+# (before main(), with `new`) comes back with a restore, three cycles in a
+# row (tests/prog/cxx_lib.cpp, cxx_libmain.cpp); operator new, which
+# pmalloc defines, keeps the standard's failure behaviour.
+set -u
+B="$PMALLOC_BUILD"
+T="$PMALLOC_TOP"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+CXX=${CXX:-g++}
+"$CXX" -O2 -shared -fPIC -o "$t/libcxxstate.so" "$T/tests/prog/cxx_lib.cpp" || exit 1
+"$CXX" -O2 -I"$T/include" -o "$t/main" "$T/tests/prog/cxx_libmain.cpp" \
+	-L"$t" -lcxxstate -Wl,-rpath,"$t" -L"$B" -lpmalloc -Wl,-rpath,"$B" || exit 1
+fail=0
+"$B/pmalloc" run -- "$t/main" setup "$t/c" || fail=1
+"$B/pmalloc" run --restore "$t/c" -- "$t/main" verify "$t/c" || fail=1
+"$B/pmalloc" run --restore "$t/c.next" -- "$t/main" verify "$t/c.next" || fail=1
+"$B/pmalloc" run --restore "$t/c.next.next" -- "$t/main" verify "$t/c.next.next" || fail=1
+"$B/pmalloc" run -- "$t/main" oom || fail=1
+exit $fail
