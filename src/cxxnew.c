@@ -22,85 +22,80 @@
 
 #define RA ((uintptr_t)__builtin_return_address(0))
 
-typedef void *(*new_fn)(size_t);
-typedef void *(*new_al_fn)(size_t, size_t);
-
-static void *next(const char *name)
+/* The next definition of `name` (libstdc++'s), looked up once into
+ * *slot: only failures get there. */
+static void *next(void **slot, const char *name)
 {
-	void *f = dlsym(RTLD_NEXT, name);
-	if (!f)
+	if (!*slot)
+		*slot = dlsym(RTLD_NEXT, name);
+	if (!*slot)
 		pm__fatal("operator new: out of memory, and no C++ run-time "
 			  "to report it",
 			  NULL);
-	return f;
+	return *slot;
 }
 
-static void *new_slow(const char *name, size_t n)
+enum { NEW, NEW_ARRAY, NEW_NOTHROW, NEW_ARRAY_NOTHROW, NEW_AL, NEW_ARRAY_AL };
+static void *slots[6] PM_STATE;
+
+static inline void *get(size_t n, uintptr_t ra)
 {
-	static void *fns[2] PM_STATE;
-	int i = name[3] == 'w' ? 0 : 1; /* _Znwm / _Znam */
-	if (!fns[i])
-		fns[i] = next(name);
-	return ((new_fn)fns[i])(n);
+	return pm__malloc(n ? n : 1, pm__transient_caller(ra));
 }
 
-static void *new_al_slow(const char *name, size_t n, size_t al)
+static inline void *get_al(size_t n, size_t al, uintptr_t ra)
 {
-	static void *fns[2] PM_STATE;
-	int i = name[3] == 'w' ? 0 : 1;
-	if (!fns[i])
-		fns[i] = next(name);
-	return ((new_al_fn)fns[i])(n, al);
+	return pm__memalign(al, n ? n : 1, pm__transient_caller(ra));
 }
+
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nt_fn)(size_t, const void *);
+typedef void *(*new_al_fn)(size_t, size_t);
 
 PM_EXPORT void *_Znwm(size_t n)
 {
-	void *p = pm__malloc(n ? n : 1, pm__transient_caller(RA));
-	return p ? p : new_slow("_Znwm", n);
+	void *p = get(n, RA);
+	return p ? p : ((new_fn)next(&slots[NEW], "_Znwm"))(n);
 }
 
 PM_EXPORT void *_Znam(size_t n)
 {
-	void *p = pm__malloc(n ? n : 1, pm__transient_caller(RA));
-	return p ? p : new_slow("_Znam", n);
+	void *p = get(n, RA);
+	return p ? p : ((new_fn)next(&slots[NEW_ARRAY], "_Znam"))(n);
 }
 
 /* nothrow: NULL on failure (after the new_handler, in libstdc++'s) */
 PM_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *tag)
 {
-	void *p = pm__malloc(n ? n : 1, pm__transient_caller(RA));
-	if (p)
-		return p;
-	static void *(*f)(size_t, const void *) PM_STATE;
-	if (!f)
-		f = (void *(*)(size_t, const void *))next(
-			"_ZnwmRKSt9nothrow_t");
-	return f(n, tag);
+	void *p = get(n, RA);
+	return p ? p
+		 : ((new_nt_fn)next(&slots[NEW_NOTHROW],
+				    "_ZnwmRKSt9nothrow_t"))(n, tag);
 }
 
 PM_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *tag)
 {
-	void *p = pm__malloc(n ? n : 1, pm__transient_caller(RA));
-	if (p)
-		return p;
-	static void *(*f)(size_t, const void *) PM_STATE;
-	if (!f)
-		f = (void *(*)(size_t, const void *))next(
-			"_ZnamRKSt9nothrow_t");
-	return f(n, tag);
+	void *p = get(n, RA);
+	return p ? p
+		 : ((new_nt_fn)next(&slots[NEW_ARRAY_NOTHROW],
+				    "_ZnamRKSt9nothrow_t"))(n, tag);
 }
 
 /* over-aligned types (C++17) */
 PM_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
 {
-	void *p = pm__memalign(al, n ? n : 1, pm__transient_caller(RA));
-	return p ? p : new_al_slow("_ZnwmSt11align_val_t", n, al);
+	void *p = get_al(n, al, RA);
+	return p ? p
+		 : ((new_al_fn)next(&slots[NEW_AL],
+				    "_ZnwmSt11align_val_t"))(n, al);
 }
 
 PM_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
 {
-	void *p = pm__memalign(al, n ? n : 1, pm__transient_caller(RA));
-	return p ? p : new_al_slow("_ZnamSt11align_val_t", n, al);
+	void *p = get_al(n, al, RA);
+	return p ? p
+		 : ((new_al_fn)next(&slots[NEW_ARRAY_AL],
+				    "_ZnamSt11align_val_t"))(n, al);
 }
 
 /* every delete: the block knows its size and arena */

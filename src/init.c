@@ -77,83 +77,65 @@ static int parse_size(const char *s, uintptr_t *out)
 	return 0;
 }
 
-/* Code ranges of libc and ld.so, found from /proc/self/maps: the
- * executable mapping that holds `write` is libc's; the one of the file
- * loaded at AT_BASE is ld.so's. */
-struct code_ranges {
-	uintptr_t libc_addr, ld_base;
-	char ld_path[256];
+/* Code ranges, from /proc/self/maps in two passes at start-up: libc's
+ * (the executable mapping that holds `write`), ld.so's (the file loaded at
+ * AT_BASE) and, for phase 0, the third-party libraries' (every other file
+ * but the executable, the one whose program headers AT_PHDR points at). */
+struct startup_maps {
+	uintptr_t libc_addr, ld_base, exe_base;
+	char ld_path[256], exe_path[256];
+	int early;      /* list the libraries' code (PMALLOC_PERSIST_LIBS) */
+	char last[256]; /* the library of the previous code mapping */
+	int nlibs, full;
 };
 
-static int find_ldso_path(void *ctx, uintptr_t lo, uintptr_t hi,
-			  const char *perms, const char *path)
+static void copy_path(char *dst, size_t cap, const char *src)
 {
-	struct code_ranges *r = ctx;
+	size_t n = strlen(src);
+	n = n < cap - 1 ? n : cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int find_names(void *ctx, uintptr_t lo, uintptr_t hi,
+		      const char *perms, const char *path)
+{
+	struct startup_maps *m = ctx;
 	(void)hi, (void)perms;
-	if (lo == r->ld_base && *path) {
-		size_t n = strlen(path);
-		if (n >= sizeof r->ld_path)
-			n = sizeof r->ld_path - 1;
-		memcpy(r->ld_path, path, n);
-		r->ld_path[n] = '\0';
-		return 1;
-	}
+	if (*path && lo == m->ld_base)
+		copy_path(m->ld_path, sizeof m->ld_path, path);
+	if (*path && lo == m->exe_base)
+		copy_path(m->exe_path, sizeof m->exe_path, path);
 	return 0;
 }
 
 static int find_code(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms,
 		     const char *path)
 {
-	struct code_ranges *r = ctx;
+	struct startup_maps *m = ctx;
 	if (perms[2] != 'x')
 		return 0;
-	if (r->libc_addr - lo < hi - lo)
+	if (m->libc_addr - lo < hi - lo) {
 		pm__libc_lo = lo, pm__libc_hi = hi;
-	else if (r->ld_path[0] && !strcmp(path, r->ld_path))
-		pm__ld_lo = lo, pm__ld_hi = hi;
-	return 0;
-}
-
-static void find_runtime_code(void)
-{
-	struct code_ranges r;
-	memset(&r, 0, sizeof r);
-	ssize_t (*w)(int, const void *, size_t) = write;
-	r.libc_addr = (uintptr_t)w;
-	r.ld_base = getauxval(AT_BASE);
-	if (r.ld_base)
-		pm__os_maps(find_ldso_path, &r);
-	pm__os_maps(find_code, &r);
-}
-
-struct early_ctx {
-	const char *exe;
-	char last[256]; /* the library of the previous code mapping */
-	int nlibs, full;
-};
-
-static int find_early_code(void *vctx, uintptr_t lo, uintptr_t hi,
-			   const char *perms, const char *path)
-{
-	struct early_ctx *c = vctx;
-	if (perms[2] != 'x' || path[0] != '/' || pm__runtime_lib(path) ||
-	    (pm__libc_lo - lo < hi - lo) || (pm__ld_lo - lo < hi - lo))
 		return 0;
-	if (!strcmp(path, c->exe))
-		return 0; /* the executable: its own phase (1) */
-	if (strncmp(path, c->last, sizeof c->last - 1)) {
-		size_t n = strlen(path);
-		n = n < sizeof c->last - 1 ? n : sizeof c->last - 1;
-		memcpy(c->last, path, n);
-		c->last[n] = '\0';
-		c->nlibs++;
+	}
+	if (m->ld_path[0] && !strcmp(path, m->ld_path)) {
+		pm__ld_lo = lo, pm__ld_hi = hi;
+		return 0;
+	}
+	if (!m->early || m->full || path[0] != '/' || pm__runtime_lib(path) ||
+	    !strcmp(path, m->exe_path)) /* the executable: phase 1 */
+		return 0;
+	if (strncmp(path, m->last, sizeof m->last - 1)) {
+		copy_path(m->last, sizeof m->last, path);
+		m->nlibs++;
 	}
 	/* Early blocks are only safe for libraries whose globals a restore
 	 * brings back: with more libraries than globals.c registers, or
 	 * more code mappings than fit here, none gets any. */
-	if (c->nlibs > PM_MAX_LIBS || nearly == MAX_EARLY) {
-		c->full = 1;
-		return 1;
+	if (m->nlibs > PM_MAX_LIBS || nearly == MAX_EARLY) {
+		m->full = 1;
+		return 0;
 	}
 	early_code[nearly].lo = lo;
 	early_code[nearly].hi = hi;
@@ -161,21 +143,20 @@ static int find_early_code(void *vctx, uintptr_t lo, uintptr_t hi,
 	return 0;
 }
 
-static void find_library_code(void)
+static void find_startup_code(void)
 {
-	struct code_ranges exe;
-	memset(&exe, 0, sizeof exe);
-	exe.ld_base = getauxval(AT_PHDR) & ~(uintptr_t)(PM_PAGE - 1);
+	struct startup_maps m;
+	memset(&m, 0, sizeof m);
+	ssize_t (*w)(int, const void *, size_t) = write;
+	m.libc_addr = (uintptr_t)w;
+	m.ld_base = getauxval(AT_BASE);
+	m.exe_base = getauxval(AT_PHDR) & ~(uintptr_t)(PM_PAGE - 1);
 	const char *e = pm__env("PMALLOC_PERSIST_LIBS");
-	if (!(e && e[0] == '0') && exe.ld_base) {
-		pm__os_maps(find_ldso_path, &exe); /* the file mapped there */
-		struct early_ctx c;
-		memset(&c, 0, sizeof c);
-		c.exe = exe.ld_path;
-		pm__os_maps(find_early_code, &c);
-		if (c.full)
-			nearly = 0;
-	}
+	m.early = !(e && e[0] == '0') && m.exe_base;
+	pm__os_maps(find_names, &m);
+	pm__os_maps(find_code, &m);
+	if (m.full)
+		nearly = 0;
 	__atomic_store_n(&early_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -256,8 +237,7 @@ int pm__ensure_init(void)
 	pm__phase = 2;
 #endif
 	/* the region exists: what follows may call malloc */
-	find_runtime_code();
-	find_library_code();
+	find_startup_code();
 	pthread_atfork(pm__fork_prepare, pm__fork_parent, pm__fork_child);
 	pm__globals_startup();
 	return 0;
