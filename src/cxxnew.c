@@ -6,13 +6,19 @@
  * main()) would go to the transient arena, and its restored globals would
  * point at nothing.
  *
- * Only the success path is ours.  When the heap has no memory, the request
- * is handed to the next definition (libstdc++'s), which runs the program's
- * new_handler and throws std::bad_alloc as the standard asks; it allocates
- * through malloc, so the memory still comes from this heap.  C code cannot
- * throw, so that is the only correct way out.
+ * Only the success path is ours.  Two cases go to the next definition
+ * (libstdc++'s), found with dlsym(RTLD_NEXT):
+ *   - the heap has no memory: libstdc++ runs the program's new_handler
+ *     and throws std::bad_alloc as the standard asks (C cannot throw); it
+ *     allocates through malloc, so the memory still comes from this heap;
+ *   - the program replaced operator new or delete (a tracking allocator):
+ *     the standard says every other form then goes through the program's,
+ *     which libstdc++'s forms do and ours would not, so all of them are
+ *     handed over.  Checked once, on first use.
+ * The definitions are weak, so that a program linking libpmalloc.a with
+ * its own operator new still links.
  *
- * Names are the Itanium C++ ABI's for x86-64 (size_t = unsigned long "m",
+ * Names are the Itanium C++ ABI's for x86-64 (size_t "m",
  * std::align_val_t "St11align_val_t", std::nothrow_t const&
  * "RKSt9nothrow_t").
  */
@@ -21,22 +27,68 @@
 #include <dlfcn.h>
 
 #define RA ((uintptr_t)__builtin_return_address(0))
+#define CXX PM_EXPORT __attribute__((weak))
 
-/* The next definition of `name` (libstdc++'s), looked up once into
- * *slot: only failures get there. */
-static void *next(void **slot, const char *name)
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nt_fn)(size_t, const void *);
+typedef void *(*new_al_fn)(size_t, size_t);
+typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
+typedef void (*del_fn)(void *);
+typedef void (*del2_fn)(void *, size_t);
+typedef void (*del_nt_fn)(void *, const void *);
+typedef void (*del3_fn)(void *, size_t, size_t);
+
+enum {
+	S_NEW, S_NEW_A, S_NEW_NT, S_NEW_A_NT, S_NEW_AL, S_NEW_A_AL,
+	S_NEW_AL_NT, S_NEW_A_AL_NT, S_DEL, S_DEL_A, S_DEL_S, S_DEL_A_S,
+	S_DEL_NT, S_DEL_A_NT, S_DEL_AL, S_DEL_A_AL, S_DEL_S_AL, S_DEL_A_S_AL,
+	S_COUNT
+};
+static void *slots[S_COUNT] PM_STATE;
+
+/* The next definition of `name` (libstdc++'s), looked up once. */
+static void *next(int slot, const char *name)
 {
-	if (!*slot)
-		*slot = dlsym(RTLD_NEXT, name);
-	if (!*slot)
-		pm__fatal("operator new: out of memory, and no C++ run-time "
-			  "to report it",
-			  NULL);
-	return *slot;
+	void *f = __atomic_load_n(&slots[slot], __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		if (!f)
+			pm__fatal("operator new/delete: no C++ run-time to "
+				  "hand this call to",
+				  NULL);
+		__atomic_store_n(&slots[slot], f, __ATOMIC_RELEASE);
+	}
+	return f;
 }
 
-enum { NEW, NEW_ARRAY, NEW_NOTHROW, NEW_ARRAY_NOTHROW, NEW_AL, NEW_ARRAY_AL };
-static void *slots[6] PM_STATE;
+void *pm__own_new(size_t n) __attribute__((visibility("hidden")));
+void pm__own_delete(void *p) __attribute__((visibility("hidden")));
+void *pm__own_new_al(size_t n, size_t al) __attribute__((visibility("hidden")));
+void pm__own_delete_al(void *p, size_t al)
+	__attribute__((visibility("hidden")));
+
+static int replaced PM_STATE; /* 0 not known yet, 1 no, 2 yes */
+
+/* Does the program use an operator new or delete other than ours?  Asked
+ * by every form (one load once known). */
+static int program_replaced(void)
+{
+	int r = __atomic_load_n(&replaced, __ATOMIC_RELAXED);
+	if (likely(r))
+		return r == 2;
+	void *n = dlsym(RTLD_DEFAULT, "_Znwm");
+	void *d = dlsym(RTLD_DEFAULT, "_ZdlPv");
+	void *na = dlsym(RTLD_DEFAULT, "_ZnwmSt11align_val_t");
+	void *da = dlsym(RTLD_DEFAULT, "_ZdlPvSt11align_val_t");
+	r = (n && n != (void *)pm__own_new) ||
+			    (d && d != (void *)pm__own_delete) ||
+			    (na && na != (void *)pm__own_new_al) ||
+			    (da && da != (void *)pm__own_delete_al)
+		    ? 2
+		    : 1;
+	__atomic_store_n(&replaced, r, __ATOMIC_RELAXED);
+	return r == 2;
+}
 
 static inline void *get(size_t n, uintptr_t ra)
 {
@@ -48,97 +100,154 @@ static inline void *get_al(size_t n, size_t al, uintptr_t ra)
 	return pm__memalign(al, n ? n : 1, pm__transient_caller(ra));
 }
 
-typedef void *(*new_fn)(size_t);
-typedef void *(*new_nt_fn)(size_t, const void *);
-typedef void *(*new_al_fn)(size_t, size_t);
+/* ---- new ----------------------------------------------------------------- */
 
-PM_EXPORT void *_Znwm(size_t n)
+#define NEXT(slot, type, name) ((type)next(slot, name))
+
+CXX void *_Znwm(size_t n)
 {
-	void *p = get(n, RA);
-	return p ? p : ((new_fn)next(&slots[NEW], "_Znwm"))(n);
+	void *p = program_replaced() ? NULL : get(n, RA);
+	return p ? p : NEXT(S_NEW, new_fn, "_Znwm")(n);
 }
 
-PM_EXPORT void *_Znam(size_t n)
+CXX void *_Znam(size_t n)
 {
-	void *p = get(n, RA);
-	return p ? p : ((new_fn)next(&slots[NEW_ARRAY], "_Znam"))(n);
+	void *p = program_replaced() ? NULL : get(n, RA);
+	return p ? p : NEXT(S_NEW_A, new_fn, "_Znam")(n);
 }
 
-/* nothrow: NULL on failure (after the new_handler, in libstdc++'s) */
-PM_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *tag)
+CXX void *_ZnwmRKSt9nothrow_t(size_t n, const void *t)
 {
-	void *p = get(n, RA);
+	void *p = program_replaced() ? NULL : get(n, RA);
+	return p ? p : NEXT(S_NEW_NT, new_nt_fn, "_ZnwmRKSt9nothrow_t")(n, t);
+}
+
+CXX void *_ZnamRKSt9nothrow_t(size_t n, const void *t)
+{
+	void *p = program_replaced() ? NULL : get(n, RA);
 	return p ? p
-		 : ((new_nt_fn)next(&slots[NEW_NOTHROW],
-				    "_ZnwmRKSt9nothrow_t"))(n, tag);
+		 : NEXT(S_NEW_A_NT, new_nt_fn, "_ZnamRKSt9nothrow_t")(n, t);
 }
 
-PM_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *tag)
+CXX void *_ZnwmSt11align_val_t(size_t n, size_t al)
 {
-	void *p = get(n, RA);
+	void *p = program_replaced() ? NULL : get_al(n, al, RA);
 	return p ? p
-		 : ((new_nt_fn)next(&slots[NEW_ARRAY_NOTHROW],
-				    "_ZnamRKSt9nothrow_t"))(n, tag);
+		 : NEXT(S_NEW_AL, new_al_fn, "_ZnwmSt11align_val_t")(n, al);
 }
 
-/* over-aligned types (C++17) */
-PM_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
+CXX void *_ZnamSt11align_val_t(size_t n, size_t al)
 {
-	void *p = get_al(n, al, RA);
+	void *p = program_replaced() ? NULL : get_al(n, al, RA);
 	return p ? p
-		 : ((new_al_fn)next(&slots[NEW_AL],
-				    "_ZnwmSt11align_val_t"))(n, al);
+		 : NEXT(S_NEW_A_AL, new_al_fn, "_ZnamSt11align_val_t")(n, al);
 }
 
-PM_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
+CXX void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al,
+					     const void *t)
 {
-	void *p = get_al(n, al, RA);
+	void *p = program_replaced() ? NULL : get_al(n, al, RA);
 	return p ? p
-		 : ((new_al_fn)next(&slots[NEW_ARRAY_AL],
-				    "_ZnamSt11align_val_t"))(n, al);
+		 : NEXT(S_NEW_AL_NT, new_al_nt_fn,
+			"_ZnwmSt11align_val_tRKSt9nothrow_t")(n, al, t);
 }
 
-/* every delete: the block knows its size and arena */
-PM_EXPORT void _ZdlPv(void *p) { pm__free(p); }
-PM_EXPORT void _ZdaPv(void *p) { pm__free(p); }
-PM_EXPORT void _ZdlPvm(void *p, size_t n)
+CXX void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al,
+					     const void *t)
 {
-	(void)n;
-	pm__free(p);
+	void *p = program_replaced() ? NULL : get_al(n, al, RA);
+	return p ? p
+		 : NEXT(S_NEW_A_AL_NT, new_al_nt_fn,
+			"_ZnamSt11align_val_tRKSt9nothrow_t")(n, al, t);
 }
-PM_EXPORT void _ZdaPvm(void *p, size_t n)
+
+/* ---- delete: the block knows its size and arena --------------------------- */
+
+CXX void _ZdlPv(void *p)
 {
-	(void)n;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL, del_fn, "_ZdlPv")(p);
+	else
+		pm__free(p);
 }
-PM_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *t)
+
+CXX void _ZdaPv(void *p)
 {
-	(void)t;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL_A, del_fn, "_ZdaPv")(p);
+	else
+		pm__free(p);
 }
-PM_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *t)
+
+CXX void _ZdlPvm(void *p, size_t n)
 {
-	(void)t;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL_S, del2_fn, "_ZdlPvm")(p, n);
+	else
+		pm__free(p);
 }
-PM_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al)
+
+CXX void _ZdaPvm(void *p, size_t n)
 {
-	(void)al;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL_A_S, del2_fn, "_ZdaPvm")(p, n);
+	else
+		pm__free(p);
 }
-PM_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al)
+
+CXX void _ZdlPvRKSt9nothrow_t(void *p, const void *t)
 {
-	(void)al;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL_NT, del_nt_fn, "_ZdlPvRKSt9nothrow_t")(p, t);
+	else
+		pm__free(p);
 }
-PM_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al)
+
+CXX void _ZdaPvRKSt9nothrow_t(void *p, const void *t)
 {
-	(void)n, (void)al;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL_A_NT, del_nt_fn, "_ZdaPvRKSt9nothrow_t")(p, t);
+	else
+		pm__free(p);
 }
-PM_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al)
+
+CXX void _ZdlPvSt11align_val_t(void *p, size_t al)
 {
-	(void)n, (void)al;
-	pm__free(p);
+	if (program_replaced())
+		NEXT(S_DEL_AL, del2_fn, "_ZdlPvSt11align_val_t")(p, al);
+	else
+		pm__free(p);
 }
+
+CXX void _ZdaPvSt11align_val_t(void *p, size_t al)
+{
+	if (program_replaced())
+		NEXT(S_DEL_A_AL, del2_fn, "_ZdaPvSt11align_val_t")(p, al);
+	else
+		pm__free(p);
+}
+
+CXX void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al)
+{
+	if (program_replaced())
+		NEXT(S_DEL_S_AL, del3_fn, "_ZdlPvmSt11align_val_t")(p, n, al);
+	else
+		pm__free(p);
+}
+
+CXX void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al)
+{
+	if (program_replaced())
+		NEXT(S_DEL_A_S_AL, del3_fn, "_ZdaPvmSt11align_val_t")(p, n, al);
+	else
+		pm__free(p);
+}
+
+/* Our own definitions, whatever the dynamic linker binds the names to. */
+void *pm__own_new(size_t n) __attribute__((alias("_Znwm")));
+void pm__own_delete(void *p) __attribute__((alias("_ZdlPv")));
+void *pm__own_new_al(size_t n, size_t al)
+	__attribute__((alias("_ZnwmSt11align_val_t")));
+void pm__own_delete_al(void *p, size_t al)
+	__attribute__((alias("_ZdlPvSt11align_val_t")));
 #endif /* PM_NO_INTERPOSE */

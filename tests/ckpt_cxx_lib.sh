@@ -2,7 +2,8 @@
 # ckpt_cxx_lib.sh - a C++ library's state made by its static initialisers
 # (before main(), with `new`) comes back with a restore, three cycles in a
 # row (tests/prog/cxx_lib.cpp, cxx_libmain.cpp); operator new, which
-# pmalloc defines, keeps the standard's failure behaviour.
+# pmalloc defines, keeps the standard's failure behaviour and gives way
+# to a program's own (tests/prog/cxx_own_new.cpp).
 set -u
 B="$PMALLOC_BUILD"
 T="$PMALLOC_TOP"
@@ -18,4 +19,11 @@ fail=0
 "$B/pmalloc" run --restore "$t/c.next" -- "$t/main" verify "$t/c.next" || fail=1
 "$B/pmalloc" run --restore "$t/c.next.next" -- "$t/main" verify "$t/c.next.next" || fail=1
 "$B/pmalloc" run -- "$t/main" oom || fail=1
+# a program with its own operator new/delete: preloaded, and linked with
+# the static library (whose definitions must give way to the program's)
+"$CXX" -O2 -o "$t/own" "$T/tests/prog/cxx_own_new.cpp" || exit 1
+LD_PRELOAD="$B/libpmalloc.so" "$t/own" || fail=1
+"$CXX" -O2 -o "$t/own_static" "$T/tests/prog/cxx_own_new.cpp" \
+	"$B/libpmalloc.a" -pthread -ldl || { echo "FAIL: static link"; fail=1; }
+[ -x "$t/own_static" ] && { "$t/own_static" || fail=1; }
 exit $fail

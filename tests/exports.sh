@@ -58,6 +58,8 @@ _ZnwmRKSt9nothrow_t
 _ZnamRKSt9nothrow_t
 _ZnwmSt11align_val_t
 _ZnamSt11align_val_t
+_ZnwmSt11align_val_tRKSt9nothrow_t
+_ZnamSt11align_val_tRKSt9nothrow_t
 _ZdlPv
 _ZdaPv
 _ZdlPvm
