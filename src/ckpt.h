@@ -31,6 +31,7 @@ struct pm__ckpt {
 	void *map;           /* private anonymous scratch: prefix + chunk */
 	size_t map_len;
 	unsigned char *chunk; /* PM__CHUNK bytes of scratch for pread */
+	int helper_ran;      /* pm__ckpt_verify_data used a second thread */
 };
 #define PM__CHUNK (1UL << 20)
 

@@ -15,6 +15,8 @@
  *
  * pm__crc32c(crc, buf, len) chains: pm__crc32c(pm__crc32c(0, a), b) is the
  * crc of a followed by b; pm__crc32c(0, "123456789", 9) == 0xe3069283.
+ * pm__crc32c_combine(crc(a), crc(b), |b|) is crc(a b) as well, from the
+ * two crcs alone (restore checks two halves of a file at once).
  */
 #include "internal.h"
 
@@ -62,6 +64,11 @@ static uint32_t x_pow_8n(uint64_t n)
 		n >>= 1;
 	}
 	return p;
+}
+
+uint32_t pm__crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	return gf_mul(x_pow_8n(len_b), crc_a) ^ crc_b;
 }
 
 static void build_shift(uint32_t tab[4][256], uint64_t nbytes)
