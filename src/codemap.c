@@ -13,11 +13,10 @@
  * and a restore maps it back: anonymous, the file's bytes copied in, then
  * the recorded protection.  The restoring process must have nothing at
  * all mapped over such a range (checked, and the range reserved, before
- * any memory is touched):
- * JIT code is made in main(), so in a fresh process started the same way
- * the range is free, and anything else there is refused rather than
- * replaced.  The restore's own scratch memory is placed right after the
- * heap region for that reason (pm__scratch_hint).
+ * any memory is touched): JIT code is made in main(), so in a fresh
+ * process started the same way the range is free, and anything else there
+ * is refused rather than replaced.  pmalloc's own pages (scratch, tables)
+ * go right after the heap region for that reason (pm__os_aux, os.c).
  *
  * Owns no state.
  */

@@ -161,87 +161,34 @@ CXX void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al,
 			"_ZnamSt11align_val_tRKSt9nothrow_t")(n, al, t);
 }
 
-/* ---- delete: the block knows its size and arena --------------------------- */
+/* ---- delete: the block knows its size and arena ---------------------------
+ * DELETE(name, slot, type, (params), (args)): ours frees p; with the
+ * program's own operator delete, libstdc++'s form passes it on. */
+#define DELETE(name, slot, type, params, args)                                 \
+	CXX void name params                                                   \
+	{                                                                      \
+		if (program_replaced())                                        \
+			NEXT(slot, type, #name) args;                          \
+		else                                                           \
+			pm__free(p);                                           \
+	}
 
-CXX void _ZdlPv(void *p)
-{
-	if (program_replaced())
-		NEXT(S_DEL, del_fn, "_ZdlPv")(p);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdaPv(void *p)
-{
-	if (program_replaced())
-		NEXT(S_DEL_A, del_fn, "_ZdaPv")(p);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdlPvm(void *p, size_t n)
-{
-	if (program_replaced())
-		NEXT(S_DEL_S, del2_fn, "_ZdlPvm")(p, n);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdaPvm(void *p, size_t n)
-{
-	if (program_replaced())
-		NEXT(S_DEL_A_S, del2_fn, "_ZdaPvm")(p, n);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdlPvRKSt9nothrow_t(void *p, const void *t)
-{
-	if (program_replaced())
-		NEXT(S_DEL_NT, del_nt_fn, "_ZdlPvRKSt9nothrow_t")(p, t);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdaPvRKSt9nothrow_t(void *p, const void *t)
-{
-	if (program_replaced())
-		NEXT(S_DEL_A_NT, del_nt_fn, "_ZdaPvRKSt9nothrow_t")(p, t);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdlPvSt11align_val_t(void *p, size_t al)
-{
-	if (program_replaced())
-		NEXT(S_DEL_AL, del2_fn, "_ZdlPvSt11align_val_t")(p, al);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdaPvSt11align_val_t(void *p, size_t al)
-{
-	if (program_replaced())
-		NEXT(S_DEL_A_AL, del2_fn, "_ZdaPvSt11align_val_t")(p, al);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al)
-{
-	if (program_replaced())
-		NEXT(S_DEL_S_AL, del3_fn, "_ZdlPvmSt11align_val_t")(p, n, al);
-	else
-		pm__free(p);
-}
-
-CXX void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al)
-{
-	if (program_replaced())
-		NEXT(S_DEL_A_S_AL, del3_fn, "_ZdaPvmSt11align_val_t")(p, n, al);
-	else
-		pm__free(p);
-}
+DELETE(_ZdlPv, S_DEL, del_fn, (void *p), (p))
+DELETE(_ZdaPv, S_DEL_A, del_fn, (void *p), (p))
+DELETE(_ZdlPvm, S_DEL_S, del2_fn, (void *p, size_t n), (p, n))
+DELETE(_ZdaPvm, S_DEL_A_S, del2_fn, (void *p, size_t n), (p, n))
+DELETE(_ZdlPvRKSt9nothrow_t, S_DEL_NT, del_nt_fn, (void *p, const void *t),
+       (p, t))
+DELETE(_ZdaPvRKSt9nothrow_t, S_DEL_A_NT, del_nt_fn, (void *p, const void *t),
+       (p, t))
+DELETE(_ZdlPvSt11align_val_t, S_DEL_AL, del2_fn, (void *p, size_t al),
+       (p, al))
+DELETE(_ZdaPvSt11align_val_t, S_DEL_A_AL, del2_fn, (void *p, size_t al),
+       (p, al))
+DELETE(_ZdlPvmSt11align_val_t, S_DEL_S_AL, del3_fn,
+       (void *p, size_t n, size_t al), (p, n, al))
+DELETE(_ZdaPvmSt11align_val_t, S_DEL_A_S_AL, del3_fn,
+       (void *p, size_t n, size_t al), (p, n, al))
 
 /* Our own definitions, whatever the dynamic linker binds the names to. */
 void *pm__own_new(size_t n) __attribute__((alias("_Znwm")));
