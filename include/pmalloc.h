@@ -35,7 +35,8 @@ extern "C" {
 	X(PM_EEXEC, -1005, "checkpoint was made by another executable")        \
 	X(PM_EBASE, -1006, "checkpoint heap base or size differs from this heap") \
 	X(PM_ENOHEAP, -1007, "the pmalloc heap is not available")              \
-	X(PM_ETRUNC, -1008, "checkpoint file is truncated")
+	X(PM_ETRUNC, -1008, "checkpoint file is truncated")                    \
+	X(PM_EUNTRUSTED, -1011, "checkpoint file is not from a trusted writer")
 
 enum pm_error {
 #define PM_ERR_ENUM_(name, value, msg) name = value,
@@ -60,10 +61,26 @@ int pm_checkpoint(const char *path);
 				       and layout are always checked) */
 #define PM_RESTORE_COPY 0x4u        /* read the heap into memory instead of
 				       mapping the file (see below) */
+#define PM_RESTORE_ANY_OWNER 0x8u   /* UNSAFE: skip the owner and mode check
+				       (see "Trust" below) */
+#define PM_RESTORE_CHECK_HEAP 0x10u /* also walk every chunk of the file's
+				       heap before committing (reads it all) */
 
 /* Reinstall the heap and the globals from `path`.  The whole file is
  * validated before memory is touched; on any failure the process is exactly
  * as before.  Must be called while the process has a single thread.
+ *
+ * Trust: a checkpoint holds pointers, function pointers and code, so
+ * restoring a file runs what it holds.  Restore only files written by a
+ * writer you trust.  Enforced: the file must be owned by the real user or
+ * root (in a setuid/setgid program: by the effective user or root) and not
+ * be writable by group or others, else PM_EUNTRUSTED;
+ * PM_RESTORE_ANY_OWNER or PMALLOC_TRUST_ANY_OWNER=1 turns this off.  A
+ * restore writes only where a checkpoint of this process could have
+ * written: the heap region and the globals this process itself persists
+ * (targets and keep masks are computed here, never taken from the file).
+ * With a key (pm_key_set, PMALLOC_KEY_FILE) only files carrying a valid
+ * MAC made with it are restored.
  * By default the heap is mapped from the file (MAP_PRIVATE): pages come in
  * as they are touched, so restore time does not grow with the heap, but
  * the file must not be rewritten in place (cp over it, `>`, truncate)
@@ -72,9 +89,11 @@ int pm_checkpoint(const char *path);
  * PMALLOC_RESTORE_COPY=1) reads the heap into memory instead.
  * Errors: -ENOENT/-EACCES/... (open), -EBUSY (other threads running, or the
  * program already holds blocks in the persistent heap), PM_EMAGIC,
- * PM_EVERSION, PM_ECORRUPT, PM_ETRUNC, PM_EEXEC, PM_EBASE, PM_ELAYOUT.
+ * PM_EVERSION, PM_ECORRUPT, PM_ETRUNC, PM_EEXEC, PM_EBASE, PM_ELAYOUT,
+ * PM_EUNTRUSTED.
  * The environment variable PMALLOC_ALLOW_MOVED=1 acts as
- * PM_RESTORE_ALLOW_MOVED. */
+ * PM_RESTORE_ALLOW_MOVED.  In a program with AT_SECURE set (setuid,
+ * setgid, file capabilities) every PMALLOC_* variable is ignored. */
 int pm_restore(const char *path);
 int pm_restore_ex(const char *path, unsigned flags);
 

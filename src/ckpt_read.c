@@ -256,17 +256,25 @@ static int parse_table(struct pm__ckpt *ck)
 	const struct pmf_header *h = &ck->h;
 	uint64_t ps = h->page_size, gcur = ck->table_end, hcur = h->heap_off;
 	uint64_t heap_end = h->base, heap_bytes = 0, globals_bytes = 0;
-	uint32_t nheap = 0;
+	uint32_t nheap = 0, nother = 0;
 
 	for (uint32_t i = 0; i < h->nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		uint32_t fl = s->kind == PMF_SEC_CODE ? 0 : s->flags;
 		if (fl || s->reserved[0] || s->reserved[1] || !s->len)
 			return bad_section(i, s, "flags, reserved or length");
+		/* no section is longer than the file: every sum below is then
+		 * far from overflowing */
+		if (s->len > h->file_size)
+			return bad_section(i, s, "longer than the file");
+		if (s->kind == PMF_SEC_HEAP ? ++nheap > PMF_MAX_HEAP_SECTIONS
+					    : ++nother > PMF_MAX_OTHER_SECTIONS)
+			return bad_section(i, s, "more sections of its kind "
+						 "than a writer makes");
 		if (s->kind == PMF_SEC_HEAP) {
 			if ((s->addr | s->len | s->data_off) & (ps - 1))
 				return bad_section(i, s, "not page-aligned");
-			if (nheap == 0 && s->addr != h->base)
+			if (nheap == 1 && s->addr != h->base)
 				return bad_section(i, s, "the first heap section "
 							 "must start at base");
 			if (s->addr < heap_end ||
@@ -284,13 +292,15 @@ static int parse_table(struct pm__ckpt *ck)
 				return bad_section(i, s, "data past the end of "
 							 "the file");
 			heap_bytes += s->len;
-			nheap++;
 		} else if (s->kind == PMF_SEC_DATA ||
 			   s->kind == PMF_SEC_PERSISTENT ||
 			   s->kind == PMF_SEC_REGISTERED ||
 			   s->kind == PMF_SEC_CODE) {
-			if ((s->addr | s->len) & 7 || s->addr + s->len < s->addr)
+			if ((s->addr | s->len) & 7)
 				return bad_section(i, s, "not word-aligned");
+			if (s->addr + s->len < s->addr)
+				return bad_section(i, s, "wraps around the "
+							 "address space");
 			if (s->kind == PMF_SEC_CODE &&
 			    (((s->addr | s->len) & (ps - 1)) ||
 			     (s->flags & ~(PMF_PROT_READ | PMF_PROT_WRITE |
@@ -731,28 +741,6 @@ static int check_objects(const struct pm__ckpt *ck, unsigned flags,
 	return 0;
 }
 
-struct maps_ctx {
-	uintptr_t lo, hi;
-	int ok;
-};
-
-static int writable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
-		       const char *perms, const char *path)
-{
-	struct maps_ctx *m = vctx;
-	if (lo <= m->lo && m->lo < hi) {
-		if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' ||
-		    !strcmp(path, "[stack]") || !strcmp(path, "[vvar]"))
-			return -1;
-		if (m->hi <= hi) {
-			m->ok = 1;
-			return 1;
-		}
-		m->lo = hi; /* continue into the next mapping */
-	}
-	return 0;
-}
-
 static int gkind(uint32_t k)
 {
 	return k == PMF_SEC_DATA	 ? PM_GSPAN_DATA
@@ -760,14 +748,21 @@ static int gkind(uint32_t k)
 					 : PM_GSPAN_REGISTERED;
 }
 
-/* Each globals section must be a span of this process (same kind, same
- * bounds; the executable's own moved by its load delta when that is
- * allowed).  pm_register()ed ranges cannot exist yet when restoring at
- * start-up, so a registered section may instead be any private writable
- * memory of this process outside the heap. */
+/* Where a restore may write is computed here, never taken from the file:
+ * each globals section must be one of the spans this process would itself
+ * persist now (same kind, same bounds; the executable's own moved by its
+ * load delta when that is allowed), each span at most once.  Those spans
+ * never include libc's, the loader's or pmalloc's memory (globals.c
+ * refuses to register them); the check against pmalloc's own pages after
+ * the heap is a second fence.  A range the program registers with
+ * pm_register() is a span only once registered: a restore before the
+ * registration (PMALLOC_RESTORE) refuses a file that holds one. */
 static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 			 struct pm_gspan *gs, int ngs)
 {
+	uintptr_t own_lo = pm__region->base, own_hi = pm__os_aux_end();
+	for (int j = 0; j < ngs; j++)
+		gs[j].prot = 0; /* 1: a section of the file claimed it */
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind == PMF_SEC_HEAP || s->kind == PMF_SEC_CODE)
@@ -775,24 +770,99 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
 		if (s->kind != PMF_SEC_REGISTERED)
 			lo += (uintptr_t)exe_delta, hi += (uintptr_t)exe_delta;
-		int found = 0;
-		for (int j = 0; j < ngs && !found; j++)
-			found = gs[j].kind == (uint32_t)gkind(s->kind) &&
-				gs[j].lo == lo && gs[j].hi == hi;
-		if (!found && s->kind == PMF_SEC_REGISTERED &&
-		    !pm__in_region(lo) && !pm__in_region(hi - 1) &&
-		    !(lo < pm__region->base && hi > pm__region->base)) {
-			struct maps_ctx m = {lo, hi, 0};
-			pm__os_maps(writable_cb, &m);
-			found = m.ok;
-		}
-		if (!found)
+		int found = -1;
+		for (int j = 0; j < ngs && found < 0; j++)
+			if (gs[j].kind == (uint32_t)gkind(s->kind) &&
+			    gs[j].lo == lo && gs[j].hi == hi)
+				found = j;
+		if (found < 0)
 			return pm__err(PM_ELAYOUT,
+				       "section %u (%s globals %llx-%llx) is not "
+				       "memory this process persists%s",
+				       i, KIND_NAME(s->kind), (ull)lo, (ull)hi,
+				       s->kind == PMF_SEC_REGISTERED
+					       ? " (pm_register() it before "
+						 "restoring)"
+					       : "");
+		if (gs[found].prot)
+			return pm__err(PM_ECORRUPT,
 				       "section %u (%s globals %llx-%llx) "
-				       "matches no span of this process",
-				       i, KIND_NAME(s->kind), (ull)lo,
-				       (ull)hi);
+				       "overlaps another section",
+				       i, KIND_NAME(s->kind), (ull)lo, (ull)hi);
+		gs[found].prot = 1;
+		if (lo < own_hi && hi > own_lo)
+			return pm__err(PM_ELAYOUT,
+				       "section %u (%s globals %llx-%llx) lies "
+				       "in pmalloc's own memory",
+				       i, KIND_NAME(s->kind), (ull)lo, (ull)hi);
 	}
+	return 0;
+}
+
+/* The keep words this process computes for itself are ORed into each
+ * section's bitmap (loaded at gdata by load_globals): a file can add
+ * protection, never remove it. */
+static void own_keep_masks(const struct pm__ckpt *ck, unsigned char *gdata,
+			   intptr_t exe_delta)
+{
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind == PMF_SEC_HEAP)
+			continue;
+		if (s->kind != PMF_SEC_CODE) {
+			uintptr_t lo = (uintptr_t)s->addr;
+			if (s->kind != PMF_SEC_REGISTERED)
+				lo += (uintptr_t)exe_delta;
+			pm__globals_fixed_mask(lo, lo + (uintptr_t)s->len,
+					       gdata + s->len);
+		}
+		gdata += s->len + pmf_keep_bytes(s->len);
+	}
+}
+
+/* A number from a /proc/sys file, or dflt. */
+static uint64_t read_sysctl(const char *path, uint64_t dflt)
+{
+	char b[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dflt;
+	ssize_t n = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (n <= 0)
+		return dflt;
+	uint64_t v = 0;
+	int any = 0;
+	for (ssize_t i = 0; i < n && b[i] >= '0' && b[i] <= '9'; i++, any = 1)
+		v = v * 10 + (uint64_t)(b[i] - '0');
+	return any ? v : dflt;
+}
+
+static int count_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		    const char *perms, const char *path)
+{
+	(void)lo, (void)hi, (void)perms, (void)path;
+	++*(uint64_t *)vctx;
+	return 0;
+}
+
+/* The apply step maps every heap section (splitting the region's mapping
+ * around it) and every code section: that many mappings must fit under
+ * vm.max_map_count now, or the kernel would refuse one half-way. */
+static int check_map_count(const struct pm__ckpt *ck)
+{
+	uint64_t have = 0, need = 4, limit;
+	for (uint32_t i = 0; i < ck->h.nsections; i++)
+		need += ck->sec[i].kind == PMF_SEC_HEAP ? 2
+			: ck->sec[i].kind == PMF_SEC_CODE ? 1
+							   : 0;
+	limit = read_sysctl("/proc/sys/vm/max_map_count", 65530);
+	pm__os_maps(count_cb, &have);
+	if (have + need + 64 > limit)
+		return pm__err(-ENOMEM,
+			       "restore needs up to %llu more mappings; this "
+			       "process has %llu and vm.max_map_count is %llu",
+			       (ull)need, (ull)have, (ull)limit);
 	return 0;
 }
 
@@ -812,13 +882,27 @@ static void unreserve_code(const struct pm__ckpt *ck, uint32_t upto)
 static int check_code(const struct pm__ckpt *ck)
 {
 	char what[96];
+	uintptr_t min = (uintptr_t)read_sysctl("/proc/sys/vm/mmap_min_addr",
+					       65536);
+	uintptr_t own_lo = pm__region->base, own_hi = pm__os_aux_end();
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind != PMF_SEC_CODE)
 			continue;
 		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
 		int rc = 0;
-		if (!pm__code_range_free(lo, hi, what, sizeof what))
+		if (lo < min || lo < 65536)
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx) lies below "
+				     "the lowest address a process may map "
+				     "(%llx)",
+				     i, (ull)lo, (ull)hi, (ull)min);
+		else if (lo < own_hi && hi > own_lo)
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx) lies in the "
+				     "heap or pmalloc's own memory",
+				     i, (ull)lo, (ull)hi);
+		else if (!pm__code_range_free(lo, hi, what, sizeof what))
 			rc = pm__err(PM_ELAYOUT,
 				     "section %u (code %llx-%llx, JIT code of "
 				     "the checkpointed process) cannot go back: "
@@ -834,6 +918,37 @@ static int check_code(const struct pm__ckpt *ck)
 			return rc;
 		}
 	}
+	return 0;
+}
+
+/* Who may have written the file (the trust model, docs/FORMAT.md): its
+ * owner must be root or the user running us (in a program with privileges
+ * its user lacks, the user it runs as), and nobody else may write to it.
+ * Checked on the open descriptor, so it is the file that will be mapped. */
+static int check_trust(const struct pm__ckpt *ck, unsigned flags)
+{
+	struct stat st;
+	if (flags & PM_RESTORE_ANY_OWNER)
+		return 0;
+	if (fstat(ck->fd, &st) != 0)
+		return pm__err(-errno, "cannot stat the checkpoint file");
+	uid_t me = pm__secure() ? geteuid() : getuid();
+	if (st.st_uid != 0 && st.st_uid != me)
+		return pm__err(PM_EUNTRUSTED,
+			       "the file is owned by uid %u, not by uid %u "
+			       "(this %s) or root: restoring it would run what "
+			       "another user wrote (PMALLOC_TRUST_ANY_OWNER=1 "
+			       "accepts)",
+			       (unsigned)st.st_uid, (unsigned)me,
+			       pm__secure() ? "program's effective user"
+					    : "process's user");
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return pm__err(PM_EUNTRUSTED,
+			       "the file is writable by %s (mode %o): anyone "
+			       "who can write it can run code here "
+			       "(PMALLOC_TRUST_ANY_OWNER=1 accepts)",
+			       (st.st_mode & S_IWOTH) ? "others" : "its group",
+			       (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -902,8 +1017,13 @@ static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
 		if (s->kind == PMF_SEC_HEAP)
 			continue;
 		if (s->kind == PMF_SEC_CODE) {
-			pm__code_apply((uintptr_t)s->addr, (size_t)s->len,
-				       s->flags, src);
+			/* never writable and executable at once: JIT code
+			 * that was rwx comes back r-x */
+			unsigned prot = s->flags;
+			if (prot & PMF_PROT_EXEC)
+				prot &= ~PMF_PROT_WRITE;
+			pm__code_apply((uintptr_t)s->addr, (size_t)s->len, prot,
+				       src);
 			src += s->len + pmf_keep_bytes(s->len);
 			continue;
 		}
@@ -985,10 +1105,17 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	const char *cp = pm__env("PMALLOC_RESTORE_COPY");
 	if (cp && cp[0] == '1')
 		flags |= PM_RESTORE_COPY;
+	const char *ao = pm__env("PMALLOC_TRUST_ANY_OWNER");
+	if (ao && ao[0] == '1')
+		flags |= PM_RESTORE_ANY_OWNER;
 	if (pm__ensure_init() || !pm__region)
 		return pm__err(PM_ENOHEAP, "restore: the heap is not available");
 	if ((rc = pm__ckpt_open(path, &ck)))
 		return rc;
+	if ((rc = check_trust(&ck, flags))) {
+		pm__ckpt_close(&ck);
+		return rc;
+	}
 
 	/* scratch: objects, spans, then the globals' bytes */
 	size_t objs = PMF_MAX_OBJECTS * sizeof(struct pm_object);
@@ -1026,6 +1153,9 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	    (rc = pm__ckpt_verify_data(&ck)))
 		goto out;
 	if ((rc = load_globals(&ck, gdata)))
+		goto out;
+	own_keep_masks(&ck, gdata, exe_delta);
+	if ((rc = check_map_count(&ck)))
 		goto out;
 	/* a joined helper (verify) may still count for a moment: it has
 	 * woken its joiner but not yet left the thread group */

@@ -41,7 +41,7 @@ typedef unsigned long long ull;
 
 /* Most heap sections a file gets: a restore maps each one (plus the gap
  * after it), and the kernel's default limit is 65530 mappings. */
-#define MAX_HEAP_SECTIONS 16384
+#define MAX_HEAP_SECTIONS PMF_MAX_HEAP_SECTIONS
 
 static unsigned tmp_counter PM_STATE;
 

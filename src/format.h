@@ -43,7 +43,13 @@
 
 /* Limits that bound what a reader must hold in memory. */
 #define PMF_MAX_OBJECTS 4096
-#define PMF_MAX_SECTIONS (1u << 20)
+/* Every limit a reader accepts is one a writer can reach and a restore can
+ * honour: at most this many heap sections (each becomes a mapping, and the
+ * kernel's default limit is 65530) and this many of the others (the
+ * writer's table of globals and code spans). */
+#define PMF_MAX_HEAP_SECTIONS 16384u
+#define PMF_MAX_OTHER_SECTIONS 300u
+#define PMF_MAX_SECTIONS (PMF_MAX_HEAP_SECTIONS + PMF_MAX_OTHER_SECTIONS)
 #define PMF_MIN_PAGE 4096u
 #define PMF_MAX_PAGE 65536u
 

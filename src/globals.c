@@ -1037,6 +1037,32 @@ int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits)
 	return kept;
 }
 
+/* The keep words no file may clear, as this process computes them: rule
+ * 1 (words the loader owns: GOT, copy relocations, TLS, .dynamic) and rule
+ * 4 (pmalloc's own state).  Rules 2 and 3 depend on the values at the
+ * checkpoint, so only the file can say.  Sets bits, never clears them. */
+void pm__globals_fixed_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits)
+{
+	static const struct objan none;
+	uintptr_t sl = (uintptr_t)__start_pm_state;
+	uintptr_t sh = (uintptr_t)__stop_pm_state;
+	size_t nw = (hi - lo) / 8;
+
+	ensure_started();
+	const struct objan *o = objan_at(lo);
+	if (!o)
+		o = &none;
+	size_t ki = keep_index(o, lo);
+	for (size_t w = 0; w < nw; w++) {
+		uintptr_t a = lo + w * 8;
+		while (ki < o->nkeep && o->keep[ki].hi <= a)
+			ki++;
+		if ((ki < o->nkeep && o->keep[ki].lo <= a) ||
+		    (a + 8 > sl && a < sh))
+			bits[w / 8] |= (uint8_t)(1u << (w % 8));
+	}
+}
+
 int pm__globals_keep_word(uintptr_t addr)
 {
 	uint8_t b;
@@ -1198,6 +1224,14 @@ static int register_range(uintptr_t lo, uintptr_t hi, const char *who)
 			c.h[j] = c.h[j - 1];
 		c.h[j] = t;
 	}
+	for (int i = 0; i < c.n; i++)
+		if (!c.h[i].exe && pm__private_lib(c.h[i].name))
+			return pm__err(-EINVAL,
+				       "%s: range 0x%lx-0x%lx reaches into %s, "
+				       "whose state belongs to each process "
+				       "and is never restored",
+				       who, (unsigned long)lo, (unsigned long)hi,
+				       c.h[i].name);
 	uintptr_t cur = lo;
 	for (int i = 0; i < c.n; i++) {
 		const struct objan *o = &G.o;
@@ -1252,6 +1286,22 @@ many:
  * blocks are: every loaded library but the C/C++ run-time and allocators
  * is registered like pm_register_object() would, at each checkpoint and
  * restore.  PMALLOC_PERSIST_LIBS=0 turns this off. */
+/* libc, the loader and pmalloc itself: their state describes this process
+ * (its heap pointer, its threads, its stack guard), so no checkpoint may
+ * hold it and no registration may name it. */
+int pm__private_lib(const char *path)
+{
+	static const char *const prefixes[] = {
+		"libc.so", "ld-linux", "libpmalloc", "libmalloc.so",
+	};
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (!strncmp(b, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
 int pm__runtime_lib(const char *path)
 {
 	static const char *const prefixes[] = {
@@ -1327,9 +1377,12 @@ PM_EXPORT int pm_register(void *addr, size_t len)
 		return pm__err(-EINVAL, "pm_register: range %p+%zu wraps",
 			       addr, len);
 	heap_bounds(&hl, &hh);
+	if (hh && pm__os_aux_end() > hh)
+		hh = pm__os_aux_end(); /* pmalloc's own pages follow the heap */
 	if (a < hh && a + len > hl)
 		return pm__err(-EINVAL,
-			       "pm_register: range %p+%zu overlaps the heap",
+			       "pm_register: range %p+%zu overlaps the heap or "
+			       "pmalloc's own pages after it",
 			       addr, len);
 	/* whole words: the span format is word-based */
 	return register_range(align_down(a, 8), align_up(a + len, 8),

@@ -73,6 +73,9 @@ void pm__os_release(void *p, size_t n);
  * code, codemap.c) in a process started the same way.  NULL on failure. */
 void *pm__os_aux(size_t n);
 void pm__os_aux_free(void *p, size_t n);
+/* End of the pages pm__os_aux placed right after the region (the region's
+ * end when there are none; 0 before the region exists). */
+uintptr_t pm__os_aux_end(void);
 /* Set once a checkpoint file has been mapped into the region: release must
  * then replace mappings rather than madvise (which would bring back the
  * file's bytes). */
@@ -80,6 +83,9 @@ extern int pm__os_region_has_files;
 /* Look up NAME in the initial environment without getenv and without
  * allocating.  Returns a pointer into environ (or a static buffer), or NULL. */
 const char *pm__env(const char *name);
+/* 1 in a program run with privileges its user lacks (AT_SECURE): pm__env
+ * then returns NULL for every name, and restores trust fewer owners. */
+int pm__secure(void);
 /* write(2) one line "pmalloc: MSG [ADDR]\n" and abort(). */
 PM_NORETURN void pm__fatal(const char *msg, const void *addr);
 /* write(2) the whole buffer, retrying on EINTR/short writes. */
@@ -334,6 +340,14 @@ int pm__globals_keep_word(uintptr_t addr);
  * (least significant first) is word lo + 8 * i; bits must hold
  * ((hi - lo) / 8 + 7) / 8 bytes.  Returns the number of keep words. */
 int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits);
+/* Set in bits (same layout) the words of [lo, hi) that no checkpoint may
+ * overwrite in this process, whatever the file says: the loader's (GOT,
+ * copy relocations, TLS, .dynamic) and pmalloc's own state.  A restore
+ * ORs these into the file's keep bitmap. */
+void pm__globals_fixed_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits);
+/* Is this path libc's, the loader's or pmalloc's?  No registration may
+ * name their memory and no restore may write it. */
+int pm__private_lib(const char *path);
 /* pmalloc's own mutable globals (not const, not __thread): restore keeps
  * them when libpmalloc.a is linked into the executable's data segment. */
 #define PM_STATE __attribute__((section("pm_state")))

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -214,9 +215,21 @@ void pm__os_release(void *p, size_t n)
 extern char **environ;
 static char envbuf[4096] PM_STATE;
 
+/* In a program started with privileges the user did not have (setuid,
+ * setgid, file capabilities: the kernel's AT_SECURE), every PMALLOC_*
+ * variable is ignored, as glibc ignores MALLOC_*: a variable naming a
+ * checkpoint file would otherwise run the user's bytes with the program's
+ * privileges. */
+int pm__secure(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
 const char *pm__env(const char *name)
 {
 	size_t n = strlen(name);
+	if (pm__secure())
+		return NULL;
 	if (environ) {
 		for (char **e = environ; *e; e++)
 			if (!strncmp(*e, name, n) && (*e)[n] == '=')
@@ -268,6 +281,16 @@ void *pm__os_aux(size_t n)
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+uintptr_t pm__os_aux_end(void)
+{
+	struct pm_region *r = pm__region;
+	if (!r)
+		return 0;
+	uintptr_t end = r->base + r->size;
+	uintptr_t cur = __atomic_load_n(&aux_next, __ATOMIC_RELAXED);
+	return cur > end ? cur : end;
 }
 
 void pm__os_aux_free(void *p, size_t n)

@@ -300,7 +300,12 @@ static int phase(int argc, char **argv)
 		printf("line A\n"); /* buffered in libc's (transient) block */
 		unsigned char *e = ext_map();
 		CHECK(e != NULL);
+		/* a registered range is restored only into a registered range */
 		int rc = pm_restore(f);
+		CHECK_MSG(rc == PM_ELAYOUT, "restore into unregistered memory: "
+			  "%d %s", rc, pm_errmsg());
+		CHECK(e && pm_register(e, EXT_LEN) == 0);
+		rc = pm_restore(f);
 		CHECK_MSG(rc == 0, "pm_restore: %d %s", rc, pm_errmsg());
 		printf("line B\n");
 		if (!rc) {
