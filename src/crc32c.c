@@ -31,8 +31,8 @@
 #define LONG_LANE 8192
 #define SHORT_LANE 256
 
-static uint32_t slice[8][256];
-static uint32_t shift_long[4][256], shift_short[4][256];
+static uint32_t slice[8][256] PM_STATE;
+static uint32_t shift_long[4][256] PM_STATE, shift_short[4][256] PM_STATE;
 static int have_hw PM_STATE;  /* this machine's, never a restored value */
 static int tables_state PM_STATE; /* 0 none, 1 building, 2 ready */
 
