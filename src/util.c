@@ -19,21 +19,48 @@ static size_t put(char *buf, size_t len, size_t at, char c)
 	return at + 1;
 }
 
+/* A conversion's flags and width: '0' pads with zeros (after any sign or
+ * 0x), '-' pads on the right, '#' puts 0x before a non-zero hex number,
+ * as printf does. */
+struct spec {
+	int width, zero, left, alt;
+};
+
 static size_t put_num(char *buf, size_t len, size_t at, unsigned long long v,
-		      unsigned base, int neg, int width, char pad)
+		      unsigned base, const char *prefix, const struct spec *sp)
 {
 	char tmp[24];
-	int n = 0;
+	int n = 0, np = (int)strlen(prefix);
 	do {
 		tmp[n++] = "0123456789abcdef"[v % base];
 		v /= base;
 	} while (v);
-	if (neg)
-		tmp[n++] = '-';
-	for (int w = n; w < width; w++)
-		at = put(buf, len, at, pad);
+	int padn = sp->width - n - np;
+	if (!sp->left && !sp->zero)
+		for (; padn > 0; padn--)
+			at = put(buf, len, at, ' ');
+	while (*prefix)
+		at = put(buf, len, at, *prefix++);
+	if (!sp->left)
+		for (; padn > 0; padn--)
+			at = put(buf, len, at, '0');
 	while (n)
 		at = put(buf, len, at, tmp[--n]);
+	for (; padn > 0; padn--)
+		at = put(buf, len, at, ' ');
+	return at;
+}
+
+static size_t put_str(char *buf, size_t len, size_t at, const char *s,
+		      const struct spec *sp)
+{
+	int n = (int)strlen(s);
+	for (int w = n; w < sp->width && !sp->left; w++)
+		at = put(buf, len, at, ' ');
+	while (*s)
+		at = put(buf, len, at, *s++);
+	for (int w = n; w < sp->width && sp->left; w++)
+		at = put(buf, len, at, ' ');
 	return at;
 }
 
@@ -45,25 +72,18 @@ size_t pm__vfmt(char *buf, size_t len, const char *f, va_list ap)
 			at = put(buf, len, at, *f);
 			continue;
 		}
-		f++;
-		char pad = ' ';
-		int width = 0, lng = 0;
-		if (*f == '0')
-			pad = '0', f++;
+		struct spec sp = {0, 0, 0, 0};
+		int lng = 0;
+		for (f++; *f == '0' || *f == '-' || *f == '#'; f++)
+			*(*f == '0' ? &sp.zero : *f == '-' ? &sp.left : &sp.alt) = 1;
 		while (*f >= '0' && *f <= '9')
-			width = width * 10 + (*f++ - '0');
+			sp.width = sp.width * 10 + (*f++ - '0');
 		while (*f == 'l' || *f == 'z')
 			lng++, f++;
 		switch (*f) {
 		case 's': {
 			const char *s = va_arg(ap, const char *);
-			if (!s)
-				s = "(null)";
-			int n = (int)strlen(s);
-			for (int w = n; w < width; w++)
-				at = put(buf, len, at, pad);
-			while (*s)
-				at = put(buf, len, at, *s++);
+			at = put_str(buf, len, at, s ? s : "(null)", &sp);
 			break;
 		}
 		case 'c':
@@ -74,24 +94,25 @@ size_t pm__vfmt(char *buf, size_t len, const char *f, va_list ap)
 			long long v = lng ? va_arg(ap, long long) : va_arg(ap, int);
 			unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
 						     : (unsigned long long)v;
-			at = put_num(buf, len, at, u, 10, v < 0, width, pad);
+			at = put_num(buf, len, at, u, 10, v < 0 ? "-" : "", &sp);
 			break;
 		}
 		case 'u':
 		case 'x': {
 			unsigned long long v = lng ? va_arg(ap, unsigned long long)
 						   : va_arg(ap, unsigned);
-			at = put_num(buf, len, at, v, *f == 'x' ? 16 : 10, 0,
-				     width, pad);
+			at = put_num(buf, len, at, v, *f == 'x' ? 16 : 10,
+				     *f == 'x' && sp.alt && v ? "0x" : "", &sp);
 			break;
 		}
-		case 'p':
-			at = put(buf, len, at, '0');
-			at = put(buf, len, at, 'x');
-			at = put_num(buf, len, at,
-				     (uintptr_t)va_arg(ap, void *), 16, 0,
-				     width, pad);
+		case 'p': {
+			uintptr_t v = (uintptr_t)va_arg(ap, void *);
+			if (v) /* glibc's spelling of NULL otherwise */
+				at = put_num(buf, len, at, v, 16, "0x", &sp);
+			else
+				at = put_str(buf, len, at, "(nil)", &sp);
 			break;
+		}
 		case '%':
 			at = put(buf, len, at, '%');
 			break;

@@ -46,3 +46,9 @@ $(B)/tests/lib_%: tests/lib_%.c tests/lib_common.h include/pmalloc.h $(B)/libpma
 		-o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..' \
 		$(shell pkg-config --libs $(LIB_STATE_PKG_$*))
 CHECK_EXTRA += $(LIB_STATE_BINS)
+
+# u_fmt: the library's formatter against snprintf
+$(B)/tests/u_fmt: tests/u_fmt.c tests/testlib.h src/util.c src/os.c $(LIB_HDRS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -Iinclude -o $@ tests/u_fmt.c src/util.c
+EXTRA_TESTS += $(B)/tests/u_fmt
+CHECK_EXTRA += $(B)/tests/u_fmt
