@@ -752,7 +752,7 @@ static int gkind(uint32_t k)
  * each globals section must be one of the spans this process would itself
  * persist now (same kind, same bounds; the executable's own moved by its
  * load delta when that is allowed), each span at most once.  Those spans
- * never include libc's, the loader's or pmalloc's memory (globals.c
+ * never include libc's, the loader's or pmalloc's memory (register.c
  * refuses to register them); the check against pmalloc's own pages after
  * the heap is a second fence.  A range the program registers with
  * pm_register() is a span only once registered: a restore before the

@@ -487,7 +487,7 @@ int pm__ckpt_write(const char *path)
 		memset(keep, 0, pmf_keep_bytes(len));
 		if (k != PM_GSPAN_CODE) /* code is copied whole */
 			pm__globals_keep_mask(s.gspans[i].lo, s.gspans[i].hi,
-					      keep);
+					      keep, pm__transient_live);
 		sec[i].keep_crc = pm__crc32c(0, keep, pmf_keep_bytes(len));
 		keep += pmf_keep_bytes(len);
 		cur += len + pmf_keep_bytes(len);

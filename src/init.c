@@ -26,7 +26,7 @@ uintptr_t pm__libc_lo PM_STATE, pm__libc_hi PM_STATE, pm__ld_lo PM_STATE,
 struct pm_ranges pm__transient_code PM_STATE = { 0, UINTPTR_MAX, 0, 0 };
 
 /* Code of the libraries whose globals a checkpoint holds (every loaded
- * one but the run-time's, see globals.c): what they allocate before
+ * one but the run-time's, see register.c): what they allocate before
  * main() is persistent (marked early), so that their restored globals
  * find it.  Filled once, at start-up. */
 #define MAX_EARLY 64
@@ -131,7 +131,7 @@ static int find_code(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms,
 		m->nlibs++;
 	}
 	/* Early blocks are only safe for libraries whose globals a restore
-	 * brings back: with more libraries than globals.c registers, or
+	 * brings back: with more libraries than register.c registers, or
 	 * more code mappings than fit here, none gets any. */
 	if (m->nlibs > PM_MAX_LIBS || nearly == MAX_EARLY) {
 		m->full = 1;

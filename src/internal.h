@@ -334,12 +334,16 @@ void pm__globals_startup(void);
 /* List the spans to persist now; returns the count. */
 int pm__globals_spans(struct pm_gspan *out, int max);
 /* For the span list above: is the word at `addr` (8-aligned) one whose
- * value restore must keep?  (evaluated at checkpoint time) */
-int pm__globals_keep_word(uintptr_t addr);
+ * value restore must keep?  (evaluated at checkpoint time)  `transient`
+ * says whether a value points into a live block of the transient arena
+ * (the allocator's pm__transient_live; NULL: never), so that the globals
+ * analysis needs nothing of the allocator. */
+int pm__globals_keep_word(uintptr_t addr, int (*transient)(uintptr_t v));
 /* The same for every word of [lo, hi) (8-aligned): bit i of bits[i / 8]
  * (least significant first) is word lo + 8 * i; bits must hold
  * ((hi - lo) / 8 + 7) / 8 bytes.  Returns the number of keep words. */
-int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits);
+int pm__globals_keep_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits,
+			  int (*transient)(uintptr_t v));
 /* Set in bits (same layout) the words of [lo, hi) that no checkpoint may
  * overwrite in this process, whatever the file says: the loader's (GOT,
  * copy relocations, TLS, .dynamic) and pmalloc's own state.  A restore

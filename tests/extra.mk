@@ -1,13 +1,13 @@
 # tests/extra.mk - unit tests that compile library sources straight into the
 # test program (the internal pm__ functions are hidden in libpmalloc.so).
 #
-# u_globals: src/globals.c analyses the test program itself, so it is built
+# u_globals: the globals family (src/globals.h) analyses the test program itself, so it is built
 # several ways: PIE, non-PIE, RELR-packed relocations, full RELRO (-z now),
 # with the pm_persistent section found from the file's section headers
 # (the path libpmalloc.so takes) instead of the linker's bounds, and as a
 # static PIE (libc inside: only the PERSISTENT span may be saved).
 # tests/globals_clang.sh builds the same with clang (and lld) when present.
-U_GLOBALS_SRCS := src/globals.c src/util.c src/os.c
+U_GLOBALS_SRCS := src/elfan.c src/spans.c src/register.c src/objects.c src/util.c src/os.c
 U_GLOBALS_DEPS := tests/u_globals.c tests/testlib.h $(U_GLOBALS_SRCS) $(LIB_HDRS)
 U_GLOBALS_CC = $(CC) $(BASE_CFLAGS) -Iinclude -o $@ tests/u_globals.c $(U_GLOBALS_SRCS)
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# globals_clang.sh - tests/u_globals.c (src/globals.c analysing the test
+# globals_clang.sh - tests/u_globals.c (the globals family analysing the test
 # program itself) built with clang: PIE, non-PIE, and lld with
 # --gc-sections (where the pm_persistent section is most at risk).
 # Skipped when clang is not installed.
@@ -9,7 +9,7 @@ out=${PMALLOC_BUILD:-build}/tests/globals_clang
 mkdir -p "$out" || exit 1
 cd "$top" || exit 1
 flags="-std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -Iinclude"
-srcs="tests/u_globals.c src/globals.c src/util.c src/os.c"
+srcs="tests/u_globals.c src/elfan.c src/spans.c src/register.c src/objects.c src/util.c src/os.c"
 fail=0
 run() { # name extra-flags
 	n=$1; shift

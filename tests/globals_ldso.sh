@@ -1,5 +1,5 @@
 #!/bin/sh
-# globals_ldso.sh - the unit test of src/globals.c started as
+# globals_ldso.sh - the unit test of the globals family (src/globals.h) started as
 # `ld.so prog`: /proc/self/exe is then the loader, not the program, and the
 # pm_persistent lookup and the executable's identity must not be fooled.
 b=${PMALLOC_BUILD:-build}/tests

@@ -7,7 +7,7 @@ out=${PMALLOC_BUILD:-build}/tests/globals_lib
 mkdir -p "$out" || exit 1
 cd "$top" || exit 1
 flags="-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude"
-srcs="src/globals.c src/util.c src/os.c"
+srcs="src/elfan.c src/spans.c src/register.c src/objects.c src/util.c src/os.c"
 fail=0
 run() { # name cc extra-ldflags
 	n=$1 cc=$2 ld=$3

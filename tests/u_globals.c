@@ -15,9 +15,9 @@
 
 /* Defined by init.c in the library; the test sets it to a fake region. */
 __attribute__((weak)) struct pm_region *pm__region;
-/* The library's version walks the transient arena for a live block; with
- * the fake region every transient address counts as one. */
-int pm__transient_live(uintptr_t v)
+/* The allocator's version walks the transient arena for a live block;
+ * with the fake region every transient address counts as one. */
+static int fake_transient_live(uintptr_t v)
 {
 	return pm__region && v >= pm__region->tbase &&
 	       v < pm__region->base + pm__region->size;
@@ -43,7 +43,7 @@ static int mycmp(const char *a, const char *b)
 
 static int keep(const void *p)
 {
-	return pm__globals_keep_word((uintptr_t)p);
+	return pm__globals_keep_word((uintptr_t)p, fake_transient_live);
 }
 
 /* ---- an independent view of the executable ------------------------------ */
@@ -265,7 +265,8 @@ static void check_keep(const struct exe *e, int pie)
 		size_t nw = (spans[i].hi - spans[i].lo) / 8;
 		uint8_t *bits = calloc((nw + 7) / 8 + 1, 1);
 		bits[(nw + 7) / 8] = 0xa5; /* guard */
-		int k = pm__globals_keep_mask(spans[i].lo, spans[i].hi, bits);
+		int k = pm__globals_keep_mask(spans[i].lo, spans[i].hi, bits,
+						fake_transient_live);
 		int k2 = 0;
 		for (size_t w = 0; w < nw; w++) {
 			int b = bits[w / 8] >> (w % 8) & 1;

@@ -9,12 +9,6 @@
 #include "testlib.h"
 
 __attribute__((weak)) struct pm_region *pm__region;
-/* (the library's version walks the transient arena; no region here) */
-int pm__transient_live(uintptr_t v)
-{
-	(void)v;
-	return 0;
-}
 long *lib_counter_addr(void);
 static int exe_pv PM_PERSISTENT = 5;
 
