@@ -36,6 +36,8 @@ extern "C" {
 	X(PM_EBASE, -1006, "checkpoint heap base or size differs from this heap") \
 	X(PM_ENOHEAP, -1007, "the pmalloc heap is not available")              \
 	X(PM_ETRUNC, -1008, "checkpoint file is truncated")                    \
+	X(PM_EDIRSYNC, -1009,                                                  \
+	  "checkpoint written, but its directory could not be synced")         \
 	X(PM_EUNTRUSTED, -1011, "checkpoint file is not from a trusted writer")
 
 enum pm_error {
@@ -51,8 +53,17 @@ enum pm_error {
  * temporary file in the same directory, fsync'd and renamed over `path`, so
  * a crash at any moment leaves any previous file at `path` intact.  Other
  * threads may keep running; the heap is quiesced while it is copied.
- * Errors: -EINVAL (path NULL or empty), -errno of open/write/fsync/rename
- * (-ENOSPC on a full disk, ...), PM_ENOHEAP. */
+ * The file is always readable and writable by its owner, whatever the
+ * umask: a new file gets mode 0600, a replaced one keeps the previous
+ * file's read bits (plus owner rw, minus group and other write: a restore
+ * refuses a file that group or others can write).
+ * Errors: -EINVAL (path NULL or empty, or a symbolic link, fifo or
+ * device), -EISDIR, -errno of open/write/fsync/rename (-ENOSPC on a full
+ * disk, ...), -EFBIG (the file would exceed RLIMIT_FSIZE, `ulimit -f`;
+ * SIGXFSZ is never delivered for it), PM_ENOHEAP: the previous file is
+ * untouched.  PM_EDIRSYNC: the new file IS in place at `path` (the previous
+ * one is gone), but the directory could not be fsync'd, so after a crash
+ * `path` may still name the previous file. */
 int pm_checkpoint(const char *path);
 
 /* Flags for pm_restore_ex(). */

@@ -2,23 +2,35 @@
  * ckpt_write.c - writing a checkpoint file (layout in format.h).
  *
  * The order of events, and why:
- *   1. create `.NAME.tmp.PID.N` beside the target (O_EXCL, 0600): the
- *      target is never modified in place, because a restored process may
- *      have it mapped (a rewritten mapped file shows new bytes, a truncated
- *      one raises SIGBUS);
- *   2. list loaded objects and globals spans BEFORE quiescing: listing
+ *   1. open the target's directory; remove temporary files that dead
+ *      writers left for the same target (before anything is reserved: a
+ *      killed writer's temp on a nearly full disk must not make every
+ *      later checkpoint fail with ENOSPC);
+ *   2. create `.NAME.tmp.PID.RRRRRRRRRRRRRRRR` beside the target (R: 16 hex
+ *      digits from getrandom, so nobody can squat the names; O_EXCL |
+ *      O_NOFOLLOW), flock it (a live writer's temp is never taken for
+ *      stale), fchmod it to 0600 or the replaced target's mode plus owner
+ *      rw (whatever the umask).  The target is never modified in place,
+ *      because a restored process may have it mapped (a rewritten mapped
+ *      file shows new bytes, a truncated one raises SIGBUS);
+ *   3. list loaded objects and globals spans BEFORE quiescing: listing
  *      objects takes the loader's lock, and a thread inside dlopen() holds
  *      that lock while it waits for malloc;
- *   3. quiesce the heap; find the heap spans (free interiors skipped by
+ *   4. quiesce the heap; find the heap spans (free interiors skipped by
  *      pm__heap_spans, pages never touched skipped with /proc/self/pagemap);
- *      compute the keep bitmaps; fix the layout; fallocate (a full disk is
- *      found before anything is written);
- *   4. write globals and heap straight from memory, 1 MiB at a time, each
+ *      compute the keep bitmaps; fix the layout; compare the size with
+ *      RLIMIT_FSIZE; fallocate (a full disk is found before anything is
+ *      written);
+ *   5. write globals and heap straight from memory, 1 MiB at a time, each
  *      piece checksummed just before it is written (one pass over memory);
- *   5. resume the heap: the file's bytes are in the page cache now, the rest
+ *   6. resume the heap: the file's bytes are in the page cache now, the rest
  *      (header, table, fsync) does not need other threads stopped;
- *   6. write header, metadata and table at offset 0; fsync; rename; fsync
- *      the directory.  On any error the temp file is unlinked.
+ *   7. write header, metadata and table at offset 0; fsync; rename (still
+ *      holding the lock); fsync the directory (PM_EDIRSYNC if that fails:
+ *      the new file is in place).  On any error before the rename the
+ *      temp file is unlinked.
+ * SIGXFSZ is blocked on the writing thread throughout, and one that the
+ * writes raised is consumed: a file size limit gives -EFBIG, not death.
  *
  * No stdio, no malloc; all scratch memory is one private anonymous mapping.
  */
@@ -26,15 +38,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h> /* rename() only: no streams here */
+#include <stdio.h> /* renameat() only: no streams here */
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 typedef unsigned long long ull;
@@ -279,13 +294,13 @@ static size_t scratch_layout(struct scratch *s, uintptr_t base)
 	return (size_t)(at - base);
 }
 
-/* "DIR/.BASE.tmp.PID.N" and "DIR" for path. */
-static int tmp_names(const char *path, char *tmp, char *dir)
+/* "DIR" of path into dir; *base: the last component, inside path. */
+static int split_path(const char *path, char *dir, const char **base)
 {
 	size_t len = strlen(path);
 	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	if (!*base)
+	*base = slash ? slash + 1 : path;
+	if (!**base)
 		return pm__err(-EISDIR, "checkpoint: %s names a directory",
 			       path);
 	if (len > 4000)
@@ -297,10 +312,52 @@ static int tmp_names(const char *path, char *tmp, char *dir)
 	} else {
 		memcpy(dir, ".", 2);
 	}
-	unsigned n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
-	pm__fmt(tmp, NAME_CAP, "%s%s.%s.tmp.%d.%u", slash ? dir : "",
-		slash && slash != path ? "/" : "", base, (int)getpid(), n);
 	return 0;
+}
+
+/* Temporary names: ".BASE.tmp.PID.R" with R RAND_HEX hex digits.  The
+ * random part makes the names unguessable, so another user who can write
+ * the directory cannot block checkpoints by creating them first; the pid
+ * is for people reading the directory and for the stale test where locks
+ * are not available. */
+#define RAND_HEX 16
+#define TMP_TRIES 128
+
+static void random_hex(char *out)
+{
+	unsigned char b[RAND_HEX / 2];
+	if (getrandom(b, sizeof b, GRND_NONBLOCK) != (ssize_t)sizeof b) {
+		/* no getrandom (seccomp, an old kernel, early boot): clock,
+		 * pid and a counter, mixed.  Guessable, but never worse
+		 * than the old fixed names, and the tries go on */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+			     ((uint64_t)getpid() << 40) ^
+			     (uint64_t)__atomic_fetch_add(&tmp_counter, 1,
+							  __ATOMIC_RELAXED) *
+				     0x9e3779b97f4a7c15ull;
+		x ^= x >> 31;
+		x *= 0xbf58476d1ce4e5b9ull;
+		x ^= x >> 29;
+		memcpy(b, &x, sizeof b);
+	}
+	for (size_t i = 0; i < sizeof b; i++) {
+		out[2 * i] = "0123456789abcdef"[b[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
+	}
+	out[RAND_HEX] = '\0';
+}
+
+/* tmp = the directory part of path (as given) + ".BASE.tmp.PID.R". */
+static void tmp_name(char *tmp, const char *path, const char *base)
+{
+	char r[RAND_HEX + 1];
+	random_hex(r);
+	size_t dl = (size_t)(base - path);
+	memcpy(tmp, path, dl);
+	pm__fmt(tmp + dl, NAME_CAP - dl, ".%s.tmp.%d.%s", base, (int)getpid(),
+		r);
 }
 
 /* Parse a decimal number at *s; returns -1 if there is none. */
@@ -316,42 +373,159 @@ static long decimal(const char **s)
 	return v;
 }
 
-/* A writer killed mid-checkpoint leaves ".BASE.tmp.PID.N" behind.  After a
- * good checkpoint of path, remove those of this target whose writer no
- * longer exists (a live pid, even an unrelated one, keeps its file). */
-static void remove_stale_temps(int dfd, const char *path)
+/* The pid in name if it is a temporary name of target base: the shape
+ * above (*old = 0), or ".BASE.tmp.PID.N" of writers before it (*old = 1,
+ * they took no lock); 0 otherwise. */
+static long temp_pid(const char *q, const char *base, size_t bl, int *old)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
+	if (q[0] != '.' || strncmp(q + 1, base, bl) ||
+	    strncmp(q + 1 + bl, ".tmp.", 5))
+		return 0;
+	q += 1 + bl + 5;
+	long pid = decimal(&q);
+	if (pid <= 0 || *q++ != '.')
+		return 0;
+	const char *r = q;
+	while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
+		q++;
+	if (*q)
+		return 0;
+	if (q - r == RAND_HEX) {
+		*old = 0;
+		return pid;
+	}
+	*old = 1;
+	return decimal(&r) >= 0 && !*r ? pid : 0;
+}
+
+static int pid_gone(long pid)
+{
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove the temp file `name` if its writer is gone.  A live writer holds
+ * an exclusive flock on its temp from just after creating it until after
+ * the rename, so a temp whose lock can be taken is nobody's; where flock
+ * is not available (and for the old names, which were never locked) the
+ * pid is the test: a live pid, even an unrelated one, keeps its file.
+ * Only regular files we can open are touched (another user's temp is
+ * theirs to clean).  The lock is held across the unlink: a writer that
+ * created this name an instant before locking it finds the lock taken or
+ * its file unlinked, and takes another name. */
+static void remove_if_stale(int dfd, const char *name, long pid, int old)
+{
+	struct stat a, b;
+	if (fstatat(dfd, name, &a, AT_SYMLINK_NOFOLLOW) || !S_ISREG(a.st_mode))
+		return;
+	if (old) {
+		if (pid_gone(pid))
+			unlinkat(dfd, name, 0);
+		return;
+	}
+	int fd = openat(dfd, name,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+				O_CLOEXEC);
+	if (fd < 0)
+		return;
+	int gone = flock(fd, LOCK_EX | LOCK_NB) == 0 ||
+		   (errno != EWOULDBLOCK && pid_gone(pid));
+	if (gone && fstat(fd, &b) == 0 &&
+	    fstatat(dfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		unlinkat(dfd, name, 0);
+	close(fd);
+}
+
+/* A writer killed mid-checkpoint leaves its temp behind; on a nearly full
+ * disk that file holds the space the next checkpoint needs, so this runs
+ * before anything is reserved.  Only temps of the same target: those of
+ * other targets are their writers' business. */
+static void remove_stale_temps(int dfd, const char *base)
+{
 	size_t bl = strlen(base);
 	char buf[8192];
 	for (;;) {
-		long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+		ssize_t n = getdents64(dfd, buf, sizeof buf);
 		if (n <= 0)
 			return;
-		for (long off = 0; off < n;) {
-			struct dirent64_ {
-				uint64_t ino;
-				int64_t next;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (struct dirent64_ *)(buf + off);
-			off += d->reclen;
-			const char *q = d->name;
-			if (q[0] != '.' || strncmp(q + 1, base, bl) ||
-			    strncmp(q + 1 + bl, ".tmp.", 5))
-				continue;
-			q += 1 + bl + 5;
-			long pid = decimal(&q);
-			if (pid <= 0 || *q++ != '.' || decimal(&q) < 0 || *q)
-				continue;
-			if (pid == (long)getpid() ||
-			    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-				continue;
-			unlinkat(dfd, d->name, 0);
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			int old = 0;
+			long pid = temp_pid(d->d_name, base, bl, &old);
+			if (pid > 0)
+				remove_if_stale(dfd, d->d_name, pid, old);
 		}
 	}
+}
+
+/* Create the temp file (in dfd, name written into tmp + base_at) and lock
+ * it.  Returns the fd or a negative errno. */
+static int create_temp(int dfd, char *tmp, const char *path,
+		       const char *base)
+{
+	size_t base_at = (size_t)(base - path);
+	int rc = -EEXIST;
+	for (int tries = 0; tries < TMP_TRIES; tries++) {
+		tmp_name(tmp, path, base);
+		int fd = openat(dfd, tmp + base_at,
+				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC,
+				0600);
+		if (fd < 0) {
+			rc = -errno;
+			if (errno == EEXIST || errno == EINTR)
+				continue;
+			break;
+		}
+		/* EWOULDBLOCK: a cleaner is looking at it right now; any
+		 * other failure (no flock here): go on unlocked, the pid in
+		 * the name protects the file */
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+			unlinkat(dfd, tmp + base_at, 0);
+			close(fd);
+			continue;
+		}
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+			close(fd); /* a cleaner removed it before the lock */
+			continue;
+		}
+		return fd;
+	}
+	return rc;
+}
+
+/* SIGXFSZ is blocked on the writing thread while the file is written:
+ * with a file size limit (ulimit -f) a write past it fails with EFBIG and
+ * raises SIGXFSZ, whose default action kills the process.  On the way out
+ * a SIGXFSZ that became pending meanwhile is consumed (the writes raised
+ * it); one that was pending before (blocked by the caller) is left. */
+struct xfsz {
+	sigset_t old;
+	int was_pending;
+};
+
+static void xfsz_block(struct xfsz *x)
+{
+	sigset_t set, pend;
+	sigemptyset(&set);
+	sigaddset(&set, SIGXFSZ);
+	x->was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &set, &x->old);
+}
+
+static void xfsz_restore(struct xfsz *x)
+{
+	sigset_t set, pend;
+	sigemptyset(&set);
+	sigaddset(&set, SIGXFSZ);
+	if (!x->was_pending && sigpending(&pend) == 0 &&
+	    sigismember(&pend, SIGXFSZ)) {
+		struct timespec zero = {0, 0};
+		sigtimedwait(&set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &x->old, NULL);
 }
 
 int pm__ckpt_write(const char *path)
@@ -361,6 +535,9 @@ int pm__ckpt_write(const char *path)
 	unsigned char *map = NULL;
 	size_t maplen = 0;
 	int fd = -1, rc, quiesced = 0, created = 0;
+	int dfd = -1, xfsz_on = 0;
+	struct xfsz xf;
+	const char *base = path, *tmpbase = NULL;
 
 	if (!path || !path[0])
 		return pm__err(-EINVAL, "checkpoint: no file name");
@@ -372,7 +549,8 @@ int pm__ckpt_write(const char *path)
 	 * work; so is a symbolic link, which rename would replace rather
 	 * than follow. */
 	struct stat st;
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+	int have_target = lstat(path, &st) == 0;
+	if (have_target && !S_ISREG(st.st_mode))
 		return pm__err(S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
 			       "checkpoint: %s is %s, not a regular file", path,
 			       S_ISDIR(st.st_mode)   ? "a directory"
@@ -408,22 +586,46 @@ int pm__ckpt_write(const char *path)
 	scratch_layout(&s, (uintptr_t)map);
 	memcpy(s.gspans, gs, (size_t)ngs * sizeof *gs);
 
-	/* a writer killed earlier may have left a name this pid now reuses:
-	 * take the next number */
-	for (int tries = 0; tries < 64; tries++) {
-		if ((rc = tmp_names(path, s.tmp, s.dir)))
-			goto out;
-		fd = open(s.tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
+	/* The directory: the temp's creation, the stale temps, the rename
+	 * and the final fsync all go through dfd.  A directory that can be
+	 * written but not read gets an O_PATH fd: no cleanup then, and no
+	 * directory sync (PM_EDIRSYNC). */
+	if ((rc = split_path(path, s.dir, &base)))
+		goto out;
+	dfd = open(s.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && errno == EACCES)
+		dfd = open(s.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
 		rc = -errno;
-		rc = pm__err(rc, "checkpoint: cannot create %s: %s", s.tmp,
-			     pm_strerror(rc));
+		rc = pm__err(rc, "checkpoint: cannot open the directory %s: %s",
+			     s.dir, pm_strerror(rc));
+		goto out;
+	}
+	remove_stale_temps(dfd, base);
+	xfsz_block(&xf);
+	xfsz_on = 1;
+	tmpbase = s.tmp + (base - path);
+	fd = create_temp(dfd, s.tmp, path, base);
+	if (fd < 0) {
+		rc = pm__err(fd, "checkpoint: cannot create %s: %s", s.tmp,
+			     pm_strerror(fd));
+		fd = -1;
 		goto out;
 	}
 	created = 1;
+	/* Whatever the umask, the owner can read and write the file: a new
+	 * one gets 0600, a replaced one keeps the target's read and execute
+	 * bits, never group or other write (a restore refuses such files). */
+	mode_t mode = have_target ? (st.st_mode & 0755) | 0600 : 0600;
+	if (fchmod(fd, mode) != 0) {
+		rc = -errno;
+		char oct[5] = {'0', (char)('0' + (mode >> 6 & 7)),
+			       (char)('0' + (mode >> 3 & 7)),
+			       (char)('0' + (mode & 7)), '\0'};
+		rc = pm__err(rc, "checkpoint: cannot set mode %s on %s: %s",
+			     oct, s.tmp, pm_strerror(rc));
+		goto out;
+	}
 	int nobj = pm__objects(s.objs, PMF_MAX_OBJECTS);
 	pm__tsd_record(); /* into the region header: part of the image */
 	if (nobj < 1) {
@@ -505,6 +707,20 @@ int pm__ckpt_write(const char *path)
 		hbytes += x->len;
 	}
 	uint64_t file_size = cur;
+
+	/* a file size limit (ulimit -f): -EFBIG before a byte is written
+	 * (fallocate past it would raise SIGXFSZ too) */
+	struct rlimit fl;
+	if (getrlimit(RLIMIT_FSIZE, &fl) == 0 && fl.rlim_cur != RLIM_INFINITY &&
+	    file_size > (uint64_t)fl.rlim_cur) {
+		pm__heap_resume();
+		quiesced = 0;
+		rc = pm__err(-EFBIG, "checkpoint: %s needs %llu bytes, more "
+				     "than the file size limit (ulimit -f) "
+				     "of %llu",
+			     path, (ull)file_size, (ull)fl.rlim_cur);
+		goto out;
+	}
 
 	/* a full disk shows here, before a byte is written */
 	rc = fallocate(fd, 0, 0, (off_t)file_size) ? errno : 0;
@@ -589,31 +805,30 @@ int pm__ckpt_write(const char *path)
 		rc = -errno;
 		goto werr;
 	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = -errno;
-		goto werr;
-	}
-	fd = -1;
-	if (rename(s.tmp, path) != 0) {
+	/* renamed before the close, so the lock is held until the name is
+	 * gone: no cleaner can take the temp for stale */
+	if (renameat(dfd, tmpbase, dfd, base) != 0) {
 		rc = -errno;
 		rc = pm__err(rc, "checkpoint: cannot rename %s to %s: %s",
 			     s.tmp, path, pm_strerror(rc));
 		goto out;
 	}
-	s.tmp[0] = '\0'; /* nothing to unlink any more */
-	int dfd = open(s.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) != 0) {
-			rc = -errno;
-			rc = pm__err(rc, "checkpoint: fsync of directory "
-					     "%s failed",
-				     s.dir);
-			close(dfd);
-			goto out;
-		}
-		remove_stale_temps(dfd, path);
-		close(dfd);
+	created = 0; /* nothing to unlink any more */
+	/* the data is on disk (fsync succeeded): an error of close could
+	 * only repeat what fsync said */
+	close(fd);
+	fd = -1;
+	/* the new file is in place whatever happens now; without the
+	 * directory's fsync the rename may not survive a crash.  (EINVAL:
+	 * the file system has no directory sync to offer.) */
+	if (fsync(dfd) != 0 && errno != EINVAL) {
+		rc = -errno;
+		rc = pm__err(PM_EDIRSYNC, "checkpoint: %s was written, but its "
+					  "directory %s could not be synced "
+					  "(%s): the new file may not survive "
+					  "a crash",
+			     path, s.dir, pm_strerror(rc));
+		goto out;
 	}
 	rc = 0;
 	goto out;
@@ -628,10 +843,14 @@ werr:
 out:
 	if (quiesced)
 		pm__heap_resume();
+	if (rc && created)
+		unlinkat(dfd, tmpbase, 0);
 	if (fd >= 0)
-		close(fd);
-	if (rc && created && s.tmp[0])
-		unlink(s.tmp);
+		close(fd); /* after the unlink: the lock covers it */
+	if (dfd >= 0)
+		close(dfd);
+	if (xfsz_on)
+		xfsz_restore(&xf);
 	pm__scratch_free(map, maplen);
 	return rc;
 }

@@ -29,14 +29,36 @@ mkfifo "$t/fifo"
 out=$("$t/to" "$t/fifo")
 case "$out" in -22\ *"fifo"*) ;; *) echo "FAIL: fifo: $out"; fail=1 ;; esac
 [ -p "$t/fifo" ] || { echo "FAIL: the fifo was replaced"; fail=1; }
-# temp files of killed writers go with the next good checkpoint; one of a
-# live process stays
+# temp files of killed writers go with the next checkpoint of the same
+# target: a temp nobody holds a lock on (a live writer flocks its temp), and
+# one of the old shape (.NAME.tmp.PID.N, never locked) whose pid is gone.
+# A locked temp stays, so does an old-shape one of a live pid and every
+# temp of another target.
+R=0123456789abcdef
 : >"$t/.real.ckpt.tmp.4194303.0"
 : >"$t/.real.ckpt.tmp.$$.3"
-: >"$t/.other.ckpt.tmp.4194303.0"
+: >"$t/.real.ckpt.tmp.$$.$R"
+: >"$t/.real.ckpt.tmp.4194303.$R"
+: >"$t/.other.ckpt.tmp.4194303.$R"
+mkfifo "$t/ready"
+(flock 9; echo $? >"$t/ready"; exec sleep 300) \
+	9>"$t/.real.ckpt.tmp.$$.fedcba9876543210" &
+holder=$!
+read locked <"$t/ready"
+[ "$locked" = 0 ] || { echo "FAIL: flock(1) could not lock: $locked"; fail=1; }
 out=$("$t/to" "$t/real.ckpt") || { echo "FAIL: plain file: $out"; fail=1; }
 "$B/pmalloc" verify "$t/real.ckpt" >/dev/null || fail=1
-[ -e "$t/.real.ckpt.tmp.4194303.0" ] && { echo "FAIL: stale temp kept"; fail=1; }
-[ -e "$t/.real.ckpt.tmp.$$.3" ] || { echo "FAIL: a live writer's temp removed"; fail=1; }
-[ -e "$t/.other.ckpt.tmp.4194303.0" ] || { echo "FAIL: another target's temp removed"; fail=1; }
+for f in ".real.ckpt.tmp.4194303.0" ".real.ckpt.tmp.$$.$R" \
+	".real.ckpt.tmp.4194303.$R"; do
+	[ -e "$t/$f" ] && { echo "FAIL: stale temp $f kept"; fail=1; }
+done
+for f in ".real.ckpt.tmp.$$.3" ".real.ckpt.tmp.$$.fedcba9876543210" \
+	".other.ckpt.tmp.4194303.$R"; do
+	[ -e "$t/$f" ] || { echo "FAIL: $f removed (live writer or other target)"; fail=1; }
+done
+kill "$holder"
+wait "$holder" 2>/dev/null
+# a new file is 0600; a replaced one keeps its mode
+m=$(stat -c %a "$t/real.ckpt")
+[ "$m" = 600 ] || { echo "FAIL: new file mode $m, expected 600"; fail=1; }
 exit $fail

@@ -52,3 +52,12 @@ $(B)/tests/u_fmt: tests/u_fmt.c tests/testlib.h src/util.c src/os.c $(LIB_HDRS) 
 	$(CC) $(BASE_CFLAGS) -Iinclude -o $@ tests/u_fmt.c src/util.c
 EXTRA_TESTS += $(B)/tests/u_fmt
 CHECK_EXTRA += $(B)/tests/u_fmt
+
+# Checkpoint writer tests (tests/ckpt_iofault.sh and the other ckpt_*.sh of
+# the write side): an LD_PRELOAD shim that fails one libc call of a
+# checkpoint, and a program that checkpoints a 1.5 MiB heap.
+$(B)/tests/iofault.so: tests/prog/iofault.c | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -shared -fPIC -o $@ $< -ldl
+$(B)/tests/ckpt_fault: tests/prog/ckpt_fault.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/tests
+	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
+CHECK_EXTRA += $(B)/tests/iofault.so $(B)/tests/ckpt_fault
