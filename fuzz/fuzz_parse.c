@@ -222,6 +222,11 @@ static size_t gen(int shape, unsigned char **out)
 	}
 	h->meta_crc = pm__crc32c(0, m, msize);
 	h->table_crc = pm__crc32c(0, t, n * sizeof *t);
+	if (shape == 1) { /* a MAC (the parser checks only its placement) */
+		h->flags = PMF_FLAG_MAC;
+		for (int i = 0; i < PMF_MAC_LEN; i++)
+			h->mac[i] = (uint8_t)(0xa5 ^ i);
+	}
 	h->header_crc = pm__crc32c(0, h, PMF_HEADER_CRC_OFF);
 	*out = f;
 	return size;

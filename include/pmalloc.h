@@ -38,6 +38,7 @@ extern "C" {
 	X(PM_ETRUNC, -1008, "checkpoint file is truncated")                    \
 	X(PM_EDIRSYNC, -1009,                                                  \
 	  "checkpoint written, but its directory could not be synced")         \
+	X(PM_EAUTH, -1010, "checkpoint authentication failed")                 \
 	X(PM_EUNTRUSTED, -1011, "checkpoint file is not from a trusted writer")
 
 enum pm_error {
@@ -104,9 +105,40 @@ int pm_checkpoint(const char *path);
  * PM_EUNTRUSTED.
  * The environment variable PMALLOC_ALLOW_MOVED=1 acts as
  * PM_RESTORE_ALLOW_MOVED.  In a program with AT_SECURE set (setuid,
- * setgid, file capabilities) every PMALLOC_* variable is ignored. */
+ * setgid, file capabilities) every PMALLOC_* variable is ignored.
+ * With a key configured (pm_key_set, PMALLOC_KEY_FILE) the file's MAC is
+ * checked too, always (PM_RESTORE_NO_VERIFY does not skip it): PM_EAUTH
+ * if the file has no MAC or its MAC does not match the key; the key file's
+ * errors as pm_key_set's below. */
 int pm_restore(const char *path);
 int pm_restore_ex(const char *path, unsigned flags);
+
+/* Authentication of checkpoint files.  A restore runs what the file holds
+ * (its heap and globals become the program's state), so a file must come
+ * from a writer that can be trusted.  With a key configured, every
+ * checkpoint carries an HMAC-SHA-256 of the whole file under that key
+ * (docs/FORMAT.md, "Authentication") and a restore refuses a file whose
+ * MAC is missing or wrong (PM_EAUTH) before it touches memory.  Without a
+ * key, files are written without a MAC and a MAC in a file is ignored.
+ *
+ * pm_key_set(key, len) sets the key: any bytes, any length (keys longer
+ * than 64 bytes are used through their SHA-256, as HMAC does); the library
+ * keeps at most 64 bytes in its own memory, never in the heap (which is
+ * checkpointed).  len 0 clears the key (the bytes are wiped) and from then
+ * on PMALLOC_KEY_FILE is not consulted either.  Not to be called while
+ * another thread checkpoints or restores.  Errors: -EINVAL (key NULL with
+ * len > 0).
+ *
+ * Until pm_key_set is called, the environment variable
+ * PMALLOC_KEY_FILE=path names a file whose bytes (all of them, a trailing
+ * newline included) are the key.  It is read at the first checkpoint or
+ * restore, never at start-up, and must be a regular file of at most 4096
+ * bytes, owned by the real user or root, neither readable nor writable by
+ * group or others (as OpenSSH asks of a private key); otherwise that
+ * checkpoint or restore fails with -EACCES (ownership or mode), -EINVAL
+ * (not a regular file, empty), -EFBIG (too long), or open's -errno, and
+ * the file is read again at the next one. */
+int pm_key_set(const void *key, size_t len);
 
 /* 1 if this process's heap was restored from a checkpoint (by pm_restore or
  * by PMALLOC_RESTORE at start-up), 0 otherwise. */

@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "format.h"
+#include "sha256.h"
 
 /* The table implementation of crc32c alone (tests compare the two). */
 uint32_t pm__crc32c_sw(uint32_t crc, const void *buf, size_t len);
@@ -55,6 +56,26 @@ void pm__ckpt_close(struct pm__ckpt *ck);
 /* Read every section with pread into the scratch chunk, check checksums
  * and the region header.  0, PM_ECORRUPT, PM_ETRUNC or -errno. */
 int pm__ckpt_verify_data(struct pm__ckpt *ck);
+
+/* ---- ckpt_mac.c: the key and the file's MAC (format.h, PMF_FLAG_MAC) ----
+ * The key: set by pm_key_set, or read from PMALLOC_KEY_FILE on first need.
+ * pm__key_hmac: 1 with c keyed (the caller must final or wipe it), 0 if no
+ * key is configured, or the key file's refusal (-EACCES, -EINVAL, ...),
+ * its message starting with `who` ("checkpoint", "restore"). */
+int pm__key_hmac(struct pm__hmac_sha256 *c, const char *who);
+/* Read path as the key (the PMALLOC_KEY_FILE rules); 0 or the refusal. */
+int pm__key_load_file(const char *path, const char *who);
+/* The MAC of a file: prefix = its bytes [0, table_end) (the mac and
+ * header_crc fields are read as zeros), body = SHA-256 of the rest.
+ * Finishes (and wipes) c. */
+void pm__ckpt_mac(struct pm__hmac_sha256 *c, const unsigned char *prefix,
+		  uint64_t table_end, const unsigned char body[PM_SHA256_LEN],
+		  unsigned char mac[PM_SHA256_LEN]);
+/* With a key configured: the file's MAC, reading the whole file through
+ * ck->fd and ck->chunk.  0 (also when no key is configured: a MAC is then
+ * not checked), PM_EAUTH (no MAC, or a wrong one), a key file's refusal,
+ * or a read error. */
+int pm__ckpt_verify_mac(struct pm__ckpt *ck);
 
 /* Private anonymous scratch memory (no malloc inside the library; in the
  * library, pm__os_aux: past the region). */

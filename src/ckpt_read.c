@@ -147,11 +147,13 @@ static int parse_header(const unsigned char *b, size_t len, uint64_t fsize,
 			       "header checksum mismatch (offset 252: stored "
 			       "%08x, computed %08x)",
 			       h->header_crc, crc);
-	if (h->header_size != PMF_HEADER_SIZE || h->flags != 0 ||
-	    !zero_bytes(h->reserved, sizeof h->reserved))
-		return pm__err(PM_ECORRUPT, "header: size %u, flags %x or "
-					    "reserved bytes not as version 1 "
-					    "writes them",
+	if (h->header_size != PMF_HEADER_SIZE ||
+	    (h->flags != 0 && h->flags != PMF_FLAG_MAC) ||
+	    !zero_bytes(h->reserved, sizeof h->reserved) ||
+	    (!(h->flags & PMF_FLAG_MAC) && !zero_bytes(h->mac, sizeof h->mac)))
+		return pm__err(PM_ECORRUPT, "header: size %u, flags %x, mac "
+					    "or reserved bytes not as version "
+					    "1 writes them",
 			       h->header_size, h->flags);
 	uint64_t ps = h->page_size;
 	if (ps < PMF_MIN_PAGE || ps > PMF_MAX_PAGE || (ps & (ps - 1)))
@@ -1136,6 +1138,8 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	unsigned char *gdata = scr + objs + spans;
 
 	if ((rc = check_heap(&ck)))
+		goto out;
+	if ((rc = pm__ckpt_verify_mac(&ck))) /* a key: the file's MAC */
 		goto out;
 	ncur = pm__objects(cur, PMF_MAX_OBJECTS);
 	if ((rc = check_objects(&ck, flags, cur, ncur, &exe_delta)))

@@ -223,8 +223,26 @@ static int copy_checked(void *dst, const void *src, size_t n)
 	return -EFAULT;
 }
 
+/* pmalloc's own state (PM_STATE) when libpmalloc.a is linked into the
+ * executable: inside the data section, yet it describes this process (a
+ * restore keeps the live words) and may hold the checkpoint key, so the
+ * file gets zeros there. */
+extern char __start_pm_state[] __attribute__((visibility("hidden"), weak));
+extern char __stop_pm_state[] __attribute__((visibility("hidden"), weak));
+
+static void blank_own_state(unsigned char *piece, uintptr_t at, size_t n)
+{
+	uintptr_t sl = (uintptr_t)__start_pm_state;
+	uintptr_t sh = (uintptr_t)__stop_pm_state;
+	if (!sl || sh <= sl || at >= sh || at + n <= sl)
+		return;
+	uintptr_t lo = at > sl ? at : sl, hi = at + n < sh ? at + n : sh;
+	memset(piece + (lo - at), 0, hi - lo);
+}
+
 static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
-		     uint32_t *crc_out, unsigned char *piece, int checked)
+		     uint32_t *crc_out, unsigned char *piece, int checked,
+		     struct pm__sha256 *body)
 {
 	const unsigned char *p = src;
 	uint32_t crc = 0;
@@ -237,7 +255,10 @@ static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
 						"at %p went away while it was "
 						"copied",
 				       (const void *)p);
+		blank_own_state(piece, (uintptr_t)p, n);
 		crc = pm__crc32c(crc, piece, n);
+		if (body) /* a key: the MAC's hash of the body, same bytes */
+			pm__sha256_update(body, piece, n);
 		int rc = pwrite_all(fd, piece, n, off);
 		if (rc)
 			return rc;
@@ -247,6 +268,17 @@ static int write_mem(int fd, const void *src, uint64_t len, uint64_t off,
 	}
 	*crc_out = crc;
 	return 0;
+}
+
+/* n zero bytes into the body hash (the padding before heap_off). */
+static void mac_zeros(struct pm__sha256 *body, uint64_t n)
+{
+	static const unsigned char zero[256];
+	while (n) {
+		size_t k = n < sizeof zero ? (size_t)n : sizeof zero;
+		pm__sha256_update(body, zero, k);
+		n -= k;
+	}
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -532,6 +564,8 @@ int pm__ckpt_write(const char *path)
 {
 	struct scratch s;
 	struct wctx w;
+	struct pm__hmac_sha256 hm;
+	struct pm__sha256 body_ctx, *body = NULL;
 	unsigned char *map = NULL;
 	size_t maplen = 0;
 	int fd = -1, rc, quiesced = 0, created = 0;
@@ -585,6 +619,15 @@ int pm__ckpt_write(const char *path)
 		return pm__err(-ENOMEM, "checkpoint: no scratch memory");
 	scratch_layout(&s, (uintptr_t)map);
 	memcpy(s.gspans, gs, (size_t)ngs * sizeof *gs);
+
+	/* a key (pm_key_set, PMALLOC_KEY_FILE): the file gets a MAC; the
+	 * body is hashed as it is written */
+	if ((rc = pm__key_hmac(&hm, "checkpoint")) < 0)
+		goto out;
+	if (rc > 0) {
+		body = &body_ctx;
+		pm__sha256_init(body);
+	}
 
 	/* The directory: the temp's creation, the stale temps, the rename
 	 * and the final fsync all go through dfd.  A directory that can be
@@ -740,15 +783,24 @@ int pm__ckpt_write(const char *path)
 		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
 				    sec[i].len, sec[i].data_off,
 				    &sec[i].data_crc, s.piece,
-				    sec[i].kind == PMF_SEC_CODE)) ||
+				    sec[i].kind == PMF_SEC_CODE, body)) ||
 		    (rc = pwrite_all(fd, keep, (size_t)kb, sec[i].keep_off)))
 			goto werr;
+		if (body)
+			pm__sha256_update(body, keep, (size_t)kb);
 		keep += kb;
+	}
+	if (body) { /* the zeros from the globals' end to heap_off */
+		uint64_t gend = table_end;
+		if (ngs)
+			gend = sec[ngs - 1].keep_off +
+			       pmf_keep_bytes(sec[ngs - 1].len);
+		mac_zeros(body, heap_off - gend);
 	}
 	for (uint32_t i = (uint32_t)ngs; i < nsec; i++)
 		if ((rc = write_mem(fd, (const void *)(uintptr_t)sec[i].addr,
 				    sec[i].len, sec[i].data_off,
-				    &sec[i].data_crc, s.piece, 0)))
+				    &sec[i].data_crc, s.piece, 0, body)))
 			goto werr;
 
 	/* the header's facts, taken while still quiesced */
@@ -798,6 +850,13 @@ int pm__ckpt_write(const char *path)
 	}
 	h->meta_crc = pm__crc32c(0, meta, (size_t)msize);
 	h->table_crc = pm__crc32c(0, sec, nsec * sizeof *sec);
+	if (body) { /* the MAC, over everything but itself and the crc */
+		unsigned char bh[PM_SHA256_LEN];
+		h->flags |= PMF_FLAG_MAC;
+		pm__sha256_final(body, bh);
+		pm__ckpt_mac(&hm, s.prefix, table_end, bh, h->mac);
+		body = NULL;
+	}
 	h->header_crc = pm__crc32c(0, h, PMF_HEADER_CRC_OFF);
 	if ((rc = pwrite_all(fd, s.prefix, (size_t)table_end, 0)))
 		goto werr;
@@ -841,6 +900,10 @@ werr:
 		rc = pm__err(rc, "checkpoint: writing %s failed: %s", s.tmp,
 			     pm_strerror(rc));
 out:
+	if (body) { /* failed before the MAC: wipe the keyed state */
+		pm__wipe(&hm, sizeof hm);
+		pm__wipe(body, sizeof *body);
+	}
 	if (quiesced)
 		pm__heap_resume();
 	if (rc && created)

@@ -28,7 +28,8 @@
  *   - section data lie in [table end, file_size), do not overlap, and heap
  *     sections lie inside [base, top_end) in increasing address order, the
  *     first one starting at base (it holds struct pm_region);
- *   - strings are NUL-terminated inside their fields.
+ *   - strings are NUL-terminated inside their fields;
+ *   - flags is 0 or PMF_FLAG_MAC; without the flag the mac bytes are zero.
  */
 #ifndef PM_FORMAT_H
 #define PM_FORMAT_H
@@ -40,6 +41,16 @@
 #define PMF_VERSION 1
 #define PMF_HEADER_SIZE 256
 #define PMF_HEADER_CRC_OFF 252
+
+/* Header flags. */
+#define PMF_FLAG_MAC 1u /* mac holds a keyed MAC of the whole file */
+/* The MAC (docs/FORMAT.md "Authentication"):
+ *   HMAC-SHA-256(key, bytes [0, table_end) with [152, 184) and [252, 256)
+ *                read as zeros, then SHA-256 of bytes [table_end, file_size))
+ * where table_end = table_off + 64 * nsections.  The header crc is
+ * computed last, over the header with the MAC in place. */
+#define PMF_MAC_OFF 152
+#define PMF_MAC_LEN 32
 
 /* Limits that bound what a reader must hold in memory. */
 #define PMF_MAX_OBJECTS 4096
@@ -57,7 +68,7 @@ struct pmf_header {
 	char magic[8];          /*   0 PMF_MAGIC */
 	uint32_t version;       /*   8 PMF_VERSION */
 	uint32_t header_size;   /*  12 PMF_HEADER_SIZE */
-	uint32_t flags;         /*  16 reserved, 0 */
+	uint32_t flags;         /*  16 PMF_FLAG_* */
 	uint32_t page_size;     /*  20 page size of the writer */
 	uint64_t base;          /*  24 heap region base */
 	uint64_t size;          /*  32 heap region size (reserved bytes) */
@@ -77,7 +88,8 @@ struct pmf_header {
 	uint64_t live_bytes;    /* 128 bytes in live blocks at the checkpoint */
 	uint64_t checkpoints;   /* 136 sequence number of this checkpoint */
 	uint64_t heap_off;      /* 144 file offset of the first heap section */
-	uint8_t reserved[100];  /* 152 zero */
+	uint8_t mac[32];        /* 152 HMAC-SHA-256 if PMF_FLAG_MAC, else 0 */
+	uint8_t reserved[68];   /* 184 zero */
 	uint32_t header_crc;    /* 252 crc32c of bytes [0, 252) */
 };
 
@@ -137,6 +149,8 @@ static inline uint64_t pmf_keep_bytes(uint64_t len)
 }
 
 _Static_assert(sizeof(struct pmf_header) == PMF_HEADER_SIZE, "header");
+_Static_assert(__builtin_offsetof(struct pmf_header, mac) == PMF_MAC_OFF,
+	       "mac");
 _Static_assert(sizeof(struct pmf_meta) == 128, "meta");
 _Static_assert(sizeof(struct pmf_object) == 320, "object");
 _Static_assert(sizeof(struct pmf_section) == 64, "section");

@@ -74,6 +74,7 @@ pm_checkpoint
 pm_restore
 pm_restore_ex
 pm_restored
+pm_key_set
 pm_root_set
 pm_root_get
 pm_register

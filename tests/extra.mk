@@ -61,3 +61,10 @@ $(B)/tests/iofault.so: tests/prog/iofault.c | $(B)/tests
 $(B)/tests/ckpt_fault: tests/prog/ckpt_fault.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 CHECK_EXTRA += $(B)/tests/iofault.so $(B)/tests/ckpt_fault
+
+# u_sha256: SHA-256 and HMAC-SHA-256 against the FIPS 180 and RFC 4231
+# vectors, portable and SHA-extension paths.
+$(B)/tests/u_sha256: tests/u_sha256.c tests/testlib.h src/sha256.c src/sha256.h | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -Iinclude -o $@ tests/u_sha256.c src/sha256.c
+EXTRA_TESTS += $(B)/tests/u_sha256
+CHECK_EXTRA += $(B)/tests/u_sha256

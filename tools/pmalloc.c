@@ -4,7 +4,7 @@
  *
  *   pmalloc run [--restore FILE] [--allow-moved] [--] PROGRAM [ARGS...]
  *   pmalloc info [-v] FILE
- *   pmalloc verify FILE...
+ *   pmalloc verify [--key KEYFILE] FILE...
  *
  * `run` preloads the library found beside this binary (the build tree keeps
  * both in build/, an installation has PREFIX/bin/pmalloc and
@@ -43,15 +43,16 @@ static void usage_main(FILE *f)
 		"          before its main()\n"
 		"  info [-v] FILE\n"
 		"          show a checkpoint file's header, objects and sections\n"
-		"  verify FILE...\n"
-		"          check every header, table and data checksum; exit 1\n"
-		"          if any file has a problem\n"
+		"  verify [--key KEYFILE] FILE...\n"
+		"          check every header, table and data checksum, and\n"
+		"          with a key the MAC; exit 1 if any file has a problem\n"
 		"\n"
 		"  pmalloc COMMAND --help   help on one command\n"
 		"  pmalloc --version\n"
 		"\n"
 		"Environment: PMALLOC_LIB (library to preload), PMALLOC_BASE,\n"
-		"PMALLOC_SIZE, PMALLOC_ALLOW_MOVED=1.  See pmalloc(1).\n");
+		"PMALLOC_SIZE, PMALLOC_ALLOW_MOVED=1, PMALLOC_KEY_FILE.\n"
+		"See pmalloc(1).\n");
 }
 
 static void usage_run(FILE *f)
@@ -86,13 +87,14 @@ static void usage_info(FILE *f)
 		   "objects with their load addresses and build-ids, and the\n"
 		   "sections (heap spans and globals) with their file offsets\n"
 		   "and checksums.  -v lists every section (default: the first\n"
-		   "40).  Data checksums are not read; use `pmalloc verify`.\n"
+		   "40), and whether FILE carries a MAC.  Data checksums and\n"
+		   "the MAC are not checked; use `pmalloc verify`.\n"
 		   "Exit status 0, or 1 if FILE cannot be parsed.\n");
 }
 
 static void usage_verify(FILE *f)
 {
-	fprintf(f, "usage: pmalloc verify FILE...\n"
+	fprintf(f, "usage: pmalloc verify [--key KEYFILE] FILE...\n"
 		   "\n"
 		   "Check each FILE as a restore would before touching memory:\n"
 		   "magic, version, header, metadata and table checksums, the\n"
@@ -100,6 +102,11 @@ static void usage_verify(FILE *f)
 		   "checksum, and the heap's region header.  Checks that need\n"
 		   "the restoring process (same executable, same load\n"
 		   "addresses) are made by the restore itself.\n"
+		   "\n"
+		   "With a key (--key KEYFILE, else $PMALLOC_KEY_FILE; the file\n"
+		   "must be the user's or root's, mode 600 or stricter) each\n"
+		   "FILE must also carry a MAC made with that key; without one,\n"
+		   "a MAC in a file is reported but not checked.\n"
 		   "Exit status 0 if every FILE is sound, 1 otherwise.\n");
 }
 
@@ -331,6 +338,14 @@ static int cmd_info(int argc, char **argv)
 	printf("\n");
 	printf("crc32c:      header %08x, metadata %08x, table %08x\n",
 	       h->header_crc, h->meta_crc, h->table_crc);
+	if (h->flags & PMF_FLAG_MAC) {
+		printf("MAC:         HMAC-SHA-256 ");
+		for (int i = 0; i < PMF_MAC_LEN; i++)
+			printf("%02x", h->mac[i]);
+		printf(" (checked by `pmalloc verify` with the key)\n");
+	} else {
+		printf("MAC:         none (not authenticated)\n");
+	}
 
 	printf("\nobjects (%u):\n", h->nobjects);
 	printf("  %-3s %-18s %-40s %s\n", "#", "load", "build-id", "path");
@@ -384,23 +399,54 @@ static int cmd_info(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-	int bad = 0, files = 0;
+	int bad = 0, files = 0, first = 1;
+	const char *keyfile = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i])) {
 			usage_verify(stdout);
 			return 0;
 		}
 	}
-	for (int i = 1; i < argc; i++) {
+	if (argc > 1 && !strcmp(argv[1], "--key")) {
+		if (argc < 3) {
+			usage_verify(stderr);
+			return 2;
+		}
+		keyfile = argv[2];
+		first = 3;
+	} else if (argc > 1 && !strncmp(argv[1], "--key=", 6)) {
+		keyfile = argv[1] + 6;
+		first = 2;
+	}
+	/* the key: --key, else PMALLOC_KEY_FILE (read now, to say which) */
+	struct pm__hmac_sha256 hm;
+	int keyed = keyfile ? pm__key_load_file(keyfile, "--key ")
+			    : pm__key_hmac(&hm, "verify");
+	if (keyed < 0) {
+		fprintf(stderr, "%s verify: %s\n", prog, pm_errmsg());
+		return 1;
+	}
+	if (keyfile)
+		keyed = 1;
+	else if (keyed)
+		pm__wipe(&hm, sizeof hm);
+	for (int i = first; i < argc; i++) {
 		struct pm__ckpt ck;
 		files++;
 		int rc = pm__ckpt_open(argv[i], &ck);
 		if (!rc) {
 			rc = pm__ckpt_verify_data(&ck);
+			if (!rc && keyed)
+				rc = pm__ckpt_verify_mac(&ck);
 			if (!rc)
-				printf("%s: ok (%u sections, %llu bytes)\n",
+				printf("%s: ok (%u sections, %llu bytes)%s\n",
 				       argv[i], ck.h.nsections,
-				       (unsigned long long)ck.h.file_size);
+				       (unsigned long long)ck.h.file_size,
+				       keyed ? ", MAC verified"
+				       : ck.h.flags & PMF_FLAG_MAC
+					       ? ", has a MAC (not checked: "
+						 "no key)"
+					       : "");
 			pm__ckpt_close(&ck);
 		}
 		if (rc) {

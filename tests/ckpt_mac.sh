@@ -1,0 +1,143 @@
+#!/bin/sh
+# Checkpoint authentication (pm_key_set, PMALLOC_KEY_FILE): a file made
+# with a key restores with that key; another key, a file without a MAC,
+# and a heap byte changed with every crc recomputed are refused (PM_EAUTH,
+# -1010) and the process carries on; the same changed file restores
+# without a key (why the MAC matters); PM_RESTORE_NO_VERIFY still checks
+# the MAC; a key file readable by others is refused (-EACCES); pm_key_set
+# sets and clears; with libpmalloc.a linked in, the key is not in the
+# file; pmalloc info/verify report and check the MAC; the parser's rules.
+set -u
+B="$PMALLOC_BUILD"
+T="$PMALLOC_TOP"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+fail=0
+cc=${CC:-cc}
+$cc -O2 -I"$T/include" -o "$t/ms" "$T/tests/prog/mac_state.c" \
+	-L"$B" -lpmalloc -Wl,-rpath,"$B" || exit 1
+$cc -std=c11 -D_GNU_SOURCE -O2 -I"$T/src" -I"$T/include" -o "$t/tamper" \
+	"$T/tests/prog/ckpt_tamper.c" "$T/src/crc32c.c" || exit 1
+run() { "$B/pmalloc" run -- "$t/ms" "$@"; }
+# expect WHAT PATTERN OUTPUT
+expect() {
+	case "$3" in
+	$2) ;;
+	*) echo "FAIL: $1: got [$3], want [$2]"; fail=1 ;;
+	esac
+}
+
+head -c 32 /dev/urandom >"$t/k1"
+head -c 32 /dev/urandom >"$t/k2"
+cp "$t/k1" "$t/k644"
+chmod 600 "$t/k1" "$t/k2"
+chmod 644 "$t/k644"
+
+out=$(PMALLOC_KEY_FILE="$t/k1" run make "$t/f1.ckpt")
+expect "make with key" "made" "$out"
+out=$(PMALLOC_KEY_FILE="$t/k1" run check "$t/f1.ckpt")
+expect "same key" "ok MARKER-original 42*alive 0" "$out"
+out=$(PMALLOC_KEY_FILE="$t/k2" run check "$t/f1.ckpt")
+expect "another key" "refused -1010 *does not match the key*alive 0" "$out"
+out=$(PMALLOC_KEY_FILE="$t/k2" run check "$t/f1.ckpt" nv)
+expect "another key, NO_VERIFY" "refused -1010 *alive 0" "$out"
+out=$(run check "$t/f1.ckpt")
+expect "MAC ignored without a key" "ok MARKER-original 42*" "$out"
+
+out=$(run make "$t/f0.ckpt")
+expect "make without key" "made" "$out"
+out=$(PMALLOC_KEY_FILE="$t/k1" run check "$t/f0.ckpt")
+expect "no MAC, key set" "refused -1010 *has no MAC and a key is configured*alive 0" "$out"
+
+cp "$t/f1.ckpt" "$t/ft.ckpt"
+"$t/tamper" "$t/ft.ckpt" MARKER-original MARKER-tampered >/dev/null || fail=1
+"$B/pmalloc" verify "$t/ft.ckpt" >/dev/null ||
+	{ echo "FAIL: the changed file's crcs do not hold"; fail=1; }
+out=$(PMALLOC_KEY_FILE="$t/k1" run check "$t/ft.ckpt")
+expect "changed heap byte, key" "refused -1010 *alive 0" "$out"
+out=$(run check "$t/ft.ckpt")
+expect "changed heap byte, no key" "ok MARKER-tampered 42*" "$out"
+
+out=$(PMALLOC_KEY_FILE="$t/k644" run make "$t/fx.ckpt")
+expect "key file 0644, checkpoint" "refused -13 *mode 0644*" "$out"
+[ -e "$t/fx.ckpt" ] && { echo "FAIL: file written with a refused key"; fail=1; }
+out=$(PMALLOC_KEY_FILE="$t/k644" run check "$t/f1.ckpt")
+expect "key file 0644, restore" "refused -13 *mode 0644*alive 0" "$out"
+out=$(PMALLOC_KEY_FILE="$t/missing" run check "$t/f1.ckpt")
+expect "no key file" "refused -2 *cannot open*" "$out"
+
+# (with PMALLOC_KEY_FILE set: once pm_key_set cleared the key, the
+# variable is not consulted either)
+out=$(PMALLOC_KEY_FILE="$t/k1" run keyset "$t")
+expect "pm_key_set" "keyset ok" "$out"
+# its last file was made with a 200-byte key given to pm_key_set
+head -c 200 /dev/zero | tr '\0' k >"$t/klong"
+chmod 600 "$t/klong"
+out=$("$B/pmalloc" verify --key "$t/klong" "$t/keyed.ckpt")
+expect "200-byte key" "*ok*MAC verified" "$out"
+# PMALLOC_KEY_FILE is not read at start-up: a bad one harms no program
+# that never checkpoints
+out=$(PMALLOC_KEY_FILE="$t/k644" "$B/pmalloc" run -- true && echo fine)
+expect "start-up" "fine" "$out"
+
+out=$("$B/pmalloc" info "$t/f1.ckpt" | grep '^MAC:')
+expect "info, MAC" "MAC:*HMAC-SHA-256 [0-9a-f]*" "$out"
+out=$("$B/pmalloc" info "$t/f0.ckpt" | grep '^MAC:')
+expect "info, no MAC" "MAC:*none*" "$out"
+out=$("$B/pmalloc" verify "$t/f1.ckpt")
+expect "verify, no key" "*ok*has a MAC (not checked: no key)" "$out"
+out=$(PMALLOC_KEY_FILE="$t/k1" "$B/pmalloc" verify "$t/f1.ckpt")
+expect "verify, env key" "*ok*MAC verified" "$out"
+out=$("$B/pmalloc" verify --key "$t/k1" "$t/f1.ckpt")
+expect "verify --key" "*ok*MAC verified" "$out"
+out=$("$B/pmalloc" verify --key "$t/k2" "$t/f1.ckpt") &&
+	{ echo "FAIL: verify with another key succeeded"; fail=1; }
+expect "verify, another key" "*authentication failed*" "$out"
+out=$("$B/pmalloc" verify --key "$t/k1" "$t/f0.ckpt" "$t/ft.ckpt") &&
+	{ echo "FAIL: verify of unauthenticated files succeeded"; fail=1; }
+expect "verify, no MAC and changed" "*f0.ckpt*no MAC*ft.ckpt*does not match*" "$out"
+out=$("$B/pmalloc" verify --key "$t/k644" "$t/f1.ckpt" 2>&1) &&
+	{ echo "FAIL: verify with a 0644 key file succeeded"; fail=1; }
+expect "verify --key 0644" "*mode 0644*" "$out"
+
+# libpmalloc.a linked into the program: the key (in pmalloc's own state,
+# inside the executable's data) must not reach the file
+$cc -O2 -pthread -I"$T/include" -o "$t/sta" "$T/tests/prog/mac_state.c" \
+	"$B/libpmalloc.a" || exit 1
+printf 'KEY-MARKER-%s' 0123456789abcdef >"$t/kmark"
+chmod 600 "$t/kmark"
+run_sta() { setarch "$(uname -m)" -R "$t/sta" "$@"; }
+out=$(PMALLOC_KEY_FILE="$t/kmark" run_sta make "$t/fs.ckpt")
+expect "static, make" "made" "$out"
+n=$(grep -c KEY-MARKER "$t/fs.ckpt")
+[ "$n" = 0 ] || { echo "FAIL: the key is in the file ($n matches)"; fail=1; }
+out=$(PMALLOC_KEY_FILE="$t/kmark" run_sta check "$t/fs.ckpt")
+expect "static, same key" "ok MARKER-original 42*alive 0" "$out"
+out=$(PMALLOC_KEY_FILE="$t/k1" run_sta check "$t/fs.ckpt")
+expect "static, another key" "refused -1010 *alive 0" "$out"
+out=$("$B/pmalloc" verify --key "$t/kmark" "$t/fs.ckpt")
+expect "static, verify" "*ok*MAC verified" "$out"
+
+# the parser: flags other than 0 and 1, mac bytes without the flag, and
+# the reserved bytes after the mac are refused as corrupt
+hdr() { # NAME FILE OFF BYTE: must be refused as corrupt
+	cp "$2" "$t/h.ckpt"
+	"$t/tamper" "$t/h.ckpt" --header $3 $4 || fail=1
+	out=$("$B/pmalloc" verify "$t/h.ckpt") &&
+		{ echo "FAIL: $1 accepted"; fail=1; }
+	expect "$1" "*corrupt*flags*" "$out"
+}
+hdr "flags 2" "$t/f1.ckpt" 16 2
+hdr "flags 3" "$t/f1.ckpt" 16 3
+hdr "mac byte without the flag" "$t/f0.ckpt" 160 1
+hdr "MAC and flag cleared" "$t/f1.ckpt" 16 0
+hdr "reserved byte after the mac" "$t/f1.ckpt" 184 1
+hdr "last reserved byte" "$t/f1.ckpt" 251 1
+# a flipped MAC byte: sound to the parser, refused with the key
+cp "$t/f1.ckpt" "$t/h.ckpt"
+"$t/tamper" "$t/h.ckpt" --header 183 ^1 || fail=1
+"$B/pmalloc" verify "$t/h.ckpt" >/dev/null ||
+	{ echo "FAIL: a changed MAC is not sound to the parser"; fail=1; }
+out=$(PMALLOC_KEY_FILE="$t/k1" run check "$t/h.ckpt")
+expect "changed MAC byte" "refused -1010 *alive 0" "$out"
+exit $fail
