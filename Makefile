@@ -4,6 +4,7 @@
 #   make bench      the benchmark suite; writes docs/PERFORMANCE.md
 #   make fuzz       run the checkpoint-parser fuzzer for a while
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb        Debian packages (libpmalloc1, libpmalloc-dev, pmalloc) in ..
 CC      ?= cc
 ifeq ($(origin CC),default)
 CC      := gcc
@@ -14,6 +15,10 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 SOVER   := 1
 VERSION := 1.0.0
+# gdb auto-loads <dir>/<the library's path>-gdb.py from its data directory
+# (/usr/share/gdb/auto-load for Debian's gdb)
+GDB_AUTOLOAD ?= $(PREFIX)/share/gdb/auto-load
+MAN3    := $(wildcard docs/man3/*.3)
 
 WARN    := -Wall -Wextra
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 $(WARN)
@@ -24,7 +29,7 @@ LIB_SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRCS))
 LIB_HDRS := $(wildcard src/*.h) include/pmalloc.h
 
-.PHONY: all check clean install bench fuzz san valgrind-check
+.PHONY: all check clean install deb bench fuzz san valgrind-check
 all: $(B)/libpmalloc.so $(B)/libpmalloc.a $(B)/pmalloc $(B)/libmalloc.so
 
 $(B)/obj/%.o: src/%.c $(LIB_HDRS) | $(B)/obj
@@ -82,7 +87,8 @@ check: all $(TEST_BINS) $(SAN_BINS) $(CHECK_EXTRA)
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(PREFIX)/share/man/man1
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
+		$(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR)
 	install -m 755 $(B)/libpmalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libpmalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpmalloc.so.$(SOVER)
 	ln -sf libpmalloc.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libpmalloc.so
@@ -91,7 +97,15 @@ install: all
 	install -m 755 $(B)/pmalloc $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' pmalloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pmalloc.pc
-	-install -m 644 docs/pmalloc.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/pmalloc.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN3) $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 tools/gdb/pmalloc-gdb.py \
+		$(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR)/libpmalloc.so.$(VERSION)-gdb.py
+
+# Debian packages from debian/ (binary only, unsigned), written to ..;
+# dpkg-buildpackage starts with `make clean` (debian/rules)
+deb:
+	dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf $(B)

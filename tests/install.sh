@@ -1,7 +1,7 @@
 #!/bin/sh
 # install.sh - `make install PREFIX=/usr DESTDIR=tmp` puts the shared
 # library (with its symlinks), the static library, the header, the CLI, the
-# pkg-config file and the man page in place; a small program compiled
+# pkg-config file, the man pages and the gdb extension in place; a small program compiled
 # against the installed header and library runs.
 build=${PMALLOC_BUILD:-build}
 top=${PMALLOC_TOP:-.}
@@ -19,7 +19,10 @@ make -s -C "$top" install PREFIX=/usr DESTDIR="$dest" B="$build" \
 lib=$dest/usr/lib
 for f in "$lib/libpmalloc.so.1.0.0" "$lib/libpmalloc.a" \
 	"$dest/usr/include/pmalloc.h" "$dest/usr/bin/pmalloc" \
-	"$lib/pkgconfig/pmalloc.pc" "$dest/usr/share/man/man1/pmalloc.1"; do
+	"$lib/pkgconfig/pmalloc.pc" "$dest/usr/share/man/man1/pmalloc.1" \
+	"$dest/usr/share/man/man3/pm_checkpoint.3" \
+	"$dest/usr/share/man/man3/pm_restore_ex.3" \
+	"$dest/usr/share/gdb/auto-load/usr/lib/libpmalloc.so.1.0.0-gdb.py"; do
 	[ -f "$f" ] || bad "missing ${f#$dest}"
 done
 [ -x "$dest/usr/bin/pmalloc" ] || bad "bin/pmalloc is not executable"

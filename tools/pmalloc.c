@@ -148,6 +148,12 @@ static char *find_lib(void)
 #endif
 		"../lib64/libpmalloc.so",
 		"../lib/libpmalloc.so.1",
+		/* without the development symlink (Debian's libpmalloc1) */
+#if defined(__x86_64__)
+		"../lib/x86_64-linux-gnu/libpmalloc.so.1",
+#elif defined(__aarch64__)
+		"../lib/aarch64-linux-gnu/libpmalloc.so.1",
+#endif
 	};
 	char cand[PATH_MAX + 64];
 	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
