@@ -274,38 +274,41 @@ many:
  * blocks are: every loaded library but the C/C++ run-time and allocators
  * is registered like pm_register_object() would, at each checkpoint and
  * restore.  PMALLOC_PERSIST_LIBS=0 turns this off. */
-/* libc, the loader and pmalloc itself: their state describes this process
- * (its heap pointer, its threads, its stack guard), so no checkpoint may
- * hold it and no registration may name it. */
-int pm__private_lib(const char *path)
+/* The C/C++ run-time's and the allocators' libraries (never persisted);
+ * the first PRIVATE_LIBS of them are libc, the loader and pmalloc itself,
+ * whose state describes this process (its heap pointer, its threads, its
+ * stack guard): no checkpoint may hold it, no registration may name it. */
+static const char *const runtime_prefixes[] = {
+	"libc.so", "ld-linux", "libpmalloc", "libmalloc.so",
+	"libstdc++", "libgcc_s", "libm.so", "libmvec", "libpthread",
+	"libdl.so", "librt.so", "libutil", "libresolv", "libnss_",
+	"libanl", "libBrokenLocale", "libthread_db", "libcrypt.so",
+	"libasan", "libubsan", "libtsan", "liblsan", "libjemalloc",
+	"libtcmalloc", "libmimalloc", "vgpreload", "libvalgrind",
+};
+#define PRIVATE_LIBS 4
+
+/* Does path's file name start with one of the first n prefixes? */
+static int lib_named(const char *path, size_t n)
 {
-	static const char *const prefixes[] = {
-		"libc.so", "ld-linux", "libpmalloc", "libmalloc.so",
-	};
 	const char *b = strrchr(path, '/');
 	b = b ? b + 1 : path;
-	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-		if (!strncmp(b, prefixes[i], strlen(prefixes[i])))
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(b, runtime_prefixes[i],
+			     strlen(runtime_prefixes[i])))
 			return 1;
 	return 0;
 }
 
+int pm__private_lib(const char *path)
+{
+	return lib_named(path, PRIVATE_LIBS);
+}
+
 int pm__runtime_lib(const char *path)
 {
-	static const char *const prefixes[] = {
-		"libc.so", "ld-linux", "libpmalloc", "libmalloc.so",
-		"libstdc++", "libgcc_s", "libm.so", "libmvec", "libpthread",
-		"libdl.so", "librt.so", "libutil", "libresolv", "libnss_",
-		"libanl", "libBrokenLocale", "libthread_db", "libcrypt.so",
-		"libasan", "libubsan", "libtsan", "liblsan", "libjemalloc",
-		"libtcmalloc", "libmimalloc", "vgpreload", "libvalgrind",
-	};
-	const char *b = strrchr(path, '/');
-	b = b ? b + 1 : path;
-	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-		if (!strncmp(b, prefixes[i], strlen(prefixes[i])))
-			return 1;
-	return 0;
+	return lib_named(path, sizeof runtime_prefixes /
+				       sizeof runtime_prefixes[0]);
 }
 
 struct autoctx {
