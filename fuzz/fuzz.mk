@@ -8,7 +8,8 @@
 # `make check` runs build/tests/fuzz_replay: generated files swept by
 # truncation and byte flips, then every file of fuzz/corpus and
 # fuzz/crashes through the fuzz target (under ASan+UBSan when $(CC) has
-# them).
+# them); and, when clang links libFuzzer (Debian: libclang-rt-14-dev),
+# tests/fuzz_bounded.sh: build/fuzz_parse for 20 seconds from the corpus.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 120
 FUZZ_SRCS := fuzz/fuzz_parse.c src/ckpt_read.c src/crc32c.c src/util.c
@@ -19,6 +20,12 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -DPM_CKPT_PARSE_ONLY
 REPLAY_SAN := $(shell echo 'int main(void){return 0;}' | \
 	$(CC) -fsanitize=address,undefined -x c - -o /dev/null 2>/dev/null && \
 	echo -fsanitize=address,undefined -fno-sanitize-recover=undefined)
+
+# does $(FUZZ_CC) link libFuzzer with the sanitizers?
+HAVE_LIBFUZZER := $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, \
+	unsigned long n) { return d && n; }' | $(FUZZ_CC) \
+	-fsanitize=fuzzer,address,undefined -x c - -o /dev/null 2>/dev/null && \
+	echo y)
 
 $(B)/fuzz_parse: $(FUZZ_DEPS) | $(B)/obj
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
@@ -39,4 +46,4 @@ fuzz-corpus: $(B)/tests/fuzz_replay
 
 .PHONY: fuzz-corpus
 EXTRA_TESTS += $(B)/tests/fuzz_replay
-CHECK_EXTRA += $(B)/tests/fuzz_replay
+CHECK_EXTRA += $(B)/tests/fuzz_replay $(if $(HAVE_LIBFUZZER),$(B)/fuzz_parse)

@@ -10,15 +10,22 @@
  *       2. cuts each at every length (must be PM_ETRUNC) and flips every
  *          byte (must be refused: every byte is covered by a checksum, a
  *          zero-padding rule or a field check);
- *       3. replays every file in fuzz/corpus/ and fuzz/crashes/ through the
+ *       3. edits that every checksum and layout field agree with but that
+ *          contradict themselves (a 16 EiB section whose length wraps the
+ *          layout arithmetic; 40,000 heap sections, more than a writer
+ *          makes): must be refused by the parser;
+ *       4. replays every file in fuzz/corpus/ and fuzz/crashes/ through the
  *          fuzz target (must not crash; ASan/UBSan when the compiler has
  *          them).
  *     `fuzz_replay --write-corpus DIR` writes the generated files (the
  *     seeds in fuzz/corpus/ were made so).
  *
  * The fuzz target parses each input three ways: as a whole file; ignoring
- * checksums (or the fuzzer would rarely get past the header crc); and as a
- * prefix of a longer file.
+ * checksums; and as a prefix of a longer file.  The fuzzer's own mutator
+ * (LLVMFuzzerCustomMutator, below) mutates, sometimes a field of the
+ * header or of a section with a value chosen to sit on a boundary, and
+ * then makes every checksum and the file size right again, so that the
+ * checks past the checksums are explored by the first parse too.
  */
 #include "../src/ckpt.h"
 
@@ -75,6 +82,198 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
+/* ---- the mutator ----------------------------------------------------------- */
+
+static uint64_t rd(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	memcpy(&v, p, (size_t)n);
+	return v;
+}
+
+static void wr(uint8_t *p, int n, uint64_t v) { memcpy(p, &v, (size_t)n); }
+
+static uint32_t crc_at(const uint8_t *d, size_t size, uint64_t off,
+		       uint64_t len, uint32_t old)
+{
+	return pm__range_in(off, len, 0, size) ? pm__crc32c(0, d + off, len)
+					       : old;
+}
+
+/* Make file_size, the section crcs, meta_crc, table_crc and header_crc
+ * what a writer would store, as far as the fields let them be found. */
+static void fix_crcs(uint8_t *d, size_t size, int keep_file_size)
+{
+	if (size < PMF_HEADER_SIZE)
+		return;
+	if (!keep_file_size)
+		wr(d + offsetof(struct pmf_header, file_size), 8, size);
+	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
+	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
+	uint64_t moff = rd(d + offsetof(struct pmf_header, meta_off), 8);
+	uint64_t msize = rd(d + offsetof(struct pmf_header, meta_size), 8);
+	if (n <= PMF_MAX_SECTIONS &&
+	    pm__range_in(toff, n * sizeof(struct pmf_section), 0, size)) {
+		for (uint64_t i = 0; i < n; i++) {
+			uint8_t *s = d + toff + i * sizeof(struct pmf_section);
+			uint64_t len = rd(s + offsetof(struct pmf_section, len),
+					  8);
+			uint64_t off = rd(s + offsetof(struct pmf_section,
+						       data_off), 8);
+			uint64_t koff = rd(s + offsetof(struct pmf_section,
+							keep_off), 8);
+			uint8_t *dc = s + offsetof(struct pmf_section, data_crc);
+			uint8_t *kc = s + offsetof(struct pmf_section, keep_crc);
+			wr(dc, 4, crc_at(d, size, off, len, (uint32_t)rd(dc, 4)));
+			if (rd(s, 4) != PMF_SEC_HEAP)
+				wr(kc, 4, crc_at(d, size, koff,
+						 pmf_keep_bytes(len),
+						 (uint32_t)rd(kc, 4)));
+		}
+		uint8_t *tc = d + offsetof(struct pmf_header, table_crc);
+		wr(tc, 4, crc_at(d, size, toff, n * sizeof(struct pmf_section),
+				 (uint32_t)rd(tc, 4)));
+	}
+	uint8_t *mc = d + offsetof(struct pmf_header, meta_crc);
+	wr(mc, 4, crc_at(d, size, moff, msize, (uint32_t)rd(mc, 4)));
+	wr(d + PMF_HEADER_CRC_OFF, 4, pm__crc32c(0, d, PMF_HEADER_CRC_OFF));
+}
+
+/* Lay the sections out where the writer would put them (globals from the
+ * table's end, heap from the next page boundary; bytes are not moved),
+ * with the header's counts and offsets to match, and the input grown or
+ * cut to the file size that gives, when max allows.  The new size. */
+static size_t relayout(uint8_t *d, size_t size, size_t max)
+{
+	if (size < PMF_HEADER_SIZE)
+		return size;
+	uint64_t ps = rd(d + offsetof(struct pmf_header, page_size), 4);
+	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
+	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
+	if (ps < PMF_MIN_PAGE || ps > PMF_MAX_PAGE || (ps & (ps - 1)) ||
+	    n > PMF_MAX_SECTIONS ||
+	    !pm__range_in(toff, n * sizeof(struct pmf_section), 0, size))
+		return size;
+	uint64_t gcur = toff + n * sizeof(struct pmf_section), gb = 0, hb = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t *s = d + toff + i * sizeof(struct pmf_section);
+		uint64_t len = rd(s + offsetof(struct pmf_section, len), 8);
+		if (rd(s, 4) == PMF_SEC_HEAP)
+			continue;
+		wr(s + offsetof(struct pmf_section, data_off), 8, gcur);
+		wr(s + offsetof(struct pmf_section, keep_off), 8, gcur + len);
+		gcur += len + pmf_keep_bytes(len); /* may wrap: the point */
+		gb += len;
+	}
+	uint64_t heap_off = (gcur + ps - 1) & ~(ps - 1), hcur = heap_off;
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t *s = d + toff + i * sizeof(struct pmf_section);
+		uint64_t len = rd(s + offsetof(struct pmf_section, len), 8);
+		if (rd(s, 4) != PMF_SEC_HEAP)
+			continue;
+		wr(s + offsetof(struct pmf_section, data_off), 8, hcur);
+		wr(s + offsetof(struct pmf_section, keep_off), 8, 0);
+		wr(s + offsetof(struct pmf_section, keep_crc), 4, 0);
+		hcur += len;
+		hb += len;
+	}
+	wr(d + offsetof(struct pmf_header, heap_off), 8, heap_off);
+	wr(d + offsetof(struct pmf_header, heap_bytes), 8, hb);
+	wr(d + offsetof(struct pmf_header, globals_bytes), 8, gb);
+	wr(d + offsetof(struct pmf_header, file_size), 8, hcur);
+	if (hcur <= max && hcur >= PMF_HEADER_SIZE) {
+		if (hcur > size)
+			memset(d + size, 0, hcur - size);
+		size = hcur;
+	}
+	if (gcur <= heap_off && heap_off <= size)
+		memset(d + gcur, 0, heap_off - gcur); /* the zero padding */
+	return size;
+}
+
+#ifndef PM_FUZZ_REPLAY
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
+			       unsigned int seed);
+
+/* Values on the edges the parser must get right. */
+static uint64_t edge(unsigned r, const uint8_t *d)
+{
+	uint64_t base = rd(d + offsetof(struct pmf_header, base), 8);
+	uint64_t size = rd(d + offsetof(struct pmf_header, size), 8);
+	switch (r % 16) {
+	case 0: return 0;
+	case 1: return 1;
+	case 2: return 8;
+	case 3: return 4096;
+	case 4: return ~0ull;
+	case 5: return ~0ull - 7;
+	case 6: return ~0ull - 4095;
+	case 7: return 1ull << 63;
+	case 8: return 0xfc0fc0fc0fc0fc08ull; /* len + keep_bytes(len) = 2^64 */
+	case 9: return base;
+	case 10: return base + size;
+	case 11: return base - 4096;
+	case 12: return 1ull << 32;
+	case 13: return PMF_MAX_SECTIONS + 1ull;
+	case 14: return (uint64_t)(r >> 4);
+	default: return rd(d + (r >> 4) % PMF_HEADER_CRC_OFF / 8 * 8, 8);
+	}
+}
+
+/* Set one field of the header or of a section to an edge value. */
+static void mutate_field(uint8_t *d, size_t size, unsigned r)
+{
+	unsigned r2 = r * 2654435761u;
+	uint64_t v = edge(r2 >> 8, d);
+	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
+	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
+	if (r % 3 || !n || !pm__range_in(toff, n * sizeof(struct pmf_section),
+					 0, size)) {
+		/* a header field: 8-byte fields at 24..96 and 112..152 */
+		static const unsigned char f8[] = {24, 32, 40, 48, 56, 64,
+						   72, 80, 88, 112, 120, 144};
+		static const unsigned char f4[] = {8, 12, 16, 20, 96, 100};
+		if (r & 4)
+			wr(d + f8[(r >> 3) % sizeof f8], 8, v);
+		else
+			wr(d + f4[(r >> 3) % sizeof f4], 4, v);
+		return;
+	}
+	uint8_t *s = d + toff + (r >> 3) % n * sizeof(struct pmf_section);
+	uint64_t off = rd(s + offsetof(struct pmf_section, data_off), 8);
+	if (r % 5 == 0 && rd(s, 4) == PMF_SEC_HEAP &&
+	    pm__range_in(off, sizeof(struct pm_region), 0, size)) {
+		/* a word of a heap section's first bytes: in the first one,
+		 * the region header's pointers and counts */
+		wr(d + off + (r >> 8) % (sizeof(struct pm_region) / 8) * 8, 8,
+		   v);
+		return;
+	}
+	switch ((r >> 16) % 6) {
+	case 0: wr(s, 4, 1 + v % 6); break;            /* kind */
+	case 1: wr(s + 4, 4, v & 7); break;            /* flags */
+	case 2: wr(s + 8, 8, v); break;                /* addr */
+	case 3: wr(s + 16, 8, v); break;               /* len */
+	case 4: wr(s + 24, 8, v); break;               /* data_off */
+	default: wr(s + 32, 8, v); break;              /* keep_off */
+	}
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
+			       unsigned int seed)
+{
+	if (seed % 4 == 0 && size >= PMF_HEADER_SIZE)
+		mutate_field(data, size, seed >> 2);
+	else
+		size = LLVMFuzzerMutate(data, size, max);
+	if (seed % 8 < 6)
+		size = relayout(data, size, max);
+	fix_crcs(data, size, seed % 8 >= 6 || seed % 64 == 1);
+	return size;
+}
+#endif /* !PM_FUZZ_REPLAY */
+
 #ifdef PM_FUZZ_REPLAY
 /* ---- generated files ------------------------------------------------------- */
 
@@ -98,39 +297,64 @@ static size_t gen(int shape, unsigned char **out)
 
 	switch (shape) {
 	case 0: /* the smallest: region header only */
-		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE};
+		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE, 0};
 		top_end = GBASE + regpages * GPAGE;
 		break;
 	case 1: /* every kind of globals and code, three heap spans */
 		nobj = 4;
-		s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558000ull, 112};
-		s[n++] = (struct gsec){PMF_SEC_PERSISTENT, 0x555555558070ull, 8};
-		s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558078ull, 520};
+		s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558000ull, 112, 0};
+		s[n++] = (struct gsec){PMF_SEC_PERSISTENT, 0x555555558070ull,
+				       8, 0};
+		s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558078ull, 520, 0};
 		s[n++] = (struct gsec){PMF_SEC_REGISTERED, 0x7ffff7fa0000ull,
-				       64};
+				       64, 0};
 		s[n++] = (struct gsec){PMF_SEC_CODE, 0x7ffff7d03000ull, GPAGE,
-				       PMF_PROT_READ | PMF_PROT_WRITE |
-					       PMF_PROT_EXEC};
+				       PMF_PROT_READ | PMF_PROT_EXEC};
 		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE,
-				       (regpages + 1) * GPAGE};
-		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE + 8 * GPAGE, GPAGE};
+				       (regpages + 1) * GPAGE, 0};
+		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE + 8 * GPAGE, GPAGE, 0};
 		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE + 20 * GPAGE,
-				       3 * GPAGE};
+				       3 * GPAGE, 0};
 		break;
 	case 2: /* many small heap sections */
-		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE};
+		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE, 0};
 		for (int i = 0; i < 30; i++)
 			s[n++] = (struct gsec){PMF_SEC_HEAP,
 					       GBASE + (regpages + 1 + 2 * i) *
 							       GPAGE,
-					       GPAGE};
+					       GPAGE, 0};
 		break;
-	default: /* globals only around a bare heap, one long bitmap */
+	case 3: /* globals only around a bare heap, one long bitmap */
 		nobj = 2;
-		s[n++] = (struct gsec){PMF_SEC_DATA, 0x400000ull, 8 * 1000};
-		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE};
+		s[n++] = (struct gsec){PMF_SEC_DATA, 0x400000ull, 8 * 1000, 0};
+		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE, regpages * GPAGE, 0};
+		break;
+	default: /* 4..7: one section of each globals kind and a heap */
+		nobj = 2;
+		s[n++] = (struct gsec){PMF_SEC_HEAP, GBASE,
+				       (regpages + 2) * GPAGE, 0};
+		if (shape == 4)
+			s[n++] = (struct gsec){PMF_SEC_DATA, 0x555555558000ull,
+					       4096 + 64, 0};
+		else if (shape == 5)
+			s[n++] = (struct gsec){PMF_SEC_PERSISTENT,
+					       0x555555559010ull, 48, 0};
+		else if (shape == 6)
+			s[n++] = (struct gsec){PMF_SEC_REGISTERED,
+					       0x7ffff7f7f000ull, 1024, 0};
+		else
+			s[n++] = (struct gsec){PMF_SEC_CODE, 0x7ffff7ff0000ull,
+					       2 * GPAGE,
+					       PMF_PROT_READ | PMF_PROT_EXEC};
 		break;
 	}
+
+	/* the persistent arena ends with its top chunk, at the end of the
+	 * last heap section */
+	for (int i = 0; i < n; i++)
+		if (s[i].kind == PMF_SEC_HEAP)
+			top_end = s[i].addr + s[i].len;
+	uint64_t top = top_end - 64;
 
 	uint64_t msize = sizeof(struct pmf_meta) + nobj * sizeof(struct pmf_object);
 	uint64_t table_end = PMF_HEADER_SIZE + msize + n * sizeof(struct pmf_section);
@@ -194,16 +418,33 @@ static size_t gen(int shape, unsigned char **out)
 			hcur += s[i].len;
 			for (uint64_t k = 0; k < s[i].len; k++)
 				d[k] = (unsigned char)(k * 7 + (uint64_t)i);
+			if (top >= s[i].addr && top - s[i].addr < s[i].len) {
+				uint64_t head = 64 | 1; /* size | PINUSE */
+				memcpy(d + (top - s[i].addr) + 8, &head, 8);
+			}
 			if (s[i].addr == GBASE) {
 				struct pm_region r;
 				memset(&r, 0, sizeof r);
+				/* an arena as pm__arena_init leaves it: empty
+				 * bins linked to themselves, then a top */
 				r.magic = PM_REGION_MAGIC;
-				r.version = 1;
+				r.version = 3;
 				r.header_size = sizeof r;
 				r.base = GBASE;
 				r.size = GSIZE;
 				r.tbase = h->tbase;
+				r.p.lo = GBASE + sizeof r;
+				r.p.hi = h->tbase;
+				for (int b = 0; b < PM_NSMALL + PM_NLARGE; b++)
+					r.p.bins[2 * b] = r.p.bins[2 * b + 1] =
+						GBASE +
+						offsetof(struct pm_region,
+							 p.bins) +
+						16 * (uint64_t)b - 16;
+				r.p.top = top;
 				r.p.top_end = top_end;
+				r.p.zero_from = top;
+				r.p.trim_threshold = 16 << 20;
 				memcpy(d, &r, sizeof r);
 			}
 		} else {
@@ -213,7 +454,8 @@ static size_t gen(int shape, unsigned char **out)
 			d = f + gcur;
 			for (uint64_t k = 0; k < s[i].len; k++)
 				d[k] = (unsigned char)(k * 13 + (uint64_t)i);
-			for (uint64_t k = 0; k < s[i].len / 64; k++)
+			for (uint64_t k = 0; k < s[i].len / 64 &&
+					     s[i].kind != PMF_SEC_CODE; k++)
 				d[s[i].len + k] = (unsigned char)(0x5a ^ k);
 			t[i].keep_crc = pm__crc32c(0, d + s[i].len, kb);
 			gcur += s[i].len + kb;
@@ -231,7 +473,7 @@ static size_t gen(int shape, unsigned char **out)
 	*out = f;
 	return size;
 }
-#define NSHAPES 4
+#define NSHAPES 8
 
 static int failures;
 
@@ -276,6 +518,75 @@ static void sweep(int shape, unsigned char *f, size_t size)
 	rc = pm__ckpt_parse(g, size + 1, size + 1, 0, &ck);
 	EXPECT(rc == PM_ECORRUPT, "shape %d + 1 byte: %d", shape, rc);
 	free(g);
+}
+
+/* Parse the prefix [0, table end) of f (a generated file whose table was
+ * edited) after laying it out and checksumming it as a writer would. */
+static int parse_edited(unsigned char *f, size_t cap)
+{
+	struct pm__ckpt ck;
+	struct pmf_header h;
+	relayout(f, cap, 0);
+	fix_crcs(f, cap, 1);
+	memcpy(&h, f, sizeof h);
+	size_t len = h.table_off + (size_t)h.nsections * sizeof(struct pmf_section);
+	return pm__ckpt_parse(f, len, h.file_size, PM__PARSE_NO_DATA, &ck);
+}
+
+/* Edits that every checksum and layout field agree with, and that the
+ * parser must still refuse: they are a file's own contradictions. */
+static void edges(void)
+{
+	unsigned char *f;
+	size_t n = gen(1, &f), cap = n + 64;
+	struct pmf_header h;
+	f = realloc(f, cap);
+	memcpy(&h, f, sizeof h);
+	struct pmf_section *t = (struct pmf_section *)(f + h.table_off);
+	/* a 16 EiB section: len + keep_bytes(len) wraps to 0, the globals
+	 * cursor stands still, and the section's data would be read past
+	 * any buffer */
+	for (uint32_t i = 0; i < h.nsections; i++) {
+		if (t[i].kind != PMF_SEC_REGISTERED)
+			continue;
+		t[i].len = 0xfc0fc0fc0fc0fc08ull;
+		EXPECT(t[i].len + pmf_keep_bytes(t[i].len) == 0, "no wrap");
+		int rc = parse_edited(f, n);
+		EXPECT(rc == PM_ECORRUPT, "a %llx-byte section parses: %d %s",
+		       (unsigned long long)t[i].len, rc,
+		       rc ? pm_errmsg() : "accepted");
+	}
+	free(f);
+
+	/* more heap sections than a writer makes (16384): refused when the
+	 * table is read, before any of them is applied */
+	const uint32_t many = 40000;
+	n = gen(0, &f);
+	memcpy(&h, f, sizeof h);
+	cap = h.table_off + (many + 1) * sizeof(struct pmf_section);
+	f = realloc(f, cap);
+	memset(f + h.table_off + sizeof(struct pmf_section), 0,
+	       cap - h.table_off - sizeof(struct pmf_section));
+	t = (struct pmf_section *)(f + h.table_off);
+	for (uint32_t k = 1; k < many; k++)
+		t[k] = (struct pmf_section){.kind = PMF_SEC_HEAP,
+					    .addr = t[0].addr + t[0].len +
+						    (2 * k - 1) * GPAGE,
+					    .len = GPAGE};
+	h.top_end = t[many - 1].addr + GPAGE;
+	h.nsections = many;
+	memcpy(f, &h, sizeof h);
+	int rc = parse_edited(f, cap);
+	EXPECT(rc == PM_ECORRUPT, "%u heap sections parse: %d %s", many, rc,
+	       rc ? pm_errmsg() : "accepted");
+	/* (the padding after a shorter table is zeroed: this one second) */
+	h.nsections = 16384;
+	memcpy(f, &h, sizeof h);
+	rc = parse_edited(f, cap);
+	EXPECT(rc == 0, "16384 heap sections (what a writer makes) are "
+			"refused: %d %s",
+	       rc, pm_errmsg());
+	free(f);
 }
 
 static int replay_file(const char *path)
@@ -344,6 +655,7 @@ int main(int argc, char **argv)
 		sweep(i, f, n);
 		free(f);
 	}
+	edges();
 	const char *top = getenv("PMALLOC_TOP");
 	if (!top)
 		top = PM_TOP;
