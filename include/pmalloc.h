@@ -144,8 +144,10 @@ int pm_key_set(const void *key, size_t len);
  * by PMALLOC_RESTORE at start-up), 0 otherwise. */
 int pm_restored(void);
 
-/* Named roots kept inside the heap (names up to 63 bytes).  pm_root_set
- * with ptr NULL removes the root.  Errors: -EINVAL (bad name), -ENOMEM. */
+/* Named roots kept inside the heap (names up to 63 bytes), pointing into
+ * the persistent heap.  pm_root_set with ptr NULL removes the root.
+ * Errors: -EINVAL (bad name, or ptr outside the persistent heap),
+ * -ENOMEM. */
 int pm_root_set(const char *name, void *ptr);
 void *pm_root_get(const char *name);
 

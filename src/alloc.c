@@ -450,6 +450,13 @@ PM_EXPORT int pm_root_set(const char *name, void *ptr)
 			       PM_ROOT_NAME - 1);
 	if (!pm__region && pm__ensure_init())
 		return pm__err(PM_ENOHEAP, "the heap could not be reserved");
+	/* a root names persistent memory: anything else would not mean the
+	 * same after a restore (and a restore refuses a header whose roots
+	 * point elsewhere) */
+	if (ptr && !pm__in_persistent((uintptr_t)ptr))
+		return pm__err(-EINVAL, "root %s: %p is not in the persistent "
+					"heap",
+			       name, ptr);
 	pm__begin_persistent();
 	int ret = -ENOMEM;
 	lock(&plock);

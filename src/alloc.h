@@ -11,9 +11,8 @@
 #define PM_ALLOC_H
 #include "tcache.h"
 
-/* Process-level copies of the persistent arena's range (not in the region:
- * they are this process's view). */
-extern uintptr_t pm__pbase, pm__plen;
+/* pm__pbase, pm__plen (tcache.h): process-level copies of the persistent
+ * arena's range (not in the region: they are this process's view). */
 
 void *pm__malloc_slow(size_t n, int transient);
 void pm__free_slow(void *p);
@@ -64,9 +63,10 @@ static inline void *pm__malloc(size_t n, int transient)
 static inline void pm__free(void *p)
 {
 	struct pm_tcache *tc = pm__tls_tc;
-	uintptr_t u = (uintptr_t)p;
-	if (likely(tc != NULL) && likely(u - pm__pbase < pm__plen) &&
-	    likely(!(u & 15))) {
+	uintptr_t off = (uintptr_t)p - (tc ? tc->lo : 0);
+	/* a 16-aligned address of the persistent arena: the offset rotated
+	 * right by 4 is below the arena's length / 16 (see pm__tc_pop) */
+	if (likely(tc != NULL) && likely(((off >> 4) | (off << 60)) < tc->span16)) {
 		size_t head = ((size_t *)p)[-1];
 		size_t sz = head & ~(size_t)15;
 		/* in use and not PM_CHUNK_EARLY (those go the slow way) */

@@ -884,8 +884,12 @@ static void unreserve_code(const struct pm__ckpt *ck, uint32_t upto)
 static int check_code(const struct pm__ckpt *ck)
 {
 	char what[96];
+	/* the kernel's floor, and never the first 64 KiB (NULL plus an
+	 * offset must keep faulting) */
 	uintptr_t min = (uintptr_t)read_sysctl("/proc/sys/vm/mmap_min_addr",
 					       65536);
+	if (min < 65536)
+		min = 65536;
 	uintptr_t own_lo = pm__region->base, own_hi = pm__os_aux_end();
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
@@ -893,7 +897,7 @@ static int check_code(const struct pm__ckpt *ck)
 			continue;
 		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
 		int rc = 0;
-		if (lo < min || lo < 65536)
+		if (lo < min)
 			rc = pm__err(PM_ELAYOUT,
 				     "section %u (code %llx-%llx) lies below "
 				     "the lowest address a process may map "
@@ -972,6 +976,14 @@ static int check_heap(struct pm__ckpt *ck)
 					   "system's %ld",
 			       h->page_size, sysconf(_SC_PAGESIZE));
 	size_t n = sizeof(struct pm_region);
+	const struct pmf_section *first = NULL;
+	for (uint32_t i = 0; i < ck->h.nsections && !first; i++)
+		if (ck->sec[i].kind == PMF_SEC_HEAP)
+			first = &ck->sec[i];
+	if (!first || first->len < n)
+		return pm__err(PM_ECORRUPT, "the first heap section is shorter "
+					    "than the %zu-byte region header",
+			       n);
 	int rc = pread_full(ck->fd, ck->chunk, n, h->heap_off);
 	if (rc || (rc = check_region(ck, ck->chunk, n)))
 		return rc;
@@ -983,7 +995,41 @@ static int check_heap(struct pm__ckpt *ck)
 			       "heap layout version %u (header %u bytes) in "
 			       "the checkpoint, %u (%u bytes) here",
 			       ver, hsz, r->version, r->header_size);
-	return 0;
+	/* every pointer and size the allocator will follow from the header,
+	 * against the arena's bounds (ck->chunk is page-aligned) */
+	return pm__region_check_copy((const struct pm_region *)ck->chunk);
+}
+
+/* PM_RESTORE_CHECK_HEAP: the whole heap of the file, walked as the heap
+ * checker walks a live one, before anything is committed.  The file's
+ * heap sections are mapped read-only at their offsets into a private view
+ * (gaps read as zero, pages come in as the walk reads them). */
+static int check_heap_image(struct pm__ckpt *ck)
+{
+	uintptr_t base = (uintptr_t)ck->h.base;
+	size_t len = ((uintptr_t)ck->h.top_end - base + PM_PAGE - 1) &
+		     ~(size_t)(PM_PAGE - 1);
+	unsigned char *view = pm__scratch(len);
+	if (!view)
+		return pm__err(-ENOMEM, "no memory to view the heap of the "
+					"checkpoint (%zu bytes)",
+			       len);
+	int rc = 0;
+	for (uint32_t i = 0; i < ck->h.nsections && !rc; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind != PMF_SEC_HEAP)
+			continue;
+		void *at = view + (s->addr - base);
+		if (mmap(at, (size_t)s->len, PROT_READ, MAP_PRIVATE | MAP_FIXED,
+			 ck->fd, (off_t)s->data_off) != at)
+			rc = pm__err(-errno, "cannot map heap section %u of the "
+					     "checkpoint to check it",
+				     i);
+	}
+	if (!rc)
+		rc = pm__heap_check_image(view, base, len);
+	pm__scratch_free(view, len);
+	return rc;
 }
 
 /* ---- apply ------------------------------------------------------------------ */
@@ -1155,6 +1201,8 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 	code_reserved = 1; /* from here, a refusal gives the ranges back */
 	if (!(flags & PM_RESTORE_NO_VERIFY) &&
 	    (rc = pm__ckpt_verify_data(&ck)))
+		goto out;
+	if ((flags & PM_RESTORE_CHECK_HEAP) && (rc = check_heap_image(&ck)))
 		goto out;
 	if ((rc = load_globals(&ck, gdata)))
 		goto out;

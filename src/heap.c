@@ -37,6 +37,13 @@
  *     fd_size/bk_size (NULL in the others): insert and best-fit search
  *     step over sizes, not chunks (glibc's skip links, dlmalloc's tries);
  *   - bitmap bit i set <=> bin i non-empty.
+ * Always on (release builds too), as musl's mallocng does: every link and
+ * size is checked before it is followed -- fast-list blocks (inside the
+ * arena below top, of their class, still keyed), chunks leaving a bin
+ * (free, of the bin's size, with a matching footer; fd/bk a chunk or a bin
+ * head, fd->bk == bk->fd == the chunk), top (inside, its size reaching
+ * top_end), the free predecessor (prev_foot).  A bad one is a write after
+ * free, an overrun or a bad file: one line, abort.
  * The caller holds the arena's lock for every function here.
  */
 #include "internal.h"
@@ -86,6 +93,54 @@ static inline unsigned large_index(size_t sz)
 static inline struct chunk *bin_at(struct pm_arena *a, unsigned b)
 {
 	return C((char *)&a->bins[2 * b] - offsetof(struct chunk, fd));
+}
+
+/* ---- always-on checks of the links the allocator follows --------------
+ * A use-after-free write, a buffer overrun or a bad checkpoint file can put
+ * any value in a link or a size; each is checked before it is followed,
+ * and a bad one aborts with one line (like other misuse) instead of
+ * handing out or writing to memory outside the arena. */
+
+/* c is 16-aligned and in [first chunk, top). */
+static inline int chunk_ok(const struct pm_arena *a, uintptr_t c)
+{
+	uintptr_t first = pm__arena_first((struct pm_arena *)a);
+	return !(c & 15) && c - first < a->top - first;
+}
+
+/* A bin link: a chunk, or one of the bins' fake heads. */
+static inline int link_ok(struct pm_arena *a, uintptr_t x)
+{
+	uintptr_t h0 = (uintptr_t)bin_at(a, 0);
+	return chunk_ok(a, x) || (!((x - h0) & 15) &&
+				  x - h0 < (uintptr_t)16 * (PM_NSMALL + PM_NLARGE));
+}
+
+/* A block (mem address) from a fast list: an in-use chunk of class sz
+ * that still carries the key its free wrote.  Anything else means the
+ * block was written to after it was freed. */
+static inline void fast_block_check(struct pm_arena *a, uintptr_t b,
+				    size_t sz, const char *what)
+{
+	if (unlikely(!chunk_ok(a, b - 16)))
+		pm__fatal(what, (void *)b);
+	/* head: size sz, CINUSE (mask off PINUSE and bits 2-3) */
+	if (unlikely(((uint64_t *)b)[1] != PM_FREE_KEY ||
+		     (C(b - 16)->head & ~(size_t)13) != (sz | CINUSE)))
+		pm__fatal("malloc(): freed block modified (use after free)",
+			  (void *)b);
+}
+
+/* A chunk about to leave a bin: free, of the bin's size, its successor
+ * inside the arena and marking it free (prev_foot, PINUSE clear). */
+static void bin_chunk_check(struct pm_arena *a, struct chunk *c, size_t sz)
+{
+	uintptr_t u = (uintptr_t)c;
+	if (unlikely(!chunk_ok(a, u) || (c->head & CINUSE) || SIZE(c) != sz ||
+		     sz > a->top - u ||
+		     (u + sz != a->top && sz + MINCHUNK > a->top - u) ||
+		     NEXT(c)->prev_foot != sz || (NEXT(c)->head & PINUSE)))
+		pm__fatal("malloc(): corrupted free chunk", MEM(c));
 }
 
 /* Link c into the list after `after`. */
@@ -180,7 +235,8 @@ static void bin_insert(struct pm_arena *a, struct chunk *c, size_t sz)
 static void bin_remove(struct pm_arena *a, struct chunk *c, size_t sz)
 {
 	struct chunk *f = c->fd, *b = c->bk;
-	if (unlikely(f->bk != c || b->fd != c))
+	if (unlikely(!link_ok(a, (uintptr_t)f) || !link_ok(a, (uintptr_t)b) ||
+		     f->bk != c || b->fd != c))
 		pm__fatal("corrupted free list", MEM(c));
 	if (sz >= SMALL_LIMIT)
 		large_remove(bin_at(a, PM_NSMALL + large_index(sz)), c);
@@ -218,7 +274,12 @@ static void release_interior(struct pm_arena *a, struct chunk *c, size_t sz)
 static int grow_top(struct pm_arena *a, size_t need)
 {
 	struct chunk *t = C(a->top);
+	if (unlikely((a->top & 15) || a->top < pm__arena_first(a) ||
+		     a->top >= a->top_end || a->top_end > a->hi))
+		pm__fatal("malloc(): corrupted top chunk", t);
 	size_t have = SIZE(t);
+	if (unlikely(a->top + have != a->top_end))
+		pm__fatal("malloc(): corrupted top chunk", t);
 	if (have >= need)
 		return 0;
 	size_t more = (need - have + GROW_STEP - 1) & ~(GROW_STEP - 1);
@@ -304,6 +365,7 @@ static inline struct chunk *take_fast(struct pm_arena *a, size_t sz)
 	uintptr_t b = a->fast[i];
 	if (!b)
 		return NULL;
+	fast_block_check(a, b, sz, "malloc(): corrupted fast list");
 	a->fast[i] = *(uintptr_t *)b;
 	((uint64_t *)b)[1] = 0;
 	a->fast_bytes -= sz;
@@ -324,6 +386,7 @@ static struct chunk *take_small(struct pm_arena *a, size_t sz)
 		unsigned b = (unsigned)__builtin_ctzll(m);
 		struct chunk *h = bin_at(a, b), *c = h->bk;
 		size_t csz = (size_t)b << 4;
+		bin_chunk_check(a, c, csz);
 		bin_remove(a, c, csz);
 		split_inuse(a, c, csz, sz);
 		return c;
@@ -340,13 +403,17 @@ static struct chunk *take_large(struct pm_arena *a, size_t sz)
 		struct chunk *h = bin_at(a, PM_NSMALL + b), *first = h->fd;
 		struct chunk *l = first;
 		do { /* leaders in size order: the first fit is the best */
+			if (unlikely(!chunk_ok(a, (uintptr_t)l)))
+				pm__fatal("malloc(): corrupted large bin", l);
 			size_t csz = SIZE(l);
 			if (csz >= sz) {
 				/* take a follower if there is one: the ring
 				 * stays as it is */
 				struct chunk *c = l->fd;
-				if (c == h || SIZE(c) != csz)
+				if (c == h || !chunk_ok(a, (uintptr_t)c) ||
+				    SIZE(c) != csz)
 					c = l;
+				bin_chunk_check(a, c, csz);
 				bin_remove(a, c, csz);
 				split_inuse(a, c, csz, sz);
 				return c;
@@ -449,6 +516,7 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 		struct chunk *h = bin_at(a, small_index(sz));
 		while (k < max && h->bk != h) {
 			c = h->bk;
+			bin_chunk_check(a, c, sz);
 			bin_remove(a, c, sz);
 			c->head |= CINUSE;
 			NEXT(c)->head |= PINUSE;
@@ -577,6 +645,11 @@ static void free_chunk(struct pm_arena *a, struct chunk *c)
 		if (psz > biggest)
 			biggest = psz;
 		struct chunk *pc = PREV(c);
+		if (unlikely(psz < MINCHUNK ||
+			     (uintptr_t)c - pm__arena_first(a) < psz ||
+			     SIZE(pc) != psz || (pc->head & CINUSE)))
+			pm__fatal("free(): corrupted size of the previous chunk",
+				  MEM(own));
 		bin_remove(a, pc, psz);
 		sz += psz;
 		c = pc;
@@ -592,6 +665,7 @@ static void free_chunk(struct pm_arena *a, struct chunk *c)
 	}
 	if (!(n->head & CINUSE)) { /* merge with the free successor */
 		size_t nsz = SIZE(n);
+		bin_chunk_check(a, n, nsz);
 		bin_remove(a, n, nsz);
 		sz += nsz;
 		if (nsz > biggest)
@@ -647,8 +721,11 @@ size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
 	if (!h || !max)
 		return 0;
 	size_t n = 1;
-	while (n < max && *(uintptr_t *)b)
+	fast_block_check(a, b, sz, "malloc(): corrupted fast list");
+	while (n < max && *(uintptr_t *)b) {
 		b = *(uintptr_t *)b, n++;
+		fast_block_check(a, b, sz, "malloc(): corrupted fast list");
+	}
 	a->fast[i] = *(uintptr_t *)b;
 	a->fast_bytes -= n * sz;
 	a->live_bytes += n * sz;
@@ -664,9 +741,11 @@ int pm__arena_fast_has(struct pm_arena *a, void *p)
 	size_t sz = SIZE(CHUNK_OF(p));
 	if (sz >= SMALL_LIMIT)
 		return 0;
-	for (uintptr_t b = a->fast[small_index(sz)]; b; b = *(uintptr_t *)b)
+	for (uintptr_t b = a->fast[small_index(sz)]; b; b = *(uintptr_t *)b) {
+		fast_block_check(a, b, sz, "free(): corrupted fast list");
 		if (b == (uintptr_t)p)
 			return 1;
+	}
 	return 0;
 }
 
@@ -676,6 +755,8 @@ void pm__arena_consolidate(struct pm_arena *a)
 		uintptr_t b = a->fast[i];
 		a->fast[i] = 0;
 		while (b) {
+			fast_block_check(a, b, (size_t)i << 4,
+					 "malloc(): corrupted fast list");
 			uintptr_t n = *(uintptr_t *)b;
 			((uint64_t *)b)[1] = 0;
 			free_chunk(a, CHUNK_OF(b));
@@ -711,11 +792,15 @@ int pm__arena_trim_all(struct pm_arena *a, size_t pad)
 	int did = pm__arena_trim(a, pad);
 	for (unsigned b = 0; b < PM_NSMALL + PM_NLARGE; b++) {
 		struct chunk *h = bin_at(a, b);
-		for (struct chunk *c = h->fd; c != h; c = c->fd)
+		for (struct chunk *c = h->fd; c != h; c = c->fd) {
+			if (unlikely(!chunk_ok(a, (uintptr_t)c)))
+				pm__fatal("malloc_trim(): corrupted free list",
+					  c);
 			if (SIZE(c) >= 2 * PM_PAGE + PM_FREE_HDR) {
 				release_interior(a, c, SIZE(c));
 				did = 1;
 			}
+		}
 	}
 	return did;
 }
@@ -752,6 +837,7 @@ int pm__arena_resize(struct pm_arena *a, void *p, size_t n)
 	if (!(n2->head & CINUSE)) {
 		size_t nsz = SIZE(n2);
 		if (sz + nsz >= want) {
+			bin_chunk_check(a, n2, nsz);
 			bin_remove(a, n2, nsz);
 			c->head = (sz + nsz) | CINUSE | (c->head & PINUSE);
 			NEXT(c)->head |= PINUSE;

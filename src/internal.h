@@ -121,6 +121,7 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * own header at its start and is never checkpointed. */
 
 #define PM_REGION_MAGIC 0x31434f4c4c414d50ULL /* "PMALLOC1" */
+#define PM_REGION_VERSION 3 /* struct pm_region's layout (init.c) */
 #define PM_NSMALL 64   /* small bins: chunk sizes 16*i, i < 64 (< 1024) */
 #define PM_NLARGE 64   /* large bins: 4 per power of two from 1024 */
 /* Bytes at the start of a free chunk that hold its header and links
@@ -275,6 +276,26 @@ void pm__heap_after_restore(void);
  * chunks.  fn(ctx, lo, hi); stops on non-zero.  Heap quiesced. */
 int pm__heap_spans(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
 		   void *ctx);
+
+/* ---- check.c: untrusted heaps -------------------------------------------
+ * A region header as read from a checkpoint file (a copy; no heap page is
+ * touched): every address and size the allocator will follow from it --
+ * layout (magic, version, base/size/tbase), the persistent arena's
+ * lo/hi/top/top_end/zero_from/trim_mark, each bin's fd/bk (its own head or
+ * a 16-aligned chunk below top) against the bitmaps, each fast-list head,
+ * the byte totals (live + free + deferred == bytes below top), the thread
+ * cache list, the roots (pointer 0 or inside the arena, name
+ * NUL-terminated), the pthread key table.  0 or PM_ECORRUPT with
+ * pm_errmsg naming the field and its value. */
+int pm__region_check_copy(const struct pm_region *r);
+/* The full invariant walk (the one pm_heap_check runs) over a heap image:
+ * the bytes of [base, base+len) of the region are readable at view (base
+ * is the region's base: the header is view[0...]); nothing outside
+ * [view, view+len) is read.  Checks the header as above, then every chunk,
+ * bin, fast list and thread cache of the persistent arena.  0 or
+ * PM_ECORRUPT with the reason. */
+int pm__heap_check_image(const unsigned char *view, uintptr_t base,
+			 size_t len);
 
 /* ---- init.c -------------------------------------------------------------- */
 /* Make sure the region exists; returns 0 or PM_ENOHEAP.  Cheap when done. */

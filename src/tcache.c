@@ -29,19 +29,48 @@ static int membarrier_ok PM_STATE;
 
 static void tc_thread_exit(void *arg);
 
+/* A block taken from a cache list (slow paths): in the persistent arena,
+ * 16-aligned, still keyed.  See pm__tc_pop. */
+static inline void tc_block_check(struct pm_tcache *tc, unsigned cls, void *b)
+{
+	uintptr_t off = (uintptr_t)b - pm__pbase;
+	if (unlikely(off >= pm__plen || (off & 15) ||
+		     ((uint64_t *)b)[1] != TC_KEY))
+		pm__tc_corrupt(tc, cls, b);
+}
+
+void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
+{
+	(void)tc;
+	(void)cls;
+	uintptr_t off = (uintptr_t)b - pm__pbase;
+	if (off >= pm__plen || (off & 15))
+		pm__fatal("malloc(): corrupted thread cache: next pointer "
+			  "outside the heap or misaligned (use after free?)",
+			  b);
+	pm__fatal("malloc(): thread-cached block modified after free", b);
+}
+
+/* A cache struct from the region's list (after a restore or a fork it
+ * comes from memory this process did not write): an in-use chunk of the
+ * persistent arena big enough for the struct. */
+static void tc_struct_check(uintptr_t t)
+{
+	uintptr_t off = t - pm__pbase;
+	if (unlikely(off >= pm__plen || (off & 15) ||
+		     t < pm__arena_first(&pm__region->p) ||
+		     t >= pm__region->p.top ||
+		     (((size_t *)t)[-1] & 2) == 0 ||
+		     (((size_t *)t)[-1] & ~(size_t)15) <
+			     sizeof(struct pm_tcache) + 8 ||
+		     (((size_t *)t)[-1] & ~(size_t)15) > pm__region->p.top - t))
+		pm__fatal("corrupted list of thread caches", (void *)t);
+}
+
 void pm__tc_process_init(void)
 {
-	for (unsigned i = 0; i < TC_NSMALL; i++) {
-		size_t sz = (size_t)i << 4;
-		size_t cap = sz ? (32768 / sz) : 0;
-		pm__tc_cap[i] = (uint16_t)(cap > 256 ? 256 : cap < 8 ? 8 : cap);
-	}
-	/* medium: at most 32 KiB of a class (32 of 1 KiB ... 2 of 16 KiB) */
-	for (unsigned i = TC_NSMALL; i < TC_NCLASS; i++) {
-		size_t cap = 32768 / pm__tc_class_size(i);
-		pm__tc_cap[i] = (uint16_t)(cap < 2 ? 2 : cap);
-	}
-	pm__tc_cap[0] = pm__tc_cap[1] = 0; /* no such chunk sizes */
+	for (unsigned i = 0; i < TC_NCLASS; i++)
+		pm__tc_cap[i] = (uint16_t)pm__tc_cap_of(i);
 	pthread_key_create(&tc_key, tc_thread_exit);
 	long q = syscall(SYS_membarrier, MEMB_QUERY, 0, 0);
 	if (q > 0 && (q & MEMB_PRIVATE_EXPEDITED) &&
@@ -84,6 +113,8 @@ struct pm_tcache *pm__tc_create(void)
 	if (tc) {
 		memset(tc, 0, sizeof *tc);
 		memcpy(tc->room, pm__tc_cap, sizeof tc->room);
+		tc->lo = pm__pbase;
+		tc->span16 = pm__plen >> 4;
 		tc->next = pm__region->tcaches;
 		pm__region->tcaches = (uintptr_t)tc;
 	}
@@ -103,8 +134,13 @@ void pm__tc_drain(struct pm_tcache *tc)
 	for (unsigned i = 0; i < TC_NCLASS; i++) {
 		void *b = tc->head[i];
 		while (b) {
+			tc_block_check(tc, i, b);
 			void *n = *(void **)b;
 			((uint64_t *)b)[1] = 0;
+			/* a live block of the arena, as the fast path pushed
+			 * it (after a restore or a fork: as a file or
+			 * another thread left it) */
+			pm__check_block(a, b, "free");
 			pm__arena_free(a, b);
 			b = n;
 		}
@@ -212,6 +248,7 @@ static void overflow_medium(struct pm_tcache *tc, unsigned cls, void *p)
 	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
 	for (unsigned i = 0; i < take && tc->head[cls]; i++) {
 		void *b = tc->head[cls];
+		tc_block_check(tc, cls, b);
 		tc->head[cls] = *(void **)b;
 		tc->room[cls]++;
 		((uint64_t *)b)[1] = 0;
@@ -241,8 +278,11 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
 	void *first = tc->head[cls], *b = first;
 	if (take && first) {
-		for (unsigned i = 1; i < take && *(void **)b; i++)
+		tc_block_check(tc, cls, b);
+		for (unsigned i = 1; i < take && *(void **)b; i++) {
 			b = *(void **)b, n++;
+			tc_block_check(tc, cls, b);
+		}
 		tc->head[cls] = *(void **)b;
 		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
 		last = b;
@@ -258,9 +298,11 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
  * cannot drain the lists under our feet. */
 static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 {
-	for (void *b = tc->head[cls]; b; b = *(void **)b)
+	for (void *b = tc->head[cls]; b; b = *(void **)b) {
+		tc_block_check(tc, cls, b);
 		if (b == p)
 			return 1;
+	}
 	return 0;
 }
 
@@ -318,6 +360,7 @@ void pm__tc_release_others(struct pm_tcache *keep)
 	uintptr_t t = pm__region->tcaches;
 	pm__region->tcaches = 0;
 	while (t) {
+		tc_struct_check(t);
 		struct pm_tcache *tc = (struct pm_tcache *)t;
 		t = tc->next;
 		if (tc == keep) {

@@ -33,6 +33,12 @@
 /* Class of a request n <= TC_MAXREQ: the smallest that holds it. */
 static inline unsigned pm__tc_class_of_request(size_t n)
 {
+	/* the common case in few instructions: chunk sizes up to 1024 are
+	 * classes size / 16 (1024 is the first medium class, 64) */
+	if (likely(n <= 1024 - 23)) {
+		size_t m = n < 9 ? 9 : n; /* the 32-byte minimum */
+		return (unsigned)((m + 23) >> 4);
+	}
 	size_t sz = pm__request2size(n);
 	if (sz < 1024)
 		return (unsigned)(sz >> 4);
@@ -62,10 +68,25 @@ static inline size_t pm__tc_class_size(unsigned c)
 	return ((size_t)8 + (j & 7)) << (7 + j / 8);
 }
 
+/* How many blocks class c holds at most (pm__tc_cap[c] is this, set at
+ * start-up; check.c uses this one where no cache code is linked). */
+static inline unsigned pm__tc_cap_of(unsigned c)
+{
+	if (c < 2)
+		return 0; /* no such chunk sizes */
+	size_t cap = 32768 / pm__tc_class_size(c);
+	if (c < TC_NSMALL)
+		return (unsigned)(cap > 256 ? 256 : cap < 8 ? 8 : cap);
+	/* medium: at most 32 KiB of a class (32 of 1 KiB ... 2 of 16 KiB) */
+	return (unsigned)(cap < 2 ? 2 : cap);
+}
+
 struct pm_tcache {
 	uintptr_t next;        /* list of all caches, in the region */
 	volatile int busy;     /* inside a fast-path operation */
 	int pad;
+	/* pm__pbase and pm__plen / 16, at hand for the pop's check */
+	uintptr_t lo, span16;
 	uint16_t room[TC_NCLASS]; /* how many more blocks the class takes:
 				     pm__tc_cap[cls] - blocks cached */
 	void *head[TC_NCLASS]; /* singly linked through the block's 1st word */
@@ -74,7 +95,13 @@ struct pm_tcache {
 extern __thread struct pm_tcache *pm__tls_tc;
 extern volatile int pm__tc_stop;
 
+/* Process-level copies of the persistent arena's range (alloc.c). */
+extern uintptr_t pm__pbase, pm__plen;
+
 /* Slow paths (tcache.c). */
+/* A cached block's link or key was overwritten: one line, abort. */
+PM_NORETURN void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls,
+				const void *b) __attribute__((cold, noinline));
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
 /* The push failed: double-free check, then hand half the class (and p)
  * to the arena. */
@@ -101,7 +128,18 @@ extern uint16_t pm__tc_cap[TC_NCLASS];
 
 #define PM_BARRIER() __asm__ volatile("" ::: "memory")
 
-/* Pop a cached block of class cls, or NULL.  Inline: the malloc fast path. */
+/* Pop a cached block of class cls, or NULL.  Inline: the malloc fast path.
+ *
+ * The head came from a link a freed block held, which a write after free
+ * may have changed: it must be a 16-aligned address of the persistent
+ * arena, and the block must still carry the key.  Both checks are folded
+ * into work the pop does anyway, so that they cost about four
+ * instructions: the offset from the arena's start, rotated right by 4 (a
+ * misaligned one becomes huge, and so does NULL's), is compared once with
+ * the arena's length / 16 in place of the NULL test; and the key's low
+ * half is cleared by XOR with itself's expected value, whose result says
+ * whether it was there (the high half stays: not the key, so a free of
+ * the block is not taken for a double free). */
 static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 {
 	tc->busy = 1;
@@ -109,10 +147,17 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 	void *b = NULL;
 	if (likely(!pm__tc_stop)) {
 		b = tc->head[cls];
-		if (likely(b != NULL)) {
+		uintptr_t off = (uintptr_t)b - tc->lo;
+		if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
+			uint32_t *key = (uint32_t *)b + 2;
+			uint32_t k = *key ^ (uint32_t)TC_KEY;
+			*key = k;
+			if (unlikely(k != 0))
+				pm__tc_corrupt(tc, cls, b);
 			tc->head[cls] = *(void **)b;
 			tc->room[cls]++;
-			((uint64_t *)b)[1] = 0;
+		} else if (unlikely(b != NULL)) {
+			pm__tc_corrupt(tc, cls, b);
 		}
 	}
 	PM_BARRIER();

@@ -160,5 +160,13 @@ else
 	fail=1
 fi
 
+# ... and with the full walk (PM_RESTORE_CHECK_HEAP), refused up front
+if "$B/pmalloc" run -- "$t/victim" chunkwalk "$t/c.ckpt" >"$t/out" 2>&1 &&
+	grep -q '^restore: -1001 ' "$t/out"; then
+	echo "ok   chunk-size-walked: $(grep '^restore:' "$t/out")"
+else
+	echo "FAIL chunk-size-walked:"; sed 's/^/       /' "$t/out"; fail=1
+fi
+
 [ -n "$accepted" ] && echo "accepted:$accepted"
 exit $fail

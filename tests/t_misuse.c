@@ -216,7 +216,91 @@ static void *fine_null(void)
 	return NULL;
 }
 
+/* Use-after-free writes into freed blocks that wait for reuse: the next
+ * malloc that would follow the overwritten link must abort (not hand out
+ * the address written). */
+static void *uaf_tcache_next(void)
+{
+	char *p = touch(malloc(40), 40);
+	free(p); /* into the thread cache */
+	*(void **)p = static_array; /* the write after free */
+	announce(static_array);
+	test_use(malloc(40)); /* p itself */
+	test_use(malloc(40)); /* would be static_array */
+	return p;
+}
+
+static void *uaf_tcache_key(void)
+{
+	char *p = touch(malloc(56), 56);
+	free(p);
+	announce(p);
+	memset(p + 8, 'A', 8); /* the link stays, the key is gone */
+	test_use(malloc(56));
+	return p;
+}
+
+static void *uaf_tcache_misaligned(void)
+{
+	char *q = touch(malloc(72), 72);
+	char *p = touch(malloc(72), 72);
+	free(p);
+	*(void **)p = q + 8;
+	announce(q + 8);
+	test_use(malloc(72));
+	test_use(malloc(72));
+	return p;
+}
+
+/* A block on an arena's fast list: libc's own blocks (a FILE) come from
+ * the transient arena, which has no thread caches, so a freed one goes
+ * straight to the fast list; the next fopen takes it back. */
+static int is_transient(const void *p)
+{
+	struct pm_heap_info hi;
+	if (pm_heap_info(&hi) != 0)
+		return 0;
+	/* the transient arena sits at the end of the region */
+	return (uintptr_t)p - hi.top < hi.base + hi.size - hi.top;
+}
+
+static void *freed_file(void)
+{
+	FILE *f = fopen("/dev/null", "r");
+	if (!f || !is_transient(f))
+		_exit(8);
+	/* the block, not the stream, after fclose */
+	uintptr_t volatile u = (uintptr_t)f;
+	fclose(f);
+	return (void *)u;
+}
+
+static void *uaf_fast_next(void)
+{
+	char *p = freed_file();
+	*(void **)p = static_array;
+	announce(static_array);
+	test_use(fopen("/dev/null", "r")); /* p */
+	test_use(fopen("/dev/null", "r")); /* would be static_array */
+	return p;
+}
+
+static void *uaf_fast_key(void)
+{
+	char *p = freed_file();
+	announce(p);
+	memset(p + 8, 'A', 8);
+	test_use(fopen("/dev/null", "r"));
+	return p;
+}
+
 static const struct misuse cases[] = {
+	{ "use after free: thread-cache link", "malloc()", uaf_tcache_next },
+	{ "use after free: thread-cache key", "malloc()", uaf_tcache_key },
+	{ "use after free: misaligned link", "malloc()",
+	  uaf_tcache_misaligned },
+	{ "use after free: fast-list link", "malloc()", uaf_fast_next },
+	{ "use after free: fast-list key", "malloc()", uaf_fast_key },
 	{ "double free, small (thread cache)", "free()", double_free_small },
 	{ "double free, small (left the cache)", "free()",
 	  double_free_small_flushed },

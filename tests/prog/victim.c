@@ -27,6 +27,7 @@
  *                        executable at once
  *   chunk F              a file with a corrupted chunk size: refused, or
  *                        the free that meets it aborts with one line
+ *   chunkwalk F          the same with PM_RESTORE_CHECK_HEAP: refused
  * Exit 0 when every assertion holds; each failure is printed.
  */
 #define _GNU_SOURCE
@@ -284,12 +285,16 @@ static void check_alive(const struct targets *t)
 
 /* A file whose first list node has a corrupted size: refused, or the
  * corruption met when the list is freed: one line and abort, no crash. */
-static int chunk(const char *path)
+static int chunk(const char *path, unsigned flags)
 {
-	int rc = pm_restore(path);
+	int rc = pm_restore_ex(path, flags);
 	printf("restore: %d %s\n", rc, rc ? pm_errmsg() : "ok");
 	if (rc)
 		return 0;
+	if (flags & PM_RESTORE_CHECK_HEAP) {
+		printf("FAIL: the full walk accepted a corrupted chunk size\n");
+		return 1;
+	}
 	struct node *n = pm_root_get("victim");
 	while (n) {
 		struct node *next = n->next;
@@ -315,7 +320,9 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	if (!strcmp(argv[1], "chunk"))
-		return chunk(argv[2]);
+		return chunk(argv[2], 0);
+	if (!strcmp(argv[1], "chunkwalk"))
+		return chunk(argv[2], PM_RESTORE_CHECK_HEAP);
 	int good = !strcmp(argv[1], "good");
 	int either = !strcmp(argv[1], "either");
 	uintptr_t absent = argc > 3 ? strtoul(argv[3], NULL, 0) : 0;
