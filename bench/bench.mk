@@ -1,7 +1,7 @@
 # bench/bench.mk - the benchmark suite (included by the top Makefile).
 #   make bench                      build, run, write docs/PERFORMANCE.md + perf.png
 #   make bench BENCH_ROUNDS=3       fewer rounds (default 5)
-#   make bench BENCH_ONLY=churn,bulk BENCH_ALLOCATORS=glibc,pmalloc
+#   make bench BENCH_ONLY=larson4,aligned BENCH_ALLOCATORS=glibc,pmalloc
 #   make bench-bins                 only build the workload programs
 # Raw results go to bench/results/ (not tracked).
 BENCH_CFLAGS   := -std=c11 -D_GNU_SOURCE -g -O2 -fno-builtin -pthread $(WARN)

@@ -64,21 +64,28 @@ def main():
         d = json.load(f)["chart"]
     names = d["allocators"]
     speed = dict(d["speed"])
+    prev = [w for w in d.get("previous", []) if w in speed]
     if speed:
-        speed["geomean"] = {n: geomean([speed[w].get(n) for w in speed])
-                            for n in names}
+        ws = list(speed)
+        speed["geomean (all)"] = {
+            n: geomean([speed[w].get(n) for w in ws]) for n in names}
+        if prev and len(prev) < len(ws):
+            speed["geomean (prev.)"] = {
+                n: geomean([speed[w].get(n) for w in prev]) for n in names}
     mem = d["memory"]
 
     fig, axes = plt.subplots(
-        1, 2, figsize=(11, 4.8),
-        gridspec_kw={"width_ratios": [max(1, len(speed)), 2.0]})
+        1, 2, figsize=(14, 5.2),
+        gridspec_kw={"width_ratios": [max(1, len(speed)),
+                                      max(3.0, len(mem) + 1.5)]})
     if speed:
         bars(axes[0], list(speed), names, speed,
              "Speed vs glibc (glibc time / allocator time; higher is faster)",
              "ratio (log scale)")
     if mem:
         bars(axes[1], list(mem), names, mem,
-             "Peak RSS vs glibc\n(lower is leaner)", "ratio (log scale)")
+             "Peak RSS, start-up time\nvs glibc (lower is better)",
+             "ratio (log scale)")
     else:
         axes[1].set_axis_off()
     handles, labels = axes[0].get_legend_handles_labels()
