@@ -68,3 +68,19 @@ $(B)/tests/u_sha256: tests/u_sha256.c tests/testlib.h src/sha256.c src/sha256.h 
 	$(CC) $(BASE_CFLAGS) -Iinclude -o $@ tests/u_sha256.c src/sha256.c
 EXTRA_TESTS += $(B)/tests/u_sha256
 CHECK_EXTRA += $(B)/tests/u_sha256
+
+# Process images (docs/IMAGE.md).  u_image_ctx: pm__ctx_save/resume in one
+# process (registers, xmm/ymm, MXCSR, FS base, signal mask) and the checks
+# that refuse a context.  image_stack (tests/image_ctx.sh): a second run
+# puts the first run's stack back from a file on a private stack and
+# resumes.  Both without stack protector: the canary in this run's TLS
+# differs from the saving run's, and only the whole image brings the TLS
+# block back.
+IMAGE_SRCS := src/image_ctx.c src/image_restore.c
+IMAGE_HDRS := src/image_ctx.h src/image_restore.h
+$(B)/tests/u_image_ctx: tests/u_image_ctx.c tests/testlib.h $(IMAGE_SRCS) $(IMAGE_HDRS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -fno-stack-protector -Isrc -o $@ tests/u_image_ctx.c $(IMAGE_SRCS)
+$(B)/tests/image_stack: tests/prog/image_stack.c $(IMAGE_SRCS) $(IMAGE_HDRS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -fno-stack-protector -Isrc -o $@ tests/prog/image_stack.c $(IMAGE_SRCS)
+EXTRA_TESTS += $(B)/tests/u_image_ctx
+CHECK_EXTRA += $(B)/tests/u_image_ctx $(B)/tests/image_stack
