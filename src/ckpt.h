@@ -1,6 +1,7 @@
 /*
  * ckpt.h - the interface between the checkpoint files (ckpt_write.c,
- * ckpt_read.c, ckpt_api.c), the CLI and the fuzz harness.
+ * ckpt_runs.c, ckpt_file.c, ckpt_read.c, ckpt_mac.c, ckpt_api.c), the CLI
+ * and the fuzz harness.
  *
  * ckpt_read.c is in two layers: the parser (pm__ckpt_parse, _open, _close,
  * _verify_data) needs only crc32c and pm__err, and is what the fuzzer and
@@ -14,6 +15,8 @@
 #include "internal.h"
 #include "format.h"
 #include "sha256.h"
+
+#include <signal.h>
 
 /* The table implementation of crc32c alone (tests compare the two). */
 uint32_t pm__crc32c_sw(uint32_t crc, const void *buf, size_t len);
@@ -86,6 +89,68 @@ void pm__scratch_free(void *p, size_t n);
 int pm__ckpt_restore(const char *path, unsigned flags);
 /* The whole checkpoint, ckpt_write.c. */
 int pm__ckpt_write(const char *path);
+
+/* ---- ckpt_runs.c: the heap's byte ranges a checkpoint saves ----
+ * _begin before quiescing (it opens /proc/self/pagemap) with
+ * pm__ckpt_runs_scratch() bytes of scratch at mem; _find quiesced: runs[0,
+ * nruns) in address order, page-aligned, at most PMF_MAX_HEAP_SECTIONS;
+ * 0 or -ENOMEM with its message. */
+struct pm__run {
+	uint64_t lo, hi;
+};
+struct pm__ckpt_runs {
+	struct pm__run *runs; /* the result */
+	size_t nruns;
+	/* ckpt_runs.c's own: */
+	size_t maxruns;
+	struct pm__run *files; /* file-backed mappings inside the region */
+	size_t nfiles, maxfiles;
+	int pagemap;           /* fd of /proc/self/pagemap, or -1 */
+	uint64_t *pm;          /* pagemap entries buffer */
+	uintptr_t must_lo, must_hi; /* always saved: the region header */
+	int err;
+};
+size_t pm__ckpt_runs_scratch(void);
+void pm__ckpt_runs_begin(struct pm__ckpt_runs *r, void *mem);
+int pm__ckpt_runs_find(struct pm__ckpt_runs *r);
+
+/* ---- ckpt_file.c: the checkpoint file on its way to its name ----
+ * A temp file beside the target is created, written, synced and renamed
+ * over it; the target is never modified.  Calls, in this order:
+ *   _check   first, before any work: the target is a regular file or
+ *            absent (else -EISDIR/-EINVAL); sets every field;
+ *   _open    the directory, the stale temps' cleanup, SIGXFSZ blocked,
+ *            the temp created, locked and given its mode;
+ *   _reserve, _write  (also while the heap is quiesced: they return
+ *            -errno and say nothing) the size (fallocate; 0 where the
+ *            file system cannot), then the bytes;
+ *   _commit  fsync, rename, directory fsync (PM_EDIRSYNC: the new file is
+ *            in place but the directory could not be synced);
+ *   _close   always, once _check has run; rc != 0 unlinks the temp.
+ * Every function but _reserve, _write and _close returns 0 or a code
+ * whose message pm__err has set. */
+#define PM__CKPT_NAME_CAP 4200
+struct pm__ckpt_out {
+	const char *path;    /* the target, as given */
+	const char *base;    /* its last component, inside path */
+	char *dir;           /* the caller's buffers, PM__CKPT_NAME_CAP bytes */
+	char *tmp;           /*   each: path's directory, the temp's name */
+	const char *tmpbase; /* the temp's name in dir, inside tmp */
+	mode_t mode;         /* the temp's mode */
+	int dfd, fd;         /* the directory, the temp (-1: none) */
+	int created;         /* the temp is there and not renamed yet */
+	int xfsz_on, xfsz_was_pending;
+	sigset_t xfsz_old;   /* the signal mask before SIGXFSZ was blocked */
+};
+int pm__ckpt_out_check(struct pm__ckpt_out *o, const char *path);
+int pm__ckpt_out_open(struct pm__ckpt_out *o, char *dir, char *tmp);
+int pm__ckpt_out_reserve(const struct pm__ckpt_out *o, uint64_t size);
+int pm__ckpt_out_write(const struct pm__ckpt_out *o, const void *buf,
+		       size_t n, uint64_t off);
+/* The message of a failed write (rc) to the temp; returns rc. */
+int pm__ckpt_out_failed(const struct pm__ckpt_out *o, int rc);
+int pm__ckpt_out_commit(struct pm__ckpt_out *o);
+void pm__ckpt_out_close(struct pm__ckpt_out *o, int rc);
 /* 1 once a restore has replaced the heap (ckpt_api.c). */
 extern int pm__ckpt_restored;
 

@@ -279,36 +279,10 @@ static void print_id(const struct pmf_object *o)
 		printf("%02x", o->build_id[i]);
 }
 
-static int cmd_info(int argc, char **argv)
+/* The header's facts: when, by whom, the heap, the file, checksums, MAC. */
+static void info_header(const struct pm__ckpt *ck, const char *path)
 {
-	int verbose = 0;
-	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i])) {
-			usage_info(stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "-v")) {
-			verbose = 1;
-		} else if (!path) {
-			path = argv[i];
-		} else {
-			usage_info(stderr);
-			return 2;
-		}
-	}
-	if (!path) {
-		usage_info(stderr);
-		return 2;
-	}
-
-	struct pm__ckpt ck;
-	int rc = pm__ckpt_open(path, &ck);
-	if (rc) {
-		fprintf(stderr, "%s: %s: %s\n", path, pm_strerror(rc),
-			pm_errmsg());
-		return 1;
-	}
-	const struct pmf_header *h = &ck.h;
+	const struct pmf_header *h = &ck->h;
 	char when[64] = "?";
 	time_t t = (time_t)(h->time_ns / 1000000000ull);
 	struct tm tm;
@@ -319,9 +293,9 @@ static int cmd_info(int argc, char **argv)
 	printf("format:      version %u, page size %u\n", h->version,
 	       h->page_size);
 	printf("made:        %s by %s, pid %u, uid %u, %u thread(s), on %s\n",
-	       when, ck.meta->creator, ck.meta->pid, ck.meta->uid,
-	       ck.meta->nthreads, ck.meta->host[0] ? ck.meta->host : "?");
-	printf("program:     %s\n", ck.obj[0].path[0] ? ck.obj[0].path : "?");
+	       when, ck->meta->creator, ck->meta->pid, ck->meta->uid,
+	       ck->meta->nthreads, ck->meta->host[0] ? ck->meta->host : "?");
+	printf("program:     %s\n", ck->obj[0].path[0] ? ck->obj[0].path : "?");
 	printf("checkpoint:  #%llu of this heap\n",
 	       (unsigned long long)h->checkpoints);
 	printf("heap:        base 0x%llx, size ", (unsigned long long)h->base);
@@ -352,51 +326,94 @@ static int cmd_info(int argc, char **argv)
 	} else {
 		printf("MAC:         none (not authenticated)\n");
 	}
+}
 
-	printf("\nobjects (%u):\n", h->nobjects);
+static void info_objects(const struct pm__ckpt *ck)
+{
+	printf("\nobjects (%u):\n", ck->h.nobjects);
 	printf("  %-3s %-18s %-40s %s\n", "#", "load", "build-id", "path");
-	for (uint32_t i = 0; i < h->nobjects; i++) {
-		const struct pmf_object *o = &ck.obj[i];
+	for (uint32_t i = 0; i < ck->h.nobjects; i++) {
+		const struct pmf_object *o = &ck->obj[i];
 		printf("  %-3u 0x%016llx ", i, (unsigned long long)o->load);
 		print_id(o);
 		printf("%*s %s\n",
 		       o->build_id_len ? (int)(40 - 2 * o->build_id_len) : 39,
 		       "", o->path[0] ? o->path : "(no name)");
 	}
+}
 
-	uint32_t shown = verbose || h->nsections <= 40 ? h->nsections : 40;
-	printf("\nsections (%u):\n", h->nsections);
+/* Words kept of a globals section: the keep bitmap's set bits. */
+static uint64_t kept_words(const struct pm__ckpt *ck,
+			   const struct pmf_section *s)
+{
+	uint64_t kb = pmf_keep_bytes(s->len), kept = 0;
+	unsigned char *bm = malloc(kb ? kb : 1);
+	if (bm && pread(ck->fd, bm, kb, (off_t)s->keep_off) == (ssize_t)kb)
+		for (uint64_t j = 0; j < kb; j++)
+			kept += (uint64_t)__builtin_popcount(bm[j]);
+	free(bm);
+	return kept;
+}
+
+static void info_sections(const struct pm__ckpt *ck, int verbose)
+{
+	uint32_t n = ck->h.nsections;
+	uint32_t shown = verbose || n <= 40 ? n : 40;
+	printf("\nsections (%u):\n", n);
 	printf("  %-5s %-10s %-18s %-18s %12s %12s %8s %6s\n", "#", "kind",
 	       "from", "to", "bytes", "file offset", "crc32c", "keep");
 	for (uint32_t i = 0; i < shown; i++) {
-		const struct pmf_section *s = &ck.sec[i];
+		const struct pmf_section *s = &ck->sec[i];
 		printf("  %-5u %-10s 0x%016llx 0x%016llx %12llu %12llu %08x",
 		       i, kind_name(s->kind), (unsigned long long)s->addr,
 		       (unsigned long long)(s->addr + s->len),
 		       (unsigned long long)s->len,
 		       (unsigned long long)s->data_off, s->data_crc);
-		if (s->kind == PMF_SEC_CODE) {
-			/* code is copied whole: show its protection */
+		if (s->kind == PMF_SEC_CODE) /* copied whole: its protection */
 			printf("    %c%c%c",
 			       s->flags & PMF_PROT_READ ? 'r' : '-',
 			       s->flags & PMF_PROT_WRITE ? 'w' : '-',
 			       s->flags & PMF_PROT_EXEC ? 'x' : '-');
-		} else if (s->kind != PMF_SEC_HEAP) {
-			/* words kept: count the bitmap's set bits */
-			uint64_t kb = pmf_keep_bytes(s->len), kept = 0;
-			unsigned char *bm = malloc(kb ? kb : 1);
-			if (bm && pread(ck.fd, bm, kb, (off_t)s->keep_off) ==
-					  (ssize_t)kb)
-				for (uint64_t j = 0; j < kb; j++)
-					kept += (uint64_t)__builtin_popcount(
-						bm[j]);
-			free(bm);
-			printf(" %6llu", (unsigned long long)kept);
-		}
+		else if (s->kind != PMF_SEC_HEAP)
+			printf(" %6llu", (unsigned long long)kept_words(ck, s));
 		printf("\n");
 	}
-	if (shown < h->nsections)
-		printf("  ... %u more (-v lists all)\n", h->nsections - shown);
+	if (shown < n)
+		printf("  ... %u more (-v lists all)\n", n - shown);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	int verbose = 0;
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_info(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = 1;
+		} else if (!path) {
+			path = argv[i];
+		} else {
+			usage_info(stderr);
+			return 2;
+		}
+	}
+	if (!path) {
+		usage_info(stderr);
+		return 2;
+	}
+
+	struct pm__ckpt ck;
+	int rc = pm__ckpt_open(path, &ck);
+	if (rc) {
+		fprintf(stderr, "%s: %s: %s\n", path, pm_strerror(rc),
+			pm_errmsg());
+		return 1;
+	}
+	info_header(&ck, path);
+	info_objects(&ck);
+	info_sections(&ck, verbose);
 	pm__ckpt_close(&ck);
 	return 0;
 }
