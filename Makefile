@@ -50,8 +50,13 @@ $(B)/libmalloc.so: $(B)/libpmalloc.so.$(VERSION)
 $(B)/libpmalloc.a: $(LIB_OBJS)
 	rm -f $@; ar rcs $@ $(LIB_OBJS)
 
-$(B)/pmalloc: tools/pmalloc.c $(B)/libpmalloc.a $(LIB_HDRS)
-	$(CC) $(BASE_CFLAGS) -o $@ tools/pmalloc.c $(B)/libpmalloc.a
+# The CLI reads checkpoint files only: the parser, the file verification
+# and the MAC, with what they need (no allocator, no interposition: it runs
+# on the C library's malloc, and PMALLOC_RESTORE cannot restore it).
+CLI_OBJS := $(patsubst %,$(B)/obj/%.o,ckpt_parse ckpt_verify ckpt_mac sha256 \
+	crc32c util os)
+$(B)/pmalloc: tools/pmalloc.c $(CLI_OBJS) $(LIB_HDRS)
+	$(CC) $(BASE_CFLAGS) -pthread -o $@ tools/pmalloc.c $(CLI_OBJS)
 
 # ---- tests ------------------------------------------------------------------
 # tests/t_*.c   C tests linked with -lpmalloc (they interpose malloc too)

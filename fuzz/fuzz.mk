@@ -12,7 +12,7 @@
 # tests/fuzz_bounded.sh: build/fuzz_parse for 20 seconds from the corpus.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 120
-FUZZ_SRCS := fuzz/fuzz_parse.c src/ckpt_read.c src/crc32c.c src/util.c
+FUZZ_SRCS := fuzz/fuzz_parse.c src/ckpt_parse.c src/crc32c.c src/util.c
 FUZZ_DEPS := $(FUZZ_SRCS) $(LIB_HDRS) fuzz/fuzz.mk
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -DPM_CKPT_PARSE_ONLY
 

@@ -1,13 +1,16 @@
 /*
- * ckpt.h - the interface between the checkpoint files (ckpt_write.c,
- * ckpt_runs.c, ckpt_file.c, ckpt_read.c, ckpt_mac.c, ckpt_api.c), the CLI
- * and the fuzz harness.
- *
- * ckpt_read.c is in two layers: the parser (pm__ckpt_parse, _open, _close,
- * _verify_data) needs only crc32c and pm__err, and is what the fuzzer and
- * the CLI's `info`/`verify` use; the process checks and the apply step
- * (pm__ckpt_restore) need the whole library.  Building ckpt_read.c with
- * -DPM_CKPT_PARSE_ONLY leaves the second layer out.
+ * ckpt.h - the interface between the checkpoint files, the CLI and the
+ * fuzz harness:
+ *   ckpt_parse.c    the parser (a buffer; needs only crc32c, pm__err)
+ *   ckpt_verify.c   a file: open, parse its prefix, verify by pread
+ *   ckpt_mac.c      the key and the keyed MAC (sha256.c)
+ *   ckpt_restore.c  checks against this process, apply (whole library)
+ *   ckpt_write.c    the writer: the image (layout, data, header)
+ *   ckpt_runs.c     which heap bytes a checkpoint saves
+ *   ckpt_file.c     the file's way to its name (temp, fsync, rename)
+ *   ckpt_api.c      pm_checkpoint/pm_restore, the PMALLOC_RESTORE hook
+ * The CLI links the first three (plus crc32c, util, os), the fuzzer the
+ * first.
  */
 #ifndef PM_CKPT_H
 #define PM_CKPT_H
@@ -80,12 +83,37 @@ void pm__ckpt_mac(struct pm__hmac_sha256 *c, const unsigned char *prefix,
  * or a read error. */
 int pm__ckpt_verify_mac(struct pm__ckpt *ck);
 
-/* Private anonymous scratch memory (no malloc inside the library; in the
- * library, pm__os_aux: past the region). */
-void *pm__scratch(size_t n);
-void pm__scratch_free(void *p, size_t n);
+/* ckpt_parse.c, shared with the restore: the few fields of struct
+ * pm_region a file must agree with (r: n bytes from the heap section's
+ * start); a refusal naming section i. */
+int pm__ckpt_check_region(const struct pm__ckpt *ck, const unsigned char *r,
+			  size_t n);
+int pm__ckpt_bad_section(uint32_t i, const struct pmf_section *s,
+			 const char *why);
+/* A refusal: the padding before the heap data is not zero. */
+int pm__ckpt_bad_padding(const struct pm__ckpt *ck);
+#define PM__KIND_NAME(k)                                                       \
+	((k) == PMF_SEC_HEAP		 ? "heap"                              \
+	 : (k) == PMF_SEC_DATA		 ? "data"                              \
+	 : (k) == PMF_SEC_PERSISTENT	 ? "persistent"                        \
+	 : (k) == PMF_SEC_REGISTERED	 ? "registered"                        \
+	 : (k) == PMF_SEC_CODE		 ? "code"                              \
+					 : "unknown")
+/* ckpt_verify.c: pread exactly n bytes at off; 0, -errno, or PM_ETRUNC
+ * (through pm__err) at the end of the file. */
+int pm__pread_full(int fd, void *buf, size_t n, uint64_t off);
 
-/* The whole restore (flags PM_RESTORE_*), ckpt_read.c. */
+/* codemap.c: reserve (PROT_NONE, only over nothing) the range of every code
+ * section of sec[0, n), refusing ranges in the heap or pmalloc's own
+ * memory, below mmap_min_addr, or over anything mapped here; a restore
+ * does so while it validates, so that the apply cannot fail for want of
+ * a range.  0, or a PM_ELAYOUT refusal with nothing left reserved. */
+int pm__code_reserve_sections(const struct pmf_section *sec, uint32_t n);
+/* Give back the reservations of the code sections of sec[0, upto). */
+void pm__code_unreserve_sections(const struct pmf_section *sec,
+				 uint32_t upto);
+
+/* The whole restore (flags PM_RESTORE_*), ckpt_restore.c. */
 int pm__ckpt_restore(const char *path, unsigned flags);
 /* The whole checkpoint, ckpt_write.c. */
 int pm__ckpt_write(const char *path);
@@ -153,6 +181,16 @@ int pm__ckpt_out_commit(struct pm__ckpt_out *o);
 void pm__ckpt_out_close(struct pm__ckpt_out *o, int rc);
 /* 1 once a restore has replaced the heap (ckpt_api.c). */
 extern int pm__ckpt_restored;
+
+/* Are the n bytes at p all zero? */
+static inline int pm__ckpt_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
 
 /* Overflow-safe: does [off, off+len) lie inside [lo, hi)? */
 static inline int pm__range_in(uint64_t off, uint64_t len, uint64_t lo,

@@ -8,10 +8,11 @@
  * allocation.  A failed restore is not fatal: one line to fd 2 with the
  * reason, and the program starts with its fresh heap.
  *
- * The hook lives here, apart from the parser, on purpose: the pmalloc CLI
- * links libpmalloc.a and uses the parser; it must not pull this file in,
- * or `PMALLOC_RESTORE=F pmalloc run -- prog` would restore the CLI itself
- * (init.c's reference to the hook is weak and pulls nothing).
+ * The hook lives here, apart from the parser: a program linking
+ * libpmalloc.a that never calls the checkpoint API does not pull it in
+ * (init.c's reference to the hook is weak).  The pmalloc CLI links only
+ * the file-reading objects (ckpt.h), so neither a restore nor the
+ * allocator is in it.
  */
 #include "ckpt.h"
 

@@ -20,7 +20,7 @@
  *
  * Owns no state.
  */
-#include "internal.h"
+#include "ckpt.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -81,7 +81,7 @@ static int taken_cb(void *vctx, uintptr_t lo, uintptr_t hi, const char *perms,
 	return 1;
 }
 
-int pm__code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap)
+static int code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap)
 {
 	struct free_ctx f;
 	f.lo = lo;
@@ -97,35 +97,88 @@ int pm__code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap)
 	return 0;
 }
 
-int pm__code_reserve(uintptr_t lo, size_t len)
+static int code_reserve(uintptr_t lo, size_t len)
 {
-	void *at = (void *)lo;
-	void *p = mmap(at, len, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       MAP_FIXED_NOREPLACE,
-		       -1, 0);
-	if (p == at)
-		return 0;
-	int e = p == MAP_FAILED ? errno : EEXIST;
-	if (p != MAP_FAILED) /* the flag taken as a hint: not there */
-		munmap(p, len);
-	return -e;
+	return pm__os_map_at(lo, len, PROT_NONE);
 }
 
-void pm__code_unreserve(uintptr_t lo, size_t len) { munmap((void *)lo, len); }
+static void code_unreserve(uintptr_t lo, size_t len)
+{
+	pm__os_unmap((void *)lo, len);
+}
+
+typedef unsigned long long ull;
+
+void pm__code_unreserve_sections(const struct pmf_section *sec,
+				 uint32_t upto)
+{
+	for (uint32_t i = 0; i < upto; i++)
+		if (sec[i].kind == PMF_SEC_CODE)
+			code_unreserve((uintptr_t)sec[i].addr,
+				       (size_t)sec[i].len);
+}
+
+/* Each code section goes back where it was, outside the heap, over nothing
+ * this process has mapped: each range is reserved now (which also refuses
+ * ranges that overlap or cannot be mapped), and filled by pm__code_apply
+ * (ckpt_restore.c's apply step).  On failure nothing stays reserved. */
+int pm__code_reserve_sections(const struct pmf_section *sec, uint32_t n)
+{
+	char what[96];
+	/* the kernel's floor, and never the first 64 KiB (NULL plus an
+	 * offset must keep faulting) */
+	uintptr_t min = (uintptr_t)pm__os_sysctl("/proc/sys/vm/mmap_min_addr",
+						 65536);
+	if (min < 65536)
+		min = 65536;
+	uintptr_t own_lo = pm__region->base, own_hi = pm__os_aux_end();
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pmf_section *s = &sec[i];
+		if (s->kind != PMF_SEC_CODE)
+			continue;
+		uintptr_t lo = (uintptr_t)s->addr, hi = lo + (uintptr_t)s->len;
+		int rc = 0;
+		if (lo < min)
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx) lies below "
+				     "the lowest address a process may map "
+				     "(%llx)",
+				     i, (ull)lo, (ull)hi, (ull)min);
+		else if (lo < own_hi && hi > own_lo)
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx) lies in the "
+				     "heap or pmalloc's own memory",
+				     i, (ull)lo, (ull)hi);
+		else if (!code_range_free(lo, hi, what, sizeof what))
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx, JIT code of "
+				     "the checkpointed process) cannot go back: "
+				     "this process has %s there",
+				     i, (ull)lo, (ull)hi, what);
+		else if ((rc = code_reserve(lo, (size_t)s->len)))
+			rc = pm__err(PM_ELAYOUT,
+				     "section %u (code %llx-%llx) cannot be "
+				     "mapped back here: %s",
+				     i, (ull)lo, (ull)hi, pm_strerror(rc));
+		if (rc) {
+			pm__code_unreserve_sections(sec, i);
+			return rc;
+		}
+	}
+	return 0;
+}
 
 void pm__code_apply(uintptr_t lo, size_t len, unsigned prot, const void *src)
 {
 	void *at = (void *)lo;
-	/* over our own reservation (pm__code_reserve) */
-	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (p != at)
+	/* over our own reservation (code_reserve) */
+	if (pm__os_map_over(at, len))
 		pm__fatal("restore: cannot map a code section back; the "
 			  "process is half restored",
 			  at);
 	memcpy(at, src, len);
-	if (prot != (PROT_READ | PROT_WRITE) && mprotect(at, len, (int)prot))
+	if (prot != (PROT_READ | PROT_WRITE) &&
+	    pm__os_protect(at, len, (int)prot))
 		pm__fatal("restore: cannot set a code section's protection; "
 			  "the process is half restored",
 			  at);

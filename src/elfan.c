@@ -280,9 +280,8 @@ static void file_map(const struct objan *o, struct fileview *f)
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ,
-			       MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
+		void *m = pm__os_map_file_any((size_t)st.st_size, PROT_READ, fd);
+		if (m) {
 			f->p = m;
 			f->len = (size_t)st.st_size;
 		}
@@ -528,8 +527,7 @@ int pm__elf_tables(struct objan *o)
 	if (nrelr && o->lib)
 		file_map(o, &f);
 	b.nlw += relr_walk(o, &d, &f, b.lw + b.nlw);
-	if (f.p)
-		munmap((void *)f.p, f.len);
+	pm__os_unmap((void *)f.p, f.len);
 
 	pm__sort_pairs(b.keep, b.nkeep);
 	size_t k = 0;

@@ -22,7 +22,7 @@
  * Heap sections are page-aligned both in memory and in the file so that a
  * restore can map them MAP_PRIVATE|MAP_FIXED at their addresses.
  *
- * Invariants a valid file keeps (ckpt_read.c checks every one):
+ * Invariants a valid file keeps (ckpt_parse.c checks every one):
  *   - the header crc covers bytes [0, 252); meta_crc the metadata; table_crc
  *     the table; each section its data (and its keep bitmap);
  *   - section data lie in [table end, file_size), do not overlap, and heap

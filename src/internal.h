@@ -4,18 +4,43 @@
  * Every name here is pm__ (two underscores) and hidden: the only exported
  * symbols are the ones marked PM_EXPORT (interpose.c, api functions).
  *
- * Who owns what:
- *   os.c        the reservation, commit/release of pages, env reading, fatal
- *   util.c      a tiny formatter (no stdio), the per-thread error message
- *   heap.c      the arenas: chunks, bins, top (all state inside the region)
- *   tcache.c    per-thread caches (inside the region), quiesce protocol
- *   check.c     the full invariant walk
- *   init.c      lazy start-up, phase (transient/persistent), fork handlers,
- *               the __libc_start_main hook
- *   interpose.c the only file defining libc's names
- *   globals.c   the executable's data/bss analysis, PM_PERSISTENT, pm_register
- *   crc32c.c    checksums
- *   ckpt_*.c    the checkpoint file: write, parse/validate, apply
+ * Who owns what (layers in docs/DESIGN.md, "Layers"):
+ *   start-up
+ *     init.c      the region's set-up (PMALLOC_BASE/SIZE), pm__region,
+ *                 pm__transient, the first call's lock, the switch to main()
+ *     route.c     the phase and the arena routing: libc's and ld.so's code,
+ *                 the libraries whose early blocks are persistent
+ *     stats.c     the PMALLOC_STATS line at exit
+ *   interposition
+ *     interpose.c the only file defining libc's malloc names; the
+ *                 __libc_start_main hook
+ *     owned.c     libc functions handing the program memory (strdup, ...)
+ *     cxxnew.c    C++ operator new/delete
+ *   allocator
+ *     alloc.c/.h  the malloc family's paths, arena locks, fork handlers
+ *     heap.c      the arenas: chunks, bins, top (all state in the region)
+ *     tcache.c/.h per-thread caches (inside the region), quiesce protocol
+ *     check.c     the full invariant walk
+ *   persistence
+ *     globals.h   the globals family: elfan.c (one ELF object's analysis),
+ *                 spans.c (the executable's spans and keep words),
+ *                 register.c (pm_register, third-party libraries),
+ *                 objects.c (identity of the loaded objects)
+ *     codemap.c   anonymous executable mappings (JIT code) across a restore
+ *     tsd.c       pthread keys across a restore
+ *     ckpt.h      ckpt_parse.c (the parser), ckpt_verify.c (open, pread,
+ *                 checksums), ckpt_restore.c (checks against this
+ *                 process, apply), ckpt_write.c (the writer), ckpt_api.c
+ *                 (pm_checkpoint/pm_restore, the PMALLOC_RESTORE hook),
+ *                 ckpt_mac.c and sha256.c (the key, the keyed MAC)
+ *     format.h    the file, byte by byte
+ *     image_ctx.c, image_restore.c  process images (docs/IMAGE.md): one
+ *                 thread's CPU state, a stack put back (own headers)
+ *   base (below every layer; know nothing of the region)
+ *     os.c        the only door to the kernel's memory calls (mmap,
+ *                 mprotect, madvise), /proc reading, the environment, fatal
+ *     util.c      a tiny formatter (no stdio), the per-thread error message
+ *     crc32c.c    checksums
  */
 #ifndef PM_INTERNAL_H
 #define PM_INTERNAL_H
@@ -63,23 +88,72 @@
 int pm__os_reserve(uintptr_t base, size_t size, size_t *got);
 /* Make [p, p+n) readable and writable (page aligned). 0 or -errno. */
 int pm__os_commit(void *p, size_t n);
-/* Give the pages of [p, p+n) back to the OS; afterwards they read as zero
- * (true even where a checkpoint file was mapped over them). */
-void pm__os_release(void *p, size_t n);
+/* Map [at, at+len) private anonymous with PROT prot (MAP_NORESERVE) at
+ * exactly that address and only if it is free (MAP_FIXED_NOREPLACE, the
+ * returned address checked: old kernels take the flag as a hint).  0, or
+ * -EEXIST when something is there, or -errno. */
+int pm__os_map_at(uintptr_t at, size_t len, int prot);
+/* Fresh private anonymous read-write pages over [at, at+len), which the
+ * caller already owns (MAP_FIXED).  0 or -errno. */
+int pm__os_map_over(void *at, size_t len);
+/* Map LEN bytes of FD from OFF private at exactly AT (over the caller's own
+ * pages, MAP_FIXED), or anywhere when AT is NULL.  0 or -errno. */
+int pm__os_map_file(void *at, size_t len, int prot, int fd, uint64_t off);
+/* A private read-only-or-not view of FD from offset 0 anywhere; NULL on
+ * failure.  Give it back with pm__os_unmap. */
+void *pm__os_map_file_any(size_t len, int prot, int fd);
+/* Unmap [p, p+len); nothing for NULL or 0. */
+void pm__os_unmap(void *p, size_t len);
+/* mprotect: 0 or -errno. */
+int pm__os_protect(void *p, size_t len, int prot);
+/* Private anonymous read-write pages anywhere (scratch memory of a
+ * process without a region: the CLI, the fuzzer); NULL on failure. */
+void *pm__os_scratch(size_t n);
+void pm__os_scratch_free(void *p, size_t n);
+/* Give the pages of [p, p+n) back to the OS; afterwards they read as zero.
+ * FILE_BACKED: some of them may be a private file mapping, which
+ * MADV_DONTNEED would bring back: replace them instead. */
+void pm__os_discard(void *p, size_t n, int file_backed);
 /* pmalloc's own memory outside the region (checkpoint scratch, relocation
  * tables, the barrier page): private anonymous read-write pages placed
- * right after the region when that is free, so that they never take an
- * address where the checkpointed process had a mapping of its own (JIT
- * code, codemap.c) in a process started the same way.  NULL on failure. */
+ * from the address given to pm__os_aux_after (the region's end) when that
+ * is free, so that they never take an address where the checkpointed
+ * process had a mapping of its own (JIT code, codemap.c) in a process
+ * started the same way; anywhere before that is set.  NULL on failure. */
 void *pm__os_aux(size_t n);
 void pm__os_aux_free(void *p, size_t n);
-/* End of the pages pm__os_aux placed right after the region (the region's
- * end when there are none; 0 before the region exists). */
+void pm__os_aux_after(uintptr_t floor);
+/* Scratch memory of the checkpoint code (no malloc inside the library):
+ * pm__os_aux under another name, for the writer and the reader alike. */
+void *pm__scratch(size_t n);
+void pm__scratch_free(void *p, size_t n);
+/* End of the pages pm__os_aux placed from the floor (the floor when there
+ * are none; 0 before one is set). */
 uintptr_t pm__os_aux_end(void);
+/* A number from a /proc/sys file, dflt if it cannot be read. */
+uint64_t pm__os_sysctl(const char *path, uint64_t dflt);
+/* Number of threads in this process (/proc/self/status); -1 if unknown. */
+int pm__thread_count(void);
+
+/* ---- init.c: the region's pages ---------------------------------------- */
+/* Give the pages of [p, p+n) of the region back; afterwards they read as
+ * zero (true even where a checkpoint file was mapped over them). */
+void pm__os_release(void *p, size_t n);
 /* Set once a checkpoint file has been mapped into the region: release must
- * then replace mappings rather than madvise (which would bring back the
- * file's bytes). */
+ * then replace mappings rather than madvise. */
 extern int pm__os_region_has_files;
+/* stats.c: write the PMALLOC_STATS line at exit (set by init.c). */
+extern int pm__stats_at_exit;
+/* route.c: find libc's, ld.so's and the early libraries' code (start-up,
+ * once the region exists; reads /proc, may call malloc). */
+void pm__route_startup(void);
+/* alloc.c: pthread_atfork handlers (registered by init.c). */
+void pm__fork_prepare(void);
+void pm__fork_parent(void);
+void pm__fork_child(void);
+/* init.c: right before main(): phase 2, then PMALLOC_RESTORE. */
+void pm__enter_main(void);
+
 /* Look up NAME in the initial environment without getenv and without
  * allocating.  Returns a pointer into environ (or a static buffer), or NULL. */
 const char *pm__env(const char *name);
@@ -214,6 +288,9 @@ void pm__arena_fast_splice(struct pm_arena *a, size_t sz, void *first,
  * returns how many. */
 size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
 			   void **first, void **last);
+/* Give back every free page of the arena, pad bytes kept at the top
+ * (malloc_trim). */
+int pm__arena_trim_all(struct pm_arena *a, size_t pad);
 /* Is p on a fast list?  (double-free check; slow) */
 int pm__arena_fast_has(struct pm_arena *a, void *p);
 /* Marks a block sitting in a thread cache or a fast list. */
@@ -319,8 +396,6 @@ void pm__begin_persistent(void);
 /* Does v point into a live block of the transient arena?  Caller holds
  * the transient lock (or the heap is quiesced). */
 int pm__transient_live(uintptr_t v);
-/* Number of threads in this process (from /proc/self/task or counting). */
-int pm__thread_count(void);
 /* Address ranges of libc's and ld.so's code: blocks they allocate after
  * main() still go to the transient arena (FILE buffers, DIRs, ...). */
 extern uintptr_t pm__libc_lo, pm__libc_hi, pm__ld_lo, pm__ld_hi;
@@ -409,13 +484,7 @@ int pm__tc_is_key(unsigned k);
  * List them (readable, executable, private, anonymous, outside the
  * region) as PM_GSPAN_CODE spans: their count, or a negative code. */
 int pm__code_spans(struct pm_gspan *out, int max);
-/* Is nothing mapped in [lo, hi)?  If something is, `what` names it. */
-int pm__code_range_free(uintptr_t lo, uintptr_t hi, char *what, size_t cap);
-/* Reserve [lo, lo+len) (PROT_NONE, only over nothing): 0 or -errno.  A
- * restore reserves every code range while it validates, so that the apply
- * step cannot fail for want of the range. */
-int pm__code_reserve(uintptr_t lo, size_t len);
-void pm__code_unreserve(uintptr_t lo, size_t len);
+/* (pm__code_reserve_sections and _unreserve_sections: ckpt.h) */
 /* Map [lo, lo+len) anonymous over its reservation, copy src in, set prot;
  * aborts on failure (past the restore's point of no return). */
 void pm__code_apply(uintptr_t lo, size_t len, unsigned prot, const void *src);

@@ -107,8 +107,6 @@ PM_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
 
 /* ---- malloc(3) extras --------------------------------------------------- */
 
-int pm__arena_trim_all(struct pm_arena *a, size_t pad);
-
 PM_EXPORT int malloc_trim(size_t pad)
 {
 	if (pm__ensure_init())
@@ -210,7 +208,6 @@ PM_EXPORT void malloc_stats(void)
  * _start calls __libc_start_main through the dynamic symbol table, so our
  * definition runs first; it hands glibc a trampoline in place of main. */
 
-void pm__enter_main(void);
 typedef int (*pm_main_fn)(int, char **, char **);
 
 static void *next_fn(const char *name)

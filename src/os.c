@@ -6,10 +6,17 @@
  * forked child.  Errors are returned as -errno; pm__fatal is the only way
  * out that does not return.
  *
- * The region is reserved PROT_NONE | MAP_NORESERVE (costs no commit charge)
- * with MAP_FIXED_NOREPLACE, and the address the kernel returns is compared
- * with the one asked for: old kernels and some sanitizer runtimes treat the
- * flag as a hint.  Plain MAP_FIXED is used only over our own region.
+ * Every mmap, mprotect and madvise of the library is here (but for those
+ * of alloc.c and tcache.c, docs/DESIGN.md "Layers").  Nothing here knows
+ * the region: functions take addresses and sizes, and whoever owns a range
+ * passes it (init.c: the heap's reservation, and where pmalloc's own pages
+ * go, pm__os_aux_after).
+ *
+ * Fixed addresses are taken with MAP_FIXED_NOREPLACE (pm__os_reserve,
+ * pm__os_map_at), and the address the kernel returns is compared with the
+ * one asked for: old kernels and some sanitizer runtimes treat the flag as
+ * a hint.  Plain MAP_FIXED is used only over memory the caller already
+ * owns (pm__os_map_over, pm__os_map_file, pm__os_discard).
  */
 #include "internal.h"
 #include <errno.h>
@@ -24,8 +31,6 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
-
-int pm__os_region_has_files PM_STATE;
 
 void pm__write_all(int fd, const char *s, size_t n)
 {
@@ -189,11 +194,74 @@ int pm__os_commit(void *p, size_t n)
 	return 0;
 }
 
-void pm__os_release(void *p, size_t n)
+int pm__os_map_at(uintptr_t at, size_t len, int prot)
+{
+	void *p = mmap((void *)at, len, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	if (p == (void *)at)
+		return 0;
+	if (p == MAP_FAILED)
+		return -errno;
+	munmap(p, len); /* the flag taken as a hint: not where we asked */
+	return -EEXIST;
+}
+
+int pm__os_map_over(void *at, size_t len)
+{
+	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return p == at ? 0 : -errno;
+}
+
+void pm__os_unmap(void *p, size_t len)
+{
+	if (p && len)
+		munmap(p, len);
+}
+
+int pm__os_protect(void *p, size_t len, int prot)
+{
+	return mprotect(p, len, prot) ? -errno : 0;
+}
+
+void *pm__os_scratch(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void pm__os_scratch_free(void *p, size_t n)
+{
+	pm__os_unmap(p, n);
+}
+
+int pm__os_map_file(void *at, size_t len, int prot, int fd, uint64_t off)
+{
+	int flags = at ? MAP_PRIVATE | MAP_FIXED : MAP_PRIVATE;
+	void *p = mmap(at, len, prot, flags, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (at && p != at) {
+		munmap(p, len);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+void *pm__os_map_file_any(size_t len, int prot, int fd)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void pm__os_discard(void *p, size_t n, int file_backed)
 {
 	if (!n)
 		return;
-	if (pm__os_region_has_files) {
+	if (file_backed) {
 		/* MADV_DONTNEED on a private file mapping brings back the
 		 * file's bytes: replace the pages with fresh anonymous ones. */
 		void *q = mmap(p, n, PROT_READ | PROT_WRITE,
@@ -250,16 +318,24 @@ const char *pm__env(const char *name)
 	return NULL;
 }
 
-/* Next address to try after the region: bumped by each mapping, lowered
- * again when the last one is given back (scratch is freed in LIFO order). */
-static uintptr_t aux_next PM_STATE;
+/* ---- pmalloc's own pages ------------------------------------------------
+ * Placed from `aux_floor` up (the region's owner sets it to the region's
+ * end, init.c) when those addresses are free.  aux_next is the next
+ * address to try: bumped by each mapping, lowered again when the last one
+ * is given back (scratch is freed in LIFO order). */
+static uintptr_t aux_floor PM_STATE, aux_next PM_STATE;
+
+void pm__os_aux_after(uintptr_t floor)
+{
+	__atomic_store_n(&aux_floor, floor, __ATOMIC_RELEASE);
+}
 
 void *pm__os_aux(size_t n)
 {
 	n = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
-	struct pm_region *r = pm__region;
-	if (r) {
-		uintptr_t end = r->base + r->size, cur = aux_next;
+	uintptr_t end = __atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE);
+	if (end) {
+		uintptr_t cur = aux_next;
 		if (cur < end)
 			__atomic_compare_exchange_n(&aux_next, &cur, end, 0,
 						    __ATOMIC_RELAXED,
@@ -267,28 +343,21 @@ void *pm__os_aux(size_t n)
 		for (int tries = 0; tries < 16; tries++) {
 			uintptr_t at = __atomic_fetch_add(&aux_next, n,
 							  __ATOMIC_RELAXED);
-			void *p = mmap((void *)at, n, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS |
-					       MAP_NORESERVE |
-					       MAP_FIXED_NOREPLACE,
-				       -1, 0);
-			if (p == (void *)at)
-				return p;
-			if (p != MAP_FAILED) /* the flag taken as a hint */
-				munmap(p, n);
+			if (pm__os_map_at(at, n, PROT_READ | PROT_WRITE) == 0)
+				return (void *)at;
 		}
 	}
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return pm__os_scratch(n);
 }
+
+void *pm__scratch(size_t n) { return pm__os_aux(n); }
+void pm__scratch_free(void *p, size_t n) { pm__os_aux_free(p, n); }
 
 uintptr_t pm__os_aux_end(void)
 {
-	struct pm_region *r = pm__region;
-	if (!r)
+	uintptr_t end = __atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE);
+	if (!end)
 		return 0;
-	uintptr_t end = r->base + r->size;
 	uintptr_t cur = __atomic_load_n(&aux_next, __ATOMIC_RELAXED);
 	return cur > end ? cur : end;
 }
@@ -303,3 +372,48 @@ void pm__os_aux_free(void *p, size_t n)
 	__atomic_compare_exchange_n(&aux_next, &top, (uintptr_t)p, 0,
 				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
+
+/* ---- /proc/sys ---------------------------------------------------------- */
+
+uint64_t pm__os_sysctl(const char *path, uint64_t dflt)
+{
+	char b[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dflt;
+	ssize_t n = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (n <= 0)
+		return dflt;
+	uint64_t v = 0;
+	int any = 0;
+	for (ssize_t i = 0; i < n && b[i] >= '0' && b[i] <= '9'; i++, any = 1)
+		v = v * 10 + (uint64_t)(b[i] - '0');
+	return any ? v : dflt;
+}
+
+/* ---- /proc/self/status ------------------------------------------------- */
+
+int pm__thread_count(void)
+{
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *t = strstr(buf, "\nThreads:");
+	if (!t)
+		return -1;
+	t += 9;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	int v = 0;
+	while (*t >= '0' && *t <= '9')
+		v = v * 10 + (*t++ - '0');
+	return v;
+}
+

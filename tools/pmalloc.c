@@ -13,10 +13,11 @@
  * `setarch -R` does, so the executable and its libraries load where they did
  * when the checkpoint was made) and execs it.
  *
- * This is an ordinary program: it uses stdio and malloc freely (it is linked
- * with libpmalloc.a, so its malloc is pmalloc's, which is fine).  It reads
- * files with the library's own parser, so `verify` checks exactly what a
- * restore checks before it looks at the process.
+ * This is an ordinary program: it uses stdio and malloc freely (the C
+ * library's: it links only the library's file-reading objects, ckpt.h,
+ * not the allocator).  It reads files with the library's own parser, so
+ * `verify` checks exactly what a restore checks before it looks at the
+ * process.
  */
 #include "../src/ckpt.h"
 
