@@ -1,0 +1,52 @@
+#!/bin/sh
+# attack_setgid.sh - a setgid program and a program with file capabilities
+# (AT_SECURE, like setuid) must not restore a file its unprivileged user
+# wrote: that user can craft the file (recompute the crcs) and so run
+# code with the group's or the capability's privilege.  check_trust()
+# accepts the effective user's files under AT_SECURE, and in a setgid or
+# file-capability program the effective user IS the unprivileged user.
+# Expected: PM_EUNTRUSTED (-1011) for the user's file in both programs.
+# Needs root, setpriv (and setcap for the second case); skips otherwise.
+set -u
+B="$PMALLOC_BUILD"
+T="$PMALLOC_TOP"
+[ "$(id -u)" -eq 0 ] || { echo "not root: cannot test setgid"; exit 77; }
+command -v setpriv >/dev/null || { echo "no setpriv"; exit 77; }
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+chmod 755 "$t"
+mkdir "$t/user" && chown 65534:65534 "$t/user"
+"${CC:-cc}" -O2 -no-pie -I"$T/include" -o "$t/trust" \
+	"$T/tests/prog/trust.c" "$B/libpmalloc.a" -pthread || exit 1
+chmod 755 "$t/trust"
+as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+fail=0
+expect() { # WHAT WANT GOT
+	case "$3" in
+	*"$2"*) echo "ok: $1" ;;
+	*) echo "FAIL: $1: want '$2', got '$3'"; fail=1 ;;
+	esac
+}
+
+# the user's own checkpoint (a crafted one restores as well: the owner
+# and the mode are all that is checked without a key)
+as_user "$t/trust" save "$t/user/user.ckpt" >/dev/null ||
+	{ echo "FAIL: save as user"; exit 1; }
+
+cp "$t/trust" "$t/sgid"; chown 0:0 "$t/sgid"; chmod 2755 "$t/sgid"
+expect "setgid: PMALLOC_BASE ignored (AT_SECURE is set)" "base=default" \
+	"$(as_user env PMALLOC_BASE=0x300000000 "$t/sgid" state)"
+expect "setgid: the user's file refused by pm_restore" "rc=-1011" \
+	"$(as_user "$t/sgid" restore "$t/user/user.ckpt")"
+
+if command -v setcap >/dev/null &&
+	cp "$t/trust" "$t/fcap" && setcap cap_dac_override+ep "$t/fcap"; then
+	expect "file caps: PMALLOC_BASE ignored (AT_SECURE is set)" \
+		"base=default" \
+		"$(as_user env PMALLOC_BASE=0x300000000 "$t/fcap" state)"
+	expect "file caps: the user's file refused by pm_restore" "rc=-1011" \
+		"$(as_user "$t/fcap" restore "$t/user/user.ckpt")"
+else
+	echo "no setcap (or it failed): file capabilities not tested"
+fi
+exit $fail

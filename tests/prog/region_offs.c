@@ -1,0 +1,15 @@
+/* region_offs.c - byte offsets of region-header and thread-cache fields,
+ * for tests/attack_crafted_more.sh: "name offset" lines. */
+#include "../../src/internal.h"
+#include "../../src/tcache.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+int main(void)
+{
+	printf("tcaches %zu\n", offsetof(struct pm_region, tcaches));
+	printf("nkeys %zu\n", offsetof(struct pm_region, nkeys));
+	printf("tc_head %zu\n", offsetof(struct pm_tcache, head));
+	return 0;
+}
