@@ -85,8 +85,9 @@ int pm_checkpoint(const char *path);
  * Trust: a checkpoint holds pointers, function pointers and code, so
  * restoring a file runs what it holds.  Restore only files written by a
  * writer you trust.  Enforced: the file must be owned by the real user or
- * root (in a setuid/setgid program: by the effective user or root) and not
- * be writable by group or others, else PM_EUNTRUSTED;
+ * root (in a setuid program: the effective user or root; in a setgid or
+ * file-capability program: root) and not be writable by group or
+ * others, else PM_EUNTRUSTED;
  * PM_RESTORE_ANY_OWNER or PMALLOC_TRUST_ANY_OWNER=1 turns this off.  A
  * restore writes only where a checkpoint of this process could have
  * written: the heap region and the globals this process itself persists

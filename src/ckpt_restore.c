@@ -234,10 +234,13 @@ static int check_map_count(const struct pm__ckpt *ck)
 	return 0;
 }
 
-/* Who may have written the file (the trust model, docs/FORMAT.md): its
- * owner must be root or the user running us (in a program with privileges
- * its user lacks, the user it runs as), and nobody else may write to it.
- * Checked on the open descriptor, so it is the file that will be mapped. */
+/* Who may have written the file (the trust model, docs/FORMAT.md): root,
+ * or the user running us; and nobody else may write to it.  In a program
+ * with privileges its user lacks (AT_SECURE), the user who started it is
+ * the one not to trust: a setuid program accepts its effective user's
+ * files (or root's), a setgid or file-capability program (same user,
+ * more rights) root's only.  Checked on the open descriptor, so it is the
+ * file that will be used. */
 static int check_trust(const struct pm__ckpt *ck, unsigned flags)
 {
 	struct stat st;
@@ -245,16 +248,28 @@ static int check_trust(const struct pm__ckpt *ck, unsigned flags)
 		return 0;
 	if (fstat(ck->fd, &st) != 0)
 		return pm__err(-errno, "cannot stat the checkpoint file");
-	uid_t me = pm__secure() ? geteuid() : getuid();
-	if (st.st_uid != 0 && st.st_uid != me)
+	uid_t ruid = getuid(), euid = geteuid();
+	int secure = pm__secure();
+	int user_ok = !secure || euid != ruid;
+	uid_t me = secure ? euid : ruid;
+	if (st.st_uid != 0 && (!user_ok || st.st_uid != me)) {
+		if (!user_ok)
+			return pm__err(PM_EUNTRUSTED,
+				       "the file is owned by uid %u, not root: "
+				       "this program runs with privileges its "
+				       "user lacks (setgid or file "
+				       "capabilities), so only root's files are "
+				       "restored",
+				       (unsigned)st.st_uid);
 		return pm__err(PM_EUNTRUSTED,
 			       "the file is owned by uid %u, not by uid %u "
 			       "(this %s) or root: restoring it would run what "
 			       "another user wrote (PMALLOC_TRUST_ANY_OWNER=1 "
 			       "accepts)",
 			       (unsigned)st.st_uid, (unsigned)me,
-			       pm__secure() ? "program's effective user"
-					    : "process's user");
+			       secure ? "program's effective user"
+				      : "process's user");
+	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return pm__err(PM_EUNTRUSTED,
 			       "the file is writable by %s (mode %o): anyone "
