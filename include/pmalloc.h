@@ -55,9 +55,9 @@ enum pm_error {
  * a crash at any moment leaves any previous file at `path` intact.  Other
  * threads may keep running; the heap is quiesced while it is copied.
  * The file is always readable and writable by its owner, whatever the
- * umask: a new file gets mode 0600, a replaced one keeps the previous
- * file's read bits (plus owner rw, minus group and other write: a restore
- * refuses a file that group or others can write).
+ * umask: a new file gets mode 0600, one replacing a file of the same
+ * owner keeps that file's read bits (plus owner rw, minus group and other
+ * write: a restore refuses a file that group or others can write).
  * Errors: -EINVAL (path NULL or empty, or a symbolic link, fifo or
  * device), -EISDIR, -errno of open/write/fsync/rename (-ENOSPC on a full
  * disk, ...), -EFBIG (the file would exceed RLIMIT_FSIZE, `ulimit -f`;

@@ -294,7 +294,12 @@ int pm__ckpt_out_check(struct pm__ckpt_out *o, const char *path)
 	/* Whatever the umask, the owner can read and write the file: a new
 	 * one gets 0600, a replaced one keeps the target's read and execute
 	 * bits, never group or other write (a restore refuses such files). */
-	o->mode = have_target ? (st.st_mode & 0755) | 0600 : 0600;
+	/* the read bits of a file we replace are kept only if it is ours: a
+	 * file someone else planted at the path must not make our
+	 * checkpoint readable to them */
+	o->mode = have_target && st.st_uid == geteuid()
+			  ? (st.st_mode & 0755) | 0600
+			  : 0600;
 	return 0;
 }
 

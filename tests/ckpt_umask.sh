@@ -3,7 +3,8 @@
 # whatever the umask: under umask 0777, as a user who is not root, a new
 # file is 0600 (it was 0000, with a 0 return); a 0644 target stays 0644
 # when replaced (it became 0600), a 0640 one stays 0640, and a 0400 one
-# becomes 0600 (owner rw added).  As root, setpriv(1) runs the checkpoints
+# becomes 0600 (owner rw added); a file another user planted at the path
+# gives 0600, not its read bits.  As root, setpriv(1) runs the checkpoints
 # as nobody; as another user, that user runs them.
 set -u
 B="$PMALLOC_BUILD"
@@ -46,6 +47,16 @@ for want in 644 640 400:600 604 664:644 606:604; do
 	[ "$m" = "$exp" ] || { echo "FAIL: a $set_m target replaced under umask 0777: mode $m, expected $exp"; fail=1; }
 	echo "$set_m -> $m"
 done
+# a file another user planted at the path: its read bits are not kept
+if [ -n "$as" ]; then
+	mkdir "$t/sticky" && chmod 1777 "$t/sticky"
+	$as sh -c 'echo planted >"$1" && chmod 644 "$1"' sh "$t/sticky/s.ckpt"
+	"$prog" "$t/sticky/s.ckpt" >"$t/out" 2>&1
+	m=$(mode "$t/sticky/s.ckpt") o=$(stat -c %u "$t/sticky/s.ckpt")
+	[ "$m" = 600 ] && [ "$o" = 0 ] ||
+		{ echo "FAIL: replacing another user's 0644 file: mode $m owner $o, expected 600 0"; fail=1; }
+	echo "planted 644 -> $m"
+fi
 ckpt 0022 "$d/other.ckpt"
 m=$(mode "$d/other.ckpt")
 [ "$m" = 600 ] || { echo "FAIL: new file under umask 0022: mode $m, expected 600"; fail=1; }
