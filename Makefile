@@ -53,8 +53,11 @@ $(B)/libpmalloc.a: $(LIB_OBJS)
 # The CLI reads checkpoint files only: the parser, the file verification
 # and the MAC, with what they need (no allocator, no interposition: it runs
 # on the C library's malloc, and PMALLOC_RESTORE cannot restore it).
-CLI_OBJS := $(patsubst %,$(B)/obj/%.o,ckpt_parse ckpt_verify ckpt_mac sha256 \
-	crc32c util os)
+CLI_OBJS := $(patsubst %,$(B)/obj/%.o,ckpt_parse ckpt_verify ckpt_stage \
+	ckpt_mac sha256 crc32c util os) $(B)/obj/cli_check.o
+# the heap checker's image walks only (not the live heap: no allocator)
+$(B)/obj/cli_check.o: src/check.c $(LIB_HDRS) | $(B)/obj
+	$(CC) $(LIB_CFLAGS) -DPM_CKPT_PARSE_ONLY -c $< -o $@
 $(B)/pmalloc: tools/pmalloc.c $(CLI_OBJS) $(LIB_HDRS)
 	$(CC) $(BASE_CFLAGS) -pthread -o $@ tools/pmalloc.c $(CLI_OBJS)
 

@@ -475,6 +475,29 @@ int pm__heap_check_image(const unsigned char *view, uintptr_t base,
 	return rc;
 }
 
+int pm__heap_check_image_caches(const unsigned char *view, uintptr_t base,
+				size_t len)
+{
+	struct pm_region r;
+	if (len < sizeof r)
+		return pm__err(PM_ECORRUPT, "heap image of %zu bytes is "
+					    "shorter than the region header",
+			       len);
+	memcpy(&r, view, sizeof r);
+	int rc = pm__region_check_copy(&r);
+	if (rc)
+		return rc;
+	if (r.base != base || r.p.top_end - base > len)
+		return pm__err(PM_ECORRUPT,
+			       "heap image [0x%lx, 0x%lx) does not hold the "
+			       "region [0x%lx, 0x%lx)",
+			       (unsigned long)base, (unsigned long)(base + len),
+			       (unsigned long)r.base,
+			       (unsigned long)r.p.top_end);
+	struct img m = { view, base, r.p.top_end - base, 0, 0 };
+	return check_caches(&m, r.tcaches, &r.p);
+}
+
 #ifndef PM_CKPT_PARSE_ONLY /* the live heap */
 PM_EXPORT int pm_heap_check(void)
 {

@@ -83,6 +83,28 @@ void pm__ckpt_mac(struct pm__hmac_sha256 *c, const unsigned char *prefix,
  * or a read error. */
 int pm__ckpt_verify_mac(struct pm__ckpt *ck);
 
+/* ---- ckpt_stage.c: the file's heap staged before a restore commits ---- */
+struct pm__stage {
+	unsigned char *view; /* [base, base+len) of the file's heap */
+	uintptr_t base;
+	size_t len;          /* top_end - base, page-rounded */
+	int copied;          /* 1: read into anonymous memory; 0: mapped */
+};
+/* Map (copy 0) or read (copy 1) every heap section into a fresh view.
+ * 0 or the refusal; on failure nothing is left. */
+int pm__stage_open(struct pm__ckpt *ck, struct pm__stage *st, int copy);
+void pm__stage_close(struct pm__stage *st);
+/* Every heap section's crc, computed on the view. */
+int pm__stage_crcs(const struct pm__ckpt *ck, const struct pm__stage *st);
+/* The region header's pointers, the thread caches, and with walk every
+ * chunk: 0 or PM_ECORRUPT. */
+int pm__stage_check(const struct pm__stage *st, int walk);
+/* The file's MAC over the bytes the restore uses: the prefix the parser
+ * read, gdata (the globals with their keep bitmaps, as read), the view
+ * (copied).  Finishes and wipes hm.  0 or PM_EAUTH. */
+int pm__stage_mac(const struct pm__ckpt *ck, const struct pm__stage *st,
+		  const unsigned char *gdata, struct pm__hmac_sha256 *hm);
+
 /* ckpt_parse.c, shared with the restore: the few fields of struct
  * pm_region a file must agree with (r: n bytes from the heap section's
  * start); a refusal naming section i. */

@@ -256,6 +256,8 @@ static int place_other(const struct pm__ckpt *ck, uint32_t i,
 			   "protection");
 	if (s->addr < h->base + h->size && s->addr + s->len > h->base)
 		return BAD("overlaps the heap");
+	if (s->kind == PMF_SEC_CODE && s->addr < PMF_MIN_CODE_ADDR)
+		return BAD("code in the first 64 KiB");
 	uint64_t kb = pmf_keep_bytes(s->len);
 	if (s->data_off != pl->gcur || s->keep_off != s->data_off + s->len ||
 	    !pm__range_in(s->data_off, s->len + kb, pl->gcur, h->heap_off))
@@ -289,6 +291,26 @@ static int place_section(const struct pm__ckpt *ck, uint32_t i,
 
 #undef BAD
 
+/* No two sections other than heap ones may share a byte: each is a range
+ * of the writer's own memory, written back once (at most 300 of them). */
+static int check_overlaps(const struct pm__ckpt *ck)
+{
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *a = &ck->sec[i];
+		if (a->kind == PMF_SEC_HEAP)
+			continue;
+		for (uint32_t j = i + 1; j < ck->h.nsections; j++) {
+			const struct pmf_section *b = &ck->sec[j];
+			if (b->kind != PMF_SEC_HEAP && a->addr < b->addr + b->len &&
+			    b->addr < a->addr + a->len)
+				return pm__ckpt_bad_section(j, b, "overlaps "
+							       "another "
+							       "section");
+		}
+	}
+	return 0;
+}
+
 /* Placement of every section: the layout the writer produces, exactly. */
 static int parse_table(struct pm__ckpt *ck)
 {
@@ -314,7 +336,7 @@ static int parse_table(struct pm__ckpt *ck)
 			       (ull)pl.hcur, (ull)h->heap_bytes,
 			       (ull)h->globals_bytes, (ull)h->file_size);
 	ck->globals_end = pl.gcur;
-	return 0;
+	return check_overlaps(ck);
 }
 
 int pm__ckpt_bad_padding(const struct pm__ckpt *ck)

@@ -322,39 +322,6 @@ static int check_heap(struct pm__ckpt *ck)
 	return pm__region_check_copy((const struct pm_region *)ck->chunk);
 }
 
-/* PM_RESTORE_CHECK_HEAP: the whole heap of the file, walked as the heap
- * checker walks a live one, before anything is committed.  The file's
- * heap sections are mapped read-only at their offsets into a private view
- * (gaps read as zero, pages come in as the walk reads them). */
-static int check_heap_image(struct pm__ckpt *ck)
-{
-	uintptr_t base = (uintptr_t)ck->h.base;
-	size_t len = ((uintptr_t)ck->h.top_end - base + PM_PAGE - 1) &
-		     ~(size_t)(PM_PAGE - 1);
-	unsigned char *view = pm__scratch(len);
-	if (!view)
-		return pm__err(-ENOMEM, "no memory to view the heap of the "
-					"checkpoint (%zu bytes)",
-			       len);
-	int rc = 0;
-	for (uint32_t i = 0; i < ck->h.nsections && !rc; i++) {
-		const struct pmf_section *s = &ck->sec[i];
-		if (s->kind != PMF_SEC_HEAP)
-			continue;
-		void *at = view + (s->addr - base);
-		int e = pm__os_map_file(at, (size_t)s->len, PROT_READ, ck->fd,
-					s->data_off);
-		if (e)
-			rc = pm__err(e, "cannot map heap section %u of the "
-					"checkpoint to check it",
-				     i);
-	}
-	if (!rc)
-		rc = pm__heap_check_image(view, base, len);
-	pm__scratch_free(view, len);
-	return rc;
-}
-
 /* ---- apply ------------------------------------------------------------------ */
 
 /* Globals: read into scratch (so apply does no I/O that can fail), checked
@@ -420,46 +387,37 @@ static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
 	}
 }
 
-static void apply_heap(const struct pm__ckpt *ck, int copy)
+/* After the point of no return: the staged view moved into the region
+ * (copied), or the file mapped at the heap's addresses, a section whose
+ * mapping fails being read instead.  Aborts with one line if neither
+ * works (the map count was checked: it should not happen). */
+static void stage_apply(struct pm__ckpt *ck, struct pm__stage *st)
 {
+	void *base = (void *)st->base;
+	if (st->copied) {
+		/* the view becomes the heap: pages move, nothing is copied */
+		if (pm__os_move(st->view, st->len, base))
+			pm__fatal("restore: cannot move the staged heap into "
+				  "place; the heap is half restored",
+				  base);
+		st->view = NULL;
+		return;
+	}
 	/* One fresh anonymous mapping over the whole used extent (so every
-	 * gap reads as zero), then the file's sections over it: one mmap per
-	 * section.  With copy, the sections are read into that anonymous
-	 * memory instead: slower, but the process no longer depends on the
-	 * file (which must then never be rewritten in place while mapped). */
-	pm__os_region_has_files = pm__os_region_has_files || !copy;
-	pm__os_release((void *)(uintptr_t)ck->h.base,
-		       (uintptr_t)ck->h.top_end - (uintptr_t)ck->h.base);
-	if (copy)
-		pm__os_commit((void *)(uintptr_t)ck->h.base,
-			      (uintptr_t)ck->h.top_end - (uintptr_t)ck->h.base);
+	 * gap reads as zero), then the file's sections over it. */
+	pm__os_region_has_files = 1;
+	pm__os_release(base, st->len);
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind != PMF_SEC_HEAP)
 			continue;
 		void *at = (void *)(uintptr_t)s->addr;
-		if (copy) {
-			size_t done = 0;
-			while (done < s->len) {
-				ssize_t r = pread(ck->fd, (char *)at + done,
-						  (size_t)s->len - done,
-						  (off_t)(s->data_off + done));
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r <= 0)
-					pm__fatal("restore: cannot read a heap "
-						  "section of the checkpoint "
-						  "file; the heap is half "
-						  "restored",
-						  at);
-				done += (size_t)r;
-			}
-			continue;
-		}
 		if (pm__os_map_file(at, (size_t)s->len, PROT_READ | PROT_WRITE,
-				    ck->fd, s->data_off))
-			pm__fatal("restore: cannot map a heap section of the "
-				  "checkpoint file; the heap is half restored",
+				    ck->fd, s->data_off) &&
+		    pm__pread_full(ck->fd, at, (size_t)s->len, s->data_off))
+			pm__fatal("restore: cannot map or read a heap section "
+				  "of the checkpoint file; the heap is half "
+				  "restored",
 				  at);
 	}
 }
@@ -508,6 +466,19 @@ static int scratch_get(const struct pm__ckpt *ck, struct restore_scratch *sc)
 	return 0;
 }
 
+/* With a key configured the file must carry a MAC (checked later, on the
+ * staged bytes): 1 with hm keyed, 0 without a key, or the refusal. */
+static int check_keyed(const struct pm__ckpt *ck, struct pm__hmac_sha256 *hm)
+{
+	int rc = pm__key_hmac(hm, "restore");
+	if (rc > 0 && !(ck->h.flags & PMF_FLAG_MAC)) {
+		pm__wipe(hm, sizeof *hm);
+		return pm__err(PM_EAUTH, "checkpoint is not authenticated: it "
+					 "has no MAC and a key is configured");
+	}
+	return rc;
+}
+
 /* The file against this process, up to the code ranges' reservation (on
  * success the code sections' ranges are reserved; on failure none is). */
 static int check_process(struct pm__ckpt *ck, unsigned flags,
@@ -515,8 +486,6 @@ static int check_process(struct pm__ckpt *ck, unsigned flags,
 {
 	int rc;
 	if ((rc = check_heap(ck)))
-		return rc;
-	if ((rc = pm__ckpt_verify_mac(ck))) /* a key: the file's MAC */
 		return rc;
 	int ncur = pm__objects(sc->cur, PMF_MAX_OBJECTS);
 	if ((rc = check_objects(ck, flags, sc->cur, ncur, exe_delta)))
@@ -545,8 +514,32 @@ static int check_single_thread(const struct pm__ckpt *ck)
 	return 0;
 }
 
+/* The heap staged and checked (and with a key, authenticated on the very
+ * bytes that will be used), and the globals read and checked. */
+static int stage(struct pm__ckpt *ck, unsigned flags, struct pm__stage *st,
+		 unsigned char *gdata, struct pm__hmac_sha256 *hm, int keyed)
+{
+	int copy = keyed || (flags & PM_RESTORE_COPY);
+	int rc = pm__stage_open(ck, st, copy);
+	if (!rc && copy) /* the crcs of the bytes in hand */
+		rc = pm__stage_crcs(ck, st);
+	else if (!rc && !(flags & PM_RESTORE_NO_VERIFY))
+		rc = pm__ckpt_verify_data(ck);
+	if (!rc)
+		rc = pm__stage_check(st, (flags & PM_RESTORE_CHECK_HEAP) != 0);
+	if (!rc)
+		rc = load_globals(ck, gdata);
+	if (keyed && !rc)
+		rc = pm__stage_mac(ck, st, gdata, hm); /* wipes hm */
+	else if (keyed)
+		pm__wipe(hm, sizeof *hm);
+	if (!copy) /* the checks are done; apply maps the file itself */
+		pm__stage_close(st);
+	return rc;
+}
+
 /* The heap's consent, then the point of no return. */
-static int apply(struct pm__ckpt *ck, unsigned flags,
+static int apply(struct pm__ckpt *ck, struct pm__stage *st,
 		 const unsigned char *gdata, intptr_t exe_delta)
 {
 	uint64_t keys_before[PM_TSD_WORDS];
@@ -558,7 +551,7 @@ static int apply(struct pm__ckpt *ck, unsigned flags,
 		return rc;
 	}
 	/* ---- from here on, no way back ---- */
-	apply_heap(ck, (flags & PM_RESTORE_COPY) != 0);
+	stage_apply(ck, st);
 	apply_globals(ck, gdata, exe_delta);
 	pm__heap_after_restore();
 	pm__heap_resume();
@@ -571,7 +564,9 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 {
 	struct pm__ckpt ck;
 	struct restore_scratch sc = { 0 };
-	int rc, code_reserved = 0;
+	struct pm__stage st = { 0 };
+	struct pm__hmac_sha256 hm;
+	int rc, code_reserved = 0, keyed = 0;
 	intptr_t exe_delta = 0;
 
 	flags = env_flags(flags);
@@ -580,24 +575,27 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 			       "restore: the heap is not available");
 	if ((rc = pm__ckpt_open(path, &ck)))
 		return rc;
-	if ((rc = check_trust(&ck, flags)) || (rc = scratch_get(&ck, &sc)) ||
+	if ((rc = check_trust(&ck, flags)) ||
+	    (rc = keyed = check_keyed(&ck, &hm)) < 0)
+		goto out;
+	if ((rc = scratch_get(&ck, &sc)) ||
 	    (rc = check_process(&ck, flags, &sc, &exe_delta)))
 		goto out;
 	code_reserved = 1; /* from here, a refusal gives the ranges back */
-	if (!(flags & PM_RESTORE_NO_VERIFY) &&
-	    (rc = pm__ckpt_verify_data(&ck)))
-		goto out;
-	if ((flags & PM_RESTORE_CHECK_HEAP) && (rc = check_heap_image(&ck)))
-		goto out;
-	if ((rc = load_globals(&ck, sc.gdata)))
+	rc = stage(&ck, flags, &st, sc.gdata, &hm, keyed);
+	keyed = 0; /* stage() finished or wiped the key's state */
+	if (rc)
 		goto out;
 	own_keep_masks(&ck, sc.gdata, exe_delta);
 	if ((rc = check_map_count(&ck)) || (rc = check_single_thread(&ck)))
 		goto out;
-	rc = apply(&ck, flags, sc.gdata, exe_delta);
+	rc = apply(&ck, &st, sc.gdata, exe_delta);
 out:
+	if (keyed > 0)
+		pm__wipe(&hm, sizeof hm);
 	if (rc && code_reserved)
 		pm__code_unreserve_sections(ck.sec, ck.h.nsections);
+	pm__stage_close(&st);
 	pm__scratch_free(sc.mem, sc.len);
 	pm__ckpt_close(&ck);
 	return rc;

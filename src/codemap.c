@@ -129,8 +129,8 @@ int pm__code_reserve_sections(const struct pmf_section *sec, uint32_t n)
 	 * offset must keep faulting) */
 	uintptr_t min = (uintptr_t)pm__os_sysctl("/proc/sys/vm/mmap_min_addr",
 						 65536);
-	if (min < 65536)
-		min = 65536;
+	if (min < PMF_MIN_CODE_ADDR)
+		min = PMF_MIN_CODE_ADDR;
 	uintptr_t own_lo = pm__region->base, own_hi = pm__os_aux_end();
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pmf_section *s = &sec[i];

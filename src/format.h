@@ -61,6 +61,8 @@
 #define PMF_MAX_HEAP_SECTIONS 16384u
 #define PMF_MAX_OTHER_SECTIONS 300u
 #define PMF_MAX_SECTIONS (PMF_MAX_HEAP_SECTIONS + PMF_MAX_OTHER_SECTIONS)
+/* No code section starts below this (NULL plus an offset must fault). */
+#define PMF_MIN_CODE_ADDR 65536u
 #define PMF_MIN_PAGE 4096u
 #define PMF_MAX_PAGE 65536u
 

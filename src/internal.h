@@ -102,6 +102,9 @@ int pm__os_map_file(void *at, size_t len, int prot, int fd, uint64_t off);
 /* A private read-only-or-not view of FD from offset 0 anywhere; NULL on
  * failure.  Give it back with pm__os_unmap. */
 void *pm__os_map_file_any(size_t len, int prot, int fd);
+/* Move the pages of [from, from+len) (one mapping or part of one) to
+ * [to, to+len), replacing what was there (mremap): no copy.  0 or -errno. */
+int pm__os_move(void *from, size_t len, void *to);
 /* Unmap [p, p+len); nothing for NULL or 0. */
 void pm__os_unmap(void *p, size_t len);
 /* mprotect: 0 or -errno. */
@@ -373,6 +376,12 @@ int pm__region_check_copy(const struct pm_region *r);
  * PM_ECORRUPT with the reason. */
 int pm__heap_check_image(const unsigned char *view, uintptr_t base,
 			 size_t len);
+/* Of the same image only the header and the list of thread caches (each
+ * node an in-use block, each cached block a live chunk of its class):
+ * what a restore follows from the header beyond its own fields, without
+ * reading every page. */
+int pm__heap_check_image_caches(const unsigned char *view, uintptr_t base,
+				size_t len);
 
 /* ---- init.c -------------------------------------------------------------- */
 /* Make sure the region exists; returns 0 or PM_ENOHEAP.  Cheap when done. */

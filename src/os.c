@@ -215,6 +215,12 @@ int pm__os_map_over(void *at, size_t len)
 	return p == at ? 0 : -errno;
 }
 
+int pm__os_move(void *from, size_t len, void *to)
+{
+	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	return p == to ? 0 : -errno;
+}
+
 void pm__os_unmap(void *p, size_t len)
 {
 	if (p && len)

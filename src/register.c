@@ -39,6 +39,39 @@ static void unlock(void)
 	__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
 }
 
+/* ---- is a range writable memory now? --------------------------------- */
+
+struct wr_ctx {
+	uintptr_t lo, hi; /* what is still to be found, from lo */
+	int ok;
+};
+
+static int writable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		       const char *perms, const char *path)
+{
+	struct wr_ctx *w = vctx;
+	(void)path;
+	if (hi <= w->lo)
+		return 0;
+	if (lo > w->lo || perms[0] != 'r' || perms[1] != 'w' ||
+	    perms[3] != 'p')
+		return 1; /* a hole, or not private writable memory */
+	w->lo = hi;
+	if (w->lo >= w->hi) {
+		w->ok = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int pm__range_writable(uintptr_t lo, uintptr_t hi)
+{
+	struct wr_ctx w = { lo, hi, lo >= hi };
+	if (!w.ok)
+		pm__os_maps(writable_cb, &w);
+	return w.ok;
+}
+
 int pm__reg_copy(struct range *out)
 {
 	lock();
@@ -243,6 +276,13 @@ static int register_range(uintptr_t lo, uintptr_t hi, const char *who)
 	if (cur < hi && add_piece(piece, &np, cur, hi))
 		goto many;
 
+	for (int i = 0; i < np; i++)
+		if (!pm__range_writable(piece[i].lo, piece[i].hi))
+			return pm__err(-EFAULT,
+				       "%s: 0x%lx-0x%lx is not writable private "
+				       "memory of this process",
+				       who, (unsigned long)piece[i].lo,
+				       (unsigned long)piece[i].hi);
 	lock();
 	int add = 0;
 	for (int i = 0; i < np; i++) {

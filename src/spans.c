@@ -281,6 +281,14 @@ int pm__globals_spans(struct pm_gspan *out, int max)
 			goto full;
 	}
 
+	/* a registered range that is no longer writable memory (its library
+	 * dlclose'd, its pages unmapped or made read-only) is not persisted:
+	 * nothing could be read from it, or written back to it */
+	for (i = j = nbase; i < n; i++)
+		if (pm__range_writable(out[i].lo, out[i].hi))
+			out[j++] = out[i];
+	n = j;
+
 	/* address order (insertion sort: a few hundred at most) */
 	for (i = 1; i < n; i++) {
 		struct pm_gspan t = out[i];

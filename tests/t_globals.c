@@ -25,7 +25,14 @@ int main(void)
 	CHECK(pm_register((void *)(hi.base - 8), 16) == -EINVAL);
 	CHECK(pm_register(p, 8) == -EINVAL); /* a heap block */
 	CHECK(pm_register((void *)-8L, 16) == -EINVAL);
-	CHECK(pm_register((void *)(hi.base - 8), 8) == 0); /* just below */
+	/* just below the heap: unmapped, then a page of our own there */
+	CHECK(pm_register((void *)(hi.base - 8), 8) == -EFAULT);
+	void *below = mmap((void *)(hi.base - 4096), 4096,
+			   PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			   -1, 0);
+	CHECK(below == (void *)(hi.base - 4096));
+	CHECK(pm_register((void *)(hi.base - 8), 8) == 0);
 	CHECK(pm_register(data_words, sizeof data_words) == 0);
 	CHECK(pm_register(data_words, sizeof data_words) == 0); /* again */
 

@@ -300,6 +300,13 @@ static void check_register(void)
 	CHECK(pm_register((void *)(EHEAP_START_ADDRESS - 8), 16) == -EINVAL);
 	CHECK(pm_register((void *)(EHEAP_START_ADDRESS + PM_DEFAULT_SIZE - 1), 1) ==
 	      -EINVAL);
+	/* just below the heap: unmapped, then a page of our own there */
+	CHECK(pm_register((void *)(EHEAP_START_ADDRESS - 8), 8) == -EFAULT);
+	void *below = mmap((void *)(EHEAP_START_ADDRESS - 4096), 4096,
+			   PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			   -1, 0);
+	CHECK(below == (void *)(EHEAP_START_ADDRESS - 4096));
 	CHECK(pm_register((void *)(EHEAP_START_ADDRESS - 8), 8) == 0);
 	CHECK(pm_register((void *)-16L, 32) == -EINVAL);
 	CHECK(pm_register((char *)m + 3, 10) == 0); /* rounded to words */

@@ -95,14 +95,16 @@ static void usage_info(FILE *f)
 
 static void usage_verify(FILE *f)
 {
-	fprintf(f, "usage: pmalloc verify [--key KEYFILE] FILE...\n"
+	fprintf(f, "usage: pmalloc verify [--walk] [--key KEYFILE] FILE...\n"
 		   "\n"
 		   "Check each FILE as a restore would before touching memory:\n"
 		   "magic, version, header, metadata and table checksums, the\n"
 		   "placement of every section, every data and keep-bitmap\n"
-		   "checksum, and the heap's region header.  Checks that need\n"
-		   "the restoring process (same executable, same load\n"
-		   "addresses) are made by the restore itself.\n"
+		   "checksum, and the heap's region header: every pointer the\n"
+		   "allocator follows from it, and the thread caches.  With\n"
+		   "--walk also every chunk of the heap (PM_RESTORE_CHECK_HEAP).\n"
+		   "Checks that need the restoring process (same executable,\n"
+		   "same load addresses) are made by the restore itself.\n"
 		   "\n"
 		   "With a key (--key KEYFILE, else $PMALLOC_KEY_FILE; the file\n"
 		   "must be the user's or root's, mode 600 or stricter) each\n"
@@ -421,6 +423,19 @@ static int cmd_info(int argc, char **argv)
 
 /* ---- verify --------------------------------------------------------------- */
 
+/* The heap's own metadata as the file holds it (the sections mapped into
+ * a private view, as a restore stages them). */
+static int check_heap(struct pm__ckpt *ck, int walk)
+{
+	struct pm__stage st;
+	int rc = pm__stage_open(ck, &st, 0);
+	if (rc)
+		return rc;
+	rc = pm__stage_check(&st, walk);
+	pm__stage_close(&st);
+	return rc;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
 	int bad = 0, files = 0, first = 1;
@@ -430,6 +445,12 @@ static int cmd_verify(int argc, char **argv)
 			usage_verify(stdout);
 			return 0;
 		}
+	}
+	int walk = 0;
+	if (argc > 1 && !strcmp(argv[1], "--walk")) {
+		walk = 1;
+		argv++;
+		argc--;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--key")) {
 		if (argc < 3) {
@@ -460,6 +481,8 @@ static int cmd_verify(int argc, char **argv)
 		int rc = pm__ckpt_open(argv[i], &ck);
 		if (!rc) {
 			rc = pm__ckpt_verify_data(&ck);
+			if (!rc)
+				rc = check_heap(&ck, walk);
 			if (!rc && keyed)
 				rc = pm__ckpt_verify_mac(&ck);
 			if (!rc)

@@ -13,6 +13,9 @@
  *                                pm_checkpoint(F)
  *   reg_unmapped ro F            the same page mapped, registered, then
  *                                made read-only: pm_restore(F)
+ *   reg_unmapped regbad 0x1000|ro
+ *                                pm_register of unmapped or read-only
+ *                                memory
  * Prints "rc=N" for the call; exit 0 unless a step before it failed.
  */
 #define _GNU_SOURCE
@@ -60,6 +63,15 @@ int main(int argc, char **argv)
 			mprotect(FIXED, 4096, PROT_READ);
 			rc = pm_restore(argv[2]);
 		}
+	} else if (argc == 3 && !strcmp(argv[1], "regbad")) {
+		char *p = (char *)0x1000;
+		if (!strcmp(argv[2], "ro")) {
+			p = mmap(NULL, 4096, PROT_READ,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return 2;
+		}
+		rc = pm_register(p, 64);
 	} else {
 		fprintf(stderr, "usage: see the comment\n");
 		return 2;
