@@ -21,8 +21,11 @@ GDB_AUTOLOAD ?= $(PREFIX)/share/gdb/auto-load
 MAN3    := $(wildcard docs/man3/*.3)
 
 WARN    := -Wall -Wextra
+# the library and the CLI: every cross-file name in a header, no shadowing;
+# WERROR=1 (CI) makes any warning an error
+LIB_WARN := -Wmissing-prototypes -Wshadow $(if $(WERROR),-Werror)
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 $(WARN)
-LIB_CFLAGS  := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+LIB_CFLAGS  := $(BASE_CFLAGS) $(LIB_WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector $(EXTRA_CFLAGS)
 LIB_SRCS := $(wildcard src/*.c)
@@ -59,7 +62,7 @@ CLI_OBJS := $(patsubst %,$(B)/obj/%.o,ckpt_parse ckpt_verify ckpt_stage \
 $(B)/obj/cli_check.o: src/check.c $(LIB_HDRS) | $(B)/obj
 	$(CC) $(LIB_CFLAGS) -DPM_CKPT_PARSE_ONLY -c $< -o $@
 $(B)/pmalloc: tools/pmalloc.c $(CLI_OBJS) $(LIB_HDRS)
-	$(CC) $(BASE_CFLAGS) -pthread -o $@ tools/pmalloc.c $(CLI_OBJS)
+	$(CC) $(BASE_CFLAGS) $(LIB_WARN) -pthread -o $@ tools/pmalloc.c $(CLI_OBJS)
 
 # ---- tests ------------------------------------------------------------------
 # tests/t_*.c   C tests linked with -lpmalloc (they interpose malloc too)

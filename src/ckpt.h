@@ -21,8 +21,6 @@
 
 #include <signal.h>
 
-/* The table implementation of crc32c alone (tests compare the two). */
-uint32_t pm__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
 /* A parsed file: pointers into the caller's buffer (or the scratch map). */
 struct pm__ckpt {

@@ -24,6 +24,7 @@
  */
 #ifndef PM_NO_INTERPOSE
 #include "alloc.h"
+#include "libc_names.h"
 #include <dlfcn.h>
 
 #define RA ((uintptr_t)__builtin_return_address(0))

@@ -500,6 +500,8 @@ void pm__code_apply(uintptr_t lo, size_t len, unsigned prot, const void *src);
 
 /* ---- crc32c.c ------------------------------------------------------------ */
 uint32_t pm__crc32c(uint32_t crc, const void *buf, size_t len);
+/* The table implementation alone (tests compare the two). */
+uint32_t pm__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* The crc of A followed by B, from crc(A), crc(B) and B's length. */
 uint32_t pm__crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 

@@ -12,6 +12,7 @@
  */
 #ifndef PM_NO_INTERPOSE
 #include "alloc.h"
+#include "libc_names.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -208,7 +209,7 @@ PM_EXPORT void malloc_stats(void)
  * _start calls __libc_start_main through the dynamic symbol table, so our
  * definition runs first; it hands glibc a trampoline in place of main. */
 
-typedef int (*pm_main_fn)(int, char **, char **);
+
 
 static void *next_fn(const char *name)
 {

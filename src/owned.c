@@ -10,6 +10,7 @@
  */
 #ifndef PM_NO_INTERPOSE
 #include "alloc.h"
+#include "libc_names.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
