@@ -475,6 +475,12 @@ int pm__heap_check_image(const unsigned char *view, uintptr_t base,
 	return rc;
 }
 
+#ifdef PM_CKPT_PARSE_ONLY
+/* Without an allocator (the CLI) there is no process key: a file holds
+ * no block that carries one (see pm__region_check_copy). */
+uint64_t pm__free_key = 0;
+#endif
+
 int pm__heap_check_image_caches(const unsigned char *view, uintptr_t base,
 				size_t len)
 {

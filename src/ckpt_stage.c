@@ -93,6 +93,15 @@ int pm__stage_check(const struct pm__stage *st, int walk)
 	int rc = pm__region_check_copy(&r);
 	if (rc)
 		return rc;
+	/* a checkpoint is taken quiesced: its fast lists were merged into the
+	 * bins (and a fast-list block carries its writer's random key) */
+	for (unsigned i = 0; i < PM_NSMALL; i++)
+		if (r.p.fast[i])
+			return pm__err(PM_ECORRUPT,
+				       "region header: fast list %u is not "
+				       "empty (head 0x%lx): a checkpoint holds "
+				       "none",
+				       i, (unsigned long)r.p.fast[i]);
 	return walk ? pm__heap_check_image(st->view, st->base, st->len)
 		    : pm__heap_check_image_caches(st->view, st->base, st->len);
 }

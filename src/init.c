@@ -18,6 +18,7 @@
 #include <pthread.h>
 
 struct pm_region *pm__region PM_STATE;
+uint64_t pm__free_key PM_STATE = 0x7066726565645f6bULL; /* until set_up */
 struct pm_arena *pm__transient PM_STATE;
 int pm__os_region_has_files PM_STATE;
 
@@ -90,6 +91,7 @@ static int setup_region(void)
 	    pm__os_commit((void *)tbase, 64 << 10))
 		return -1;
 	struct pm_region *r = (struct pm_region *)base;
+	pm__free_key = pm__os_random64() | 1;
 	r->magic = PM_REGION_MAGIC;
 	/* 2: pthread keys in the header; 3: size links in large free chunks */
 	r->version = PM_REGION_VERSION;

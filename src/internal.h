@@ -102,6 +102,9 @@ int pm__os_map_file(void *at, size_t len, int prot, int fd, uint64_t off);
 /* A private read-only-or-not view of FD from offset 0 anywhere; NULL on
  * failure.  Give it back with pm__os_unmap. */
 void *pm__os_map_file_any(size_t len, int prot, int fd);
+/* 64 random bits (getrandom; without it, a mix of the kernel's AT_RANDOM
+ * bytes, the clock and addresses: never those bytes as they are). */
+uint64_t pm__os_random64(void);
 /* Move the pages of [from, from+len) (one mapping or part of one) to
  * [to, to+len), replacing what was there (mremap): no copy.  0 or -errno. */
 int pm__os_move(void *from, size_t len, void *to);
@@ -296,8 +299,12 @@ size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
 int pm__arena_trim_all(struct pm_arena *a, size_t pad);
 /* Is p on a fast list?  (double-free check; slow) */
 int pm__arena_fast_has(struct pm_arena *a, void *p);
-/* Marks a block sitting in a thread cache or a fast list. */
-#define PM_FREE_KEY 0x7066726565645f6bULL /* "pfreed_k" */
+/* Marks a block sitting in a thread cache or a fast list: random for each
+ * process (init.c), so that a use-after-free write cannot forge a cached
+ * block it has not read.  Blocks carrying it never reach a checkpoint
+ * (quiesce drains the caches and merges the fast lists). */
+extern uint64_t pm__free_key;
+#define PM_FREE_KEY pm__free_key
 /* Try to resize in place; returns 1 if the block now holds n bytes. */
 int pm__arena_resize(struct pm_arena *a, void *p, size_t n);
 /* Give free pages back to the OS, keeping `pad` bytes at top. */

@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -213,6 +214,31 @@ int pm__os_map_over(void *at, size_t len)
 	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	return p == at ? 0 : -errno;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 32);
+}
+
+uint64_t pm__os_random64(void)
+{
+	uint64_t v;
+	if (syscall(SYS_getrandom, &v, sizeof v, 1 /* GRND_NONBLOCK */) ==
+	    (long)sizeof v)
+		return v;
+	struct timespec ts;
+	uint64_t aux[2] = {0, 0};
+	const void *r = (const void *)getauxval(AT_RANDOM);
+	if (r)
+		memcpy(aux, r, sizeof aux);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return mix64(aux[0] ^ mix64(aux[1] ^ (uint64_t)ts.tv_nsec ^
+				    (uint64_t)(uintptr_t)&v));
 }
 
 int pm__os_move(void *from, size_t len, void *to)
