@@ -303,7 +303,7 @@ int pm__arena_fast_has(struct pm_arena *a, void *p);
  * process (init.c), so that a use-after-free write cannot forge a cached
  * block it has not read.  Blocks carrying it never reach a checkpoint
  * (quiesce drains the caches and merges the fast lists). */
-extern uint64_t pm__free_key;
+extern uint64_t pm__free_key PM_HIDDEN;
 #define PM_FREE_KEY pm__free_key
 /* Try to resize in place; returns 1 if the block now holds n bytes. */
 int pm__arena_resize(struct pm_arena *a, void *p, size_t n);

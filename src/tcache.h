@@ -142,6 +142,7 @@ extern uint16_t pm__tc_cap[TC_NCLASS];
  * the block is not taken for a double free). */
 static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 {
+	uint32_t want = (uint32_t)TC_KEY; /* read once: set at start-up */
 	tc->busy = 1;
 	PM_BARRIER();
 	void *b = NULL;
@@ -150,7 +151,7 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 		uintptr_t off = (uintptr_t)b - tc->lo;
 		if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
 			uint32_t *key = (uint32_t *)b + 2;
-			uint32_t k = *key ^ (uint32_t)TC_KEY;
+			uint32_t k = *key ^ want;
 			*key = k;
 			if (unlikely(k != 0))
 				pm__tc_corrupt(tc, cls, b);
@@ -170,13 +171,14 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 static inline int pm__tc_push(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	int ok = 0;
-	if (likely(((uint64_t *)p)[1] != TC_KEY)) {
+	uint64_t mark = TC_KEY; /* read once: set at start-up */
+	if (likely(((uint64_t *)p)[1] != mark)) {
 		tc->busy = 1;
 		PM_BARRIER();
 		unsigned room = tc->room[cls];
 		if (likely(!pm__tc_stop) && likely(room != 0)) {
 			*(void **)p = tc->head[cls];
-			((uint64_t *)p)[1] = TC_KEY;
+			((uint64_t *)p)[1] = mark;
 			tc->head[cls] = p;
 			tc->room[cls] = (uint16_t)(room - 1);
 			ok = 1;

@@ -23,12 +23,14 @@
 #
 # Chunk layout (src/heap.c): prev_foot at +0, head at +8 (size | CINUSE 2 |
 # PINUSE 1 | EARLY 4), user memory at +16.  A block freed into a thread
-# cache or a fast list is still CINUSE, with PM_FREE_KEY in its 2nd word.
+# cache or a fast list is still CINUSE, with the process's free key in its
+# 2nd word: random for each process (pm__free_key), read from the symbol,
+# or without symbols from a block on a thread cache.
 
 import gdb
 
 MAGIC = 0x31434F4C4C414D50  # "PMALLOC1"
-FREE_KEY = 0x7066726565645F6B  # "pfreed_k"
+FREE_KEY = [None]  # this process's mark of a cached block, once known
 DEFAULT_BASE = 0xE0000000
 PINUSE, CINUSE, EARLY = 1, 2, 4
 MINCHUNK = 32
@@ -44,6 +46,7 @@ BUILTIN = {
               "live_bytes": 2120, "free_bytes": 2128, "released": 2136,
               "fast_bytes": 2656, "peak": 2680},
     "root": {"name": 0, "ptr": 64, "sizeof": 72, "count": 64},
+    "tcache": {"head": 232, "nclass": 97},
 }
 
 
@@ -94,6 +97,9 @@ def _debug_layout():
         lay["root"]["ptr"] = of["ptr"].bitpos // 8
         lay["root"]["sizeof"] = root.sizeof
         lay["root"]["count"] = rf["roots"].type.sizeof // root.sizeof
+        tc = {f.name: f for f in gdb.lookup_type("struct pm_tcache").fields()}
+        lay["tcache"] = {"head": tc["head"].bitpos // 8,
+                         "nclass": tc["head"].type.sizeof // 8}
         return lay
     except (KeyError, gdb.error, AttributeError, ZeroDivisionError):
         return None
@@ -142,6 +148,26 @@ class Heap:
                                                       self.tbase))
         self.arenas = [("persistent", b + R["p"]),
                        ("transient", self._transient())]
+        FREE_KEY[0] = self._free_key()
+
+    def _free_key(self):
+        """The mark of a cached block: the library's pm__free_key, or the
+        2nd word of the first block found on a thread cache."""
+        k = _symbol_value("pm__free_key")
+        if k is not None:
+            return k
+        T = self.layout["tcache"]
+        try:
+            tc, n = _u64(self.base + self.layout["region"]["tcaches"]), 0
+            while tc and n < 4096 and self.base <= tc < self.tbase:
+                for i in range(T["nclass"]):
+                    b = _u64(tc + T["head"] + 8 * i)
+                    if b and self.base <= b < self.tbase:
+                        return _u64(b + 8)
+                tc, n = _u64(tc), n + 1
+        except HeapError:
+            pass
+        return None
 
     def _find(self):
         R = self.layout["region"]
@@ -256,7 +282,8 @@ def walk(a, until=None):
                 key = rd.u64(c + 24)
             except HeapError:
                 key = 0
-            state = "freed" if key == FREE_KEY else "in use"
+            state = ("freed" if FREE_KEY[0] is not None and key == FREE_KEY[0]
+                     else "in use")
         else:
             state = "free"
         yield c, sz, head, state
