@@ -67,10 +67,13 @@ $(B)/pmalloc: tools/pmalloc.c $(CLI_OBJS) $(LIB_HDRS)
 # ---- tests ------------------------------------------------------------------
 # tests/t_*.c   C tests linked with -lpmalloc (they interpose malloc too)
 # tests/*.sh    script tests; they get PMALLOC_BUILD (the build dir) and PMALLOC_TOP
+#               and start with `. tests/lib.sh` (the shared helpers)
+# tests/run.sh runs them all and groups the report (unit, API, checkpoint,
+# real programs, build and install: its group_of table)
 TEST_CFLAGS := $(BASE_CFLAGS) -fno-builtin -pthread -Iinclude
 TEST_SRCS := $(wildcard tests/t_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
-TEST_SCRIPTS := $(filter-out tests/run.sh,$(wildcard tests/*.sh))
+TEST_SCRIPTS := $(filter-out tests/run.sh tests/lib.sh,$(wildcard tests/*.sh))
 
 $(B)/tests/%: tests/%.c tests/testlib.h $(B)/libpmalloc.so | $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'

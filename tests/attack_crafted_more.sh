@@ -7,20 +7,15 @@
 #     of no return) and aborts half restored.  Expected: refused.
 #   - `pmalloc verify` says "ok" for files whose region header every
 #     restore refuses (its usage says it checks the region header).
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-CC="${CC:-cc}"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
 $CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$t/craft" \
 	"$T/tests/prog/craft.c" "$T/src/crc32c.c" || exit 1
 $CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$T/include" -o "$t/offs" \
 	"$T/tests/prog/region_offs.c" || exit 1
 $CC -std=c11 -O2 -Wall -Wextra -I"$T/include" -Wl,-z,lazy -o "$t/victim" \
 	"$T/tests/prog/victim.c" -L"$B" -lpmalloc -Wl,-rpath,"$B" || exit 1
-run() { "$B/pmalloc" run -- "$t/victim" "$@"; }
-run setup "$t/v.ckpt" >"$t/addr" || { echo "FAIL: setup"; exit 1; }
+run() { pm_run "$t/victim" "$@"; }
+run setup "$t/v.ckpt" >"$t/addr" || die "setup"
 "$t/offs" >>"$t/addr"
 a() { awk -v k="$1" '$1 == k { print $2 }' "$t/addr"; }
 # word at ADDR of the file's heap
@@ -37,9 +32,8 @@ for i in range(nsec):
         print(hex(struct.unpack_from('<Q', b, off + a - addr)[0]))
 PY
 }
-fail=0
 tc=$(word "$(printf '0x%x' $(( $(a base) + $(a tcaches) )))")
-[ -n "$tc" ] && [ "$tc" != 0x0 ] || { echo "FAIL: no thread cache in the file"; exit 1; }
+[ -n "$tc" ] && [ "$tc" != 0x0 ] || die "no thread cache in the file"
 echo "thread cache list head: $tc"
 
 case_() { # NAME FILE: victim bad must exit 0 (refused, nothing changed)

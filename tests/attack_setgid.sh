@@ -7,20 +7,15 @@
 # file-capability program the effective user IS the unprivileged user.
 # Expected: PM_EUNTRUSTED (-1011) for the user's file in both programs.
 # Needs root, setpriv (and setcap for the second case); skips otherwise.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-[ "$(id -u)" -eq 0 ] || { echo "not root: cannot test setgid"; exit 77; }
-command -v setpriv >/dev/null || { echo "no setpriv"; exit 77; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
+need_root "not root: cannot test setgid"
+[ -n "$NOBODY" ] || skip "no setpriv"
 chmod 755 "$t"
 mkdir "$t/user" && chown 65534:65534 "$t/user"
-"${CC:-cc}" -O2 -no-pie -I"$T/include" -o "$t/trust" \
+"$CC" -O2 -no-pie -I"$T/include" -o "$t/trust" \
 	"$T/tests/prog/trust.c" "$B/libpmalloc.a" -pthread || exit 1
 chmod 755 "$t/trust"
-as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-fail=0
+as_user() { $NOBODY "$@"; }
 expect() { # WHAT WANT GOT
 	case "$3" in
 	*"$2"*) echo "ok: $1" ;;
@@ -31,7 +26,7 @@ expect() { # WHAT WANT GOT
 # the user's own checkpoint (a crafted one restores as well: the owner
 # and the mode are all that is checked without a key)
 as_user "$t/trust" save "$t/user/user.ckpt" >/dev/null ||
-	{ echo "FAIL: save as user"; exit 1; }
+	die "save as user"
 
 cp "$t/trust" "$t/sgid"; chown 0:0 "$t/sgid"; chmod 2755 "$t/sgid"
 expect "setgid: PMALLOC_BASE ignored (AT_SECURE is set)" "base=default" \

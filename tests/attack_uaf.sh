@@ -9,17 +9,12 @@
 # a boundary-tag heap cannot tell a forged header from a real one without
 # metadata outside the blocks; glibc's tcache has the same limit.  See
 # docs/DESIGN.md, Limits.)
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-"${CC:-cc}" -std=c11 -O1 -fno-builtin -Wall -Wextra -I"$T/include" \
+. "$(dirname "$0")/lib.sh"
+"$CC" -std=c11 -O1 -fno-builtin -Wall -Wextra -I"$T/include" \
 	-o "$t/prog" "$T/tests/prog/uaf_forge.c" -L"$B" -lpmalloc \
 	-Wl,-rpath,"$B" || exit 1
-fail=0
 for c in interior header; do
-	"$B/pmalloc" run -- "$t/prog" $c >"$t/out" 2>"$t/err"
+	pm_run "$t/prog" $c >"$t/out" 2>"$t/err"
 	rc=$?
 	if [ $rc -eq 134 ] && grep -q '^pmalloc: ' "$t/err"; then
 		echo "ok   $c: $(head -n 1 "$t/err")"

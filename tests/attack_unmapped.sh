@@ -10,23 +10,17 @@
 #      (the range is not memory this process persists) before it commits.
 #   4. pm_register of memory that is not mapped, or read-only: -EFAULT.
 # Found by an independent tester: each used to end in SIGSEGV.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-CC="${CC:-cc}"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
 $CC -std=c11 -O2 -Wall -Wextra -shared -fPIC -I"$T/include" \
 	-o "$t/libreg.so" "$T/tests/prog/reg_unmapped_lib.c" \
 	-L"$B" -lpmalloc || exit 1
 $CC -std=c11 -O2 -Wall -Wextra -I"$T/include" -o "$t/prog" \
 	"$T/tests/prog/reg_unmapped.c" -L"$B" -lpmalloc -Wl,-rpath,"$B" \
 	-ldl || exit 1
-fail=0
 case_() { # NAME WANT ARGS...: must exit 0 and print rc=WANT...
 	name=$1 want=$2
 	shift 2
-	"$B/pmalloc" run -- "$t/prog" "$@" >"$t/out" 2>&1
+	pm_run "$t/prog" "$@" >"$t/out" 2>&1
 	rc=$?
 	if [ $rc -eq 0 ] && grep -q "^rc=$want" "$t/out"; then
 		echo "ok   $name: $(cat "$t/out")"
@@ -40,7 +34,7 @@ case_ dlclosed-library 0 dlclose "$t/libreg.so" "$t/a.ckpt"
 case_ munmapped-range 0 munmap "$t/b.ckpt"
 case_ register-unmapped -14 regbad 0x1000
 case_ register-readonly -14 regbad ro
-"$B/pmalloc" run -- "$t/prog" save "$t/c.ckpt" >"$t/out" 2>&1 &&
-	grep -q '^rc=0' "$t/out" || { echo "FAIL: save: $(cat "$t/out")"; exit 1; }
+pm_run "$t/prog" save "$t/c.ckpt" >"$t/out" 2>&1 &&
+	grep -q '^rc=0' "$t/out" || die "save: $(cat "$t/out")"
 case_ read-only-target -1004 ro "$t/c.ckpt"
 exit $fail

@@ -4,28 +4,24 @@
 # ignored by git) that a program can preload.  The clone is of the
 # committed tree, in a temporary directory (building in place would disturb
 # the working tree).
-top=${PMALLOC_TOP:-.}
-command -v clang >/dev/null 2>&1 || { echo "clang not installed"; exit 77; }
-command -v git >/dev/null 2>&1 || { echo "git not installed"; exit 77; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+. "$(dirname "$0")/lib.sh"
+command -v clang >/dev/null 2>&1 || skip "clang not installed"
+command -v git >/dev/null 2>&1 || skip "git not installed"
 
-git clone -q "$top" "$tmp/src" || { echo "git clone failed"; exit 1; }
-cd "$tmp/src" || exit 1
+git clone -q "$T" "$t/src" || { echo "git clone failed"; exit 1; }
+cd "$t/src" || exit 1
 [ -f build.sh ] || { echo "no build.sh in the committed tree"; exit 1; }
 # make check's CC and make flags must not leak in: build.sh picks clang
-if ! (unset CC MAKEFLAGS MFLAGS MAKELEVEL; sh ./build.sh) >"$tmp/build.log" 2>&1; then
-	tail -n 30 "$tmp/build.log"; echo "FAIL: build.sh"; exit 1
+if ! (unset CC MAKEFLAGS MFLAGS MAKELEVEL; sh ./build.sh) >"$t/build.log" 2>&1; then
+	tail -n 30 "$t/build.log"; echo "FAIL: build.sh"; exit 1
 fi
-tail -n 2 "$tmp/build.log"
-if grep -i 'warning:' "$tmp/build.log"; then
+tail -n 2 "$t/build.log"
+if grep -i 'warning:' "$t/build.log"; then
 	bad "clang warnings in the build"
 fi
 [ -f libmalloc.so ] && [ ! -L libmalloc.so ] ||
 	bad "./libmalloc.so is missing or a symlink"
-grep -q "$tmp/src/libmalloc.so" "$tmp/build.log" ||
+grep -q "$t/src/libmalloc.so" "$t/build.log" ||
 	bad "build.sh does not say where libmalloc.so is"
 if command -v readelf >/dev/null 2>&1; then
 	readelf -p .comment libmalloc.so 2>/dev/null | grep -q clang ||
@@ -35,7 +31,7 @@ if command -v readelf >/dev/null 2>&1; then
 fi
 [ -z "$(git status --porcelain)" ] ||
 	bad "the build left untracked or changed files: $(git status --porcelain)"
-out=$(LD_PRELOAD="$tmp/src/libmalloc.so" sh -c 'echo preloaded' 2>&1)
+out=$(LD_PRELOAD="$t/src/libmalloc.so" sh -c 'echo preloaded' 2>&1)
 case "$out" in
 *preloaded*) echo "$out" | head -n 3 ;;
 *) bad "a program under LD_PRELOAD=libmalloc.so: $out" ;;

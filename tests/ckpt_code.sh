@@ -3,25 +3,20 @@
 # PCRE2's JIT makes) comes back with a restore, at its address and with
 # its protection, three times in a row (tests/prog/jit_code.c); a restore
 # over a range the process already uses is refused and loses nothing.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fail=0
-"${CC:-cc}" -O2 -I"$T/include" -o "$t/jit" "$T/tests/prog/jit_code.c" \
-	-L"$B" -lpmalloc -Wl,-rpath,"$B" || exit 1
+. "$(dirname "$0")/lib.sh"
+build_c "$t/jit" "$T/tests/prog/jit_code.c"
 
-addr=$("$B/pmalloc" run -- "$t/jit" setup "$t/j") || { echo "FAIL: setup"; exit 1; }
+# setup prints the address of its code; each verify restores, checks,
+# and checkpoints to the next file
+zdtm_self "$t/jit" "$t/j" 3
+addr=$(cat "$t/setup.out")
+[ -n "$addr" ] || die "setup printed no address"
 "$B/pmalloc" info "$t/j" | grep -q " code .* rwx$" ||
-	{ echo "FAIL: no rwx code section in the file"; fail=1; }
+	bad "no rwx code section in the file"
 "$B/pmalloc" info "$t/j" | grep -q " code .* r-x$" ||
-	{ echo "FAIL: no r-x code section in the file"; fail=1; }
-"$B/pmalloc" run -- "$t/jit" verify "$t/j" || fail=1
-"$B/pmalloc" run -- "$t/jit" verify "$t/j.next" || fail=1
-"$B/pmalloc" run -- "$t/jit" verify "$t/j.next.next" || fail=1
+	bad "no r-x code section in the file"
 "$B/pmalloc" verify "$t/j.next.next.next" || fail=1
-"$B/pmalloc" run -- "$t/jit" conflict "$t/j" "$addr" || fail=1
+pm_run "$t/jit" conflict "$t/j" "$addr" || fail=1
 
 # A file whose code section cannot be mapped back (past the end of user
 # space; or on top of another code section), checksums made right: the
@@ -63,17 +58,17 @@ PY
 # (pmalloc verify too); one past the end of user space only by a restore.
 for how in "1 7ffffffff000" "1 same-as:0"; do
 	cp "$t/j" "$t/bad"
-	patch "$t/bad" $how || { echo "FAIL: cannot patch"; fail=1; continue; }
+	patch "$t/bad" $how || { bad "cannot patch"; continue; }
 	if [ "${how#*same-as}" != "$how" ]; then
 		"$B/pmalloc" verify "$t/bad" >"$t/err" &&
-			{ echo "FAIL: overlapping code sections verify"; fail=1; }
+			bad "overlapping code sections verify"
 		grep -q "overlaps another section" "$t/err" ||
-			{ echo "FAIL: verify: $(cat "$t/err")"; fail=1; }
+			bad "verify: $(cat "$t/err")"
 	else
-		"$B/pmalloc" verify "$t/bad" >/dev/null ||
-			{ echo "FAIL: patched file not sound"; fail=1; }
+		pm_verify "$t/bad" ||
+			bad "patched file not sound"
 	fi
-	"$B/pmalloc" run -- "$t/jit" verify "$t/bad" 2>"$t/err"
+	pm_run "$t/jit" verify "$t/bad" 2>"$t/err"
 	rc=$?
 	cat "$t/err"
 	if [ $rc -ne 1 ] || ! grep -q "code.*\(cannot\|overlaps\)" "$t/err"; then

@@ -3,13 +3,9 @@
 # ten times each: every checkpoint succeeds (no writer takes another's
 # live temp for stale: each holds a lock on its own), the file verifies,
 # and no temp file is left.
-set -u
-B="$PMALLOC_BUILD"
+. "$(dirname "$0")/lib.sh"
 prog="$B/tests/ckpt_fault"
 [ -x "$prog" ] || { echo "missing $prog"; exit 1; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fail=0
 for p in 1 2 3 4; do
 	(
 		i=0
@@ -22,7 +18,7 @@ done
 wait
 ok=$(cat "$t"/r? | grep -c '^0$')
 [ "$ok" -eq 40 ] || { echo "FAIL: $ok of 40 checkpoints returned 0:"; cat "$t"/r? | sort | uniq -c; fail=1; }
-"$B/pmalloc" verify "$t/state.ckpt" >/dev/null || { echo "FAIL: the file does not verify"; fail=1; }
+pm_verify "$t/state.ckpt" || bad "the file does not verify"
 left=$(ls -a "$t" | grep -c '\.tmp\.')
 [ "$left" -eq 0 ] || { echo "FAIL: $left temp files left"; ls -la "$t"; fail=1; }
 [ $fail -eq 0 ] && echo ok

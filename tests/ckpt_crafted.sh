@@ -10,28 +10,22 @@
 # heap checker still work).  `victim good` restores the untouched file (the
 # control case).  One line per case; the ACCEPTED ones are listed at the
 # end.  The trust rules tested are in docs/FORMAT.md.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-CC="${CC:-cc}"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
 $CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$t/craft" \
 	"$T/tests/prog/craft.c" "$T/src/crc32c.c" || exit 1
 $CC -std=c11 -O2 -Wall -Wextra -I"$T/include" -Wl,-z,lazy -o "$t/victim" \
 	"$T/tests/prog/victim.c" -L"$B" -lpmalloc -Wl,-rpath,"$B" || exit 1
 
-run() { "$B/pmalloc" run -- "$t/victim" "$@"; }
-run setup "$t/v.ckpt" >"$t/addr" || { echo "FAIL: setup"; exit 1; }
+run() { pm_run "$t/victim" "$@"; }
+run setup "$t/v.ckpt" >"$t/addr" || die "setup"
 # a heap whose used extent spans more than 2 x 40000 pages
-run setup "$t/big.ckpt" 330 >/dev/null || { echo "FAIL: setup big"; exit 1; }
+run setup "$t/big.ckpt" 330 >/dev/null || die "setup big"
 cat "$t/addr"
 a() { awk -v k="$1" '$1 == k { print $2 }' "$t/addr"; }
 base=$(a base)
 minaddr=$(cat /proc/sys/vm/mmap_min_addr 2>/dev/null || echo 4096)
 minaddr=$(printf '0x%x' $(( minaddr > 4096 ? minaddr - 4096 : 0 )))
 M=0x4141414141414140 # the marker a crafted word carries
-fail=0
 accepted=""
 
 # sec_index KIND: the first section of that kind
@@ -71,11 +65,11 @@ case_() {
 craft() { # EDIT ARGS... -> $t/c.ckpt, from $SRC (default v.ckpt)
 	rm -f "$t/c.ckpt"
 	"$t/craft" "${SRC:-$t/v.ckpt}" "$t/c.ckpt" "$@" ||
-		{ echo "FAIL: craft $*"; fail=1; }
+		bad "craft $*"
 }
 craft2() { # EDIT ARGS... applied to $t/c.ckpt
 	"$t/craft" "$t/c.ckpt" "$t/c2.ckpt" "$@" && mv "$t/c2.ckpt" "$t/c.ckpt" ||
-		{ echo "FAIL: craft $*"; fail=1; }
+		bad "craft $*"
 }
 
 # the control: the file as written, and once through the editor unchanged
@@ -148,7 +142,7 @@ case_ root-outside "$t/c.ckpt"
 # a chunk's size word: refused, or met at free time with one line and
 # SIGABRT (not a crash, not silence)
 craft poke "$(printf '0x%x' $(( $(a node) - 8 )))" 0x40000003
-"$B/pmalloc" run -- "$t/victim" chunk "$t/c.ckpt" >"$t/out" 2>"$t/err"
+pm_run "$t/victim" chunk "$t/c.ckpt" >"$t/out" 2>"$t/err"
 rc=$?
 grep -v '^Aborted' "$t/err" >"$t/err1" # the shell's own report, if there
 if [ $rc -eq 0 ] || { [ $rc -eq 134 ] && [ "$(wc -l <"$t/err1")" -eq 1 ] &&
@@ -161,7 +155,7 @@ else
 fi
 
 # ... and with the full walk (PM_RESTORE_CHECK_HEAP), refused up front
-if "$B/pmalloc" run -- "$t/victim" chunkwalk "$t/c.ckpt" >"$t/out" 2>&1 &&
+if pm_run "$t/victim" chunkwalk "$t/c.ckpt" >"$t/out" 2>&1 &&
 	grep -q '^restore: -1001 ' "$t/out"; then
 	echo "ok   chunk-size-walked: $(grep '^restore:' "$t/out")"
 else

@@ -4,42 +4,38 @@
 # target must remove it before it reserves space, and succeed.  (The
 # cleanup used to run only after a good checkpoint: every later one failed
 # with ENOSPC.)  Needs root to mount a tmpfs; skips (77) otherwise.
-set -u
-B="$PMALLOC_BUILD"
+. "$(dirname "$0")/lib.sh"
 shim="$B/tests/iofault.so"
 prog="$B/tests/ckpt_fault"
 [ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
-mnt=$(mktemp -d /tmp/pmenospck.XXXXXX)
-cleanup() { umount "$mnt" 2>/dev/null; rmdir "$mnt"; }
-trap cleanup EXIT
+mnt=$t/mnt
+mkdir "$mnt" || exit 1
 # room for two files (old and new exist together until the rename), not
 # three: about 1.6 MiB each
-if ! mount -t tmpfs -o size=4000k tmpfs "$mnt" 2>/dev/null; then
-	echo "cannot mount a tmpfs here (not root?)"
-	exit 77
-fi
-fail=0
+mount -t tmpfs -o size=4000k tmpfs "$mnt" 2>/dev/null ||
+	skip "cannot mount a tmpfs here (not root?)"
+at_exit 'umount "$mnt" 2>/dev/null'
 f="$mnt/state.ckpt"
 rc=$("$prog" "$f" | sed -n 1p)
-[ "$rc" = 0 ] || { echo "FAIL: first checkpoint returned '$rc'"; exit 1; }
+[ "$rc" = 0 ] || die "first checkpoint returned '$rc'"
 size=$(stat -c %s "$f")
 # a writer killed at its fsync: its temp holds the whole file's space
 IOFAULT_MODE=kill IOFAULT_LABEL=fsync-T LD_PRELOAD="$shim" "$prog" "$f" \
 	>/dev/null 2>&1
 st=$?
-[ $st -eq 137 ] || { echo "FAIL: the faulted writer exited $st, expected 137"; fail=1; }
+[ $st -eq 137 ] || bad "the faulted writer exited $st, expected 137"
 left=$(ls -a "$mnt" | grep -c '^\.state\.ckpt\.tmp\.')
 [ "$left" -eq 1 ] || { echo "FAIL: $left temp files after the kill, expected 1"; ls -la "$mnt"; fail=1; }
 free=$(df -B1 --output=avail "$mnt" | tail -n 1)
 echo "file $size bytes, free after the kill $free"
-[ "$free" -lt "$size" ] || { echo "FAIL: the disk is not full enough ($free >= $size)"; fail=1; }
+[ "$free" -lt "$size" ] || bad "the disk is not full enough ($free >= $size)"
 # the next checkpoints succeed, and again
 for i in 1 2; do
 	out=$("$prog" "$f" 2>&1)
 	rc=$(echo "$out" | sed -n 1p)
-	[ "$rc" = 0 ] || { echo "FAIL: checkpoint $i after the kill returned '$rc', expected 0: $out"; fail=1; }
+	[ "$rc" = 0 ] || bad "checkpoint $i after the kill returned '$rc', expected 0: $out"
 done
-"$B/pmalloc" verify "$f" >/dev/null || { echo "FAIL: $f does not verify"; fail=1; }
+pm_verify "$f" || bad "$f does not verify"
 left=$(ls -a "$mnt" | grep -c '\.tmp\.')
 [ "$left" -eq 0 ] || { echo "FAIL: $left temp files left"; ls -la "$mnt"; fail=1; }
 [ $fail -eq 0 ] && echo ok

@@ -6,17 +6,13 @@
 # that the kernel refuses the writes and raises SIGXFSZ: it must be
 # consumed, and the caller's signal mask restored; and a SIGXFSZ that was
 # pending (blocked) before the checkpoint must still be pending after it.
-set -u
-B="$PMALLOC_BUILD"
+. "$(dirname "$0")/lib.sh"
 shim="$B/tests/iofault.so"
 prog="$B/tests/ckpt_fault"
 [ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
 f="$t/state.ckpt"
-fail=0
 rc=$("$prog" "$f" | sed -n 1p)
-[ "$rc" = 0 ] || { echo "FAIL: first checkpoint returned '$rc'"; exit 1; }
+[ "$rc" = 0 ] || die "first checkpoint returned '$rc'"
 cp "$f" "$t/ref"
 # 100 blocks (512 or 1024 bytes, as the shell counts): far below 1.5 MiB
 check() { # name, expected "xfsz P B" line, command...
@@ -24,13 +20,13 @@ check() { # name, expected "xfsz P B" line, command...
 	shift 2
 	(ulimit -f 100 && exec "$@") >"$t/out" 2>"$t/err"
 	st=$?
-	[ $st -eq 0 ] || { echo "FAIL: $name: exit $st, expected 0 (153: killed by SIGXFSZ)"; fail=1; }
+	[ $st -eq 0 ] || bad "$name: exit $st, expected 0 (153: killed by SIGXFSZ)"
 	rc=$(sed -n 1p "$t/out")
-	[ "$rc" = -27 ] || { echo "FAIL: $name: returned '$rc', expected -27 (-EFBIG): $(cat "$t/err")"; fail=1; }
+	[ "$rc" = -27 ] || bad "$name: returned '$rc', expected -27 (-EFBIG): $(cat "$t/err")"
 	sig=$(sed -n 2p "$t/out")
-	[ "$sig" = "$want" ] || { echo "FAIL: $name: '$sig' after the checkpoint, expected '$want'"; fail=1; }
-	cmp -s "$t/ref" "$f" || { echo "FAIL: $name: previous file changed"; fail=1; }
-	"$B/pmalloc" verify "$f" >/dev/null || { echo "FAIL: $name: previous file does not verify"; fail=1; }
+	[ "$sig" = "$want" ] || bad "$name: '$sig' after the checkpoint, expected '$want'"
+	cmp -s "$t/ref" "$f" || bad "$name: previous file changed"
+	pm_verify "$f" || bad "$name: previous file does not verify"
 	left=$(ls -a "$t" | grep -c '\.tmp\.')
 	[ "$left" -eq 0 ] || { echo "FAIL: $name: $left temp files left"; ls -la "$t"; fail=1; }
 	echo "$name: $rc, $sig: $(cat "$t/err")"
@@ -44,6 +40,6 @@ check "kernel refusal, SIGXFSZ pending before" "xfsz 1 1" \
 unset IOFAULT_MODE IOFAULT_LABEL
 # without the limit it works again
 rc=$("$prog" "$f" | sed -n 1p)
-[ "$rc" = 0 ] || { echo "FAIL: checkpoint without the limit returned '$rc'"; fail=1; }
+[ "$rc" = 0 ] || bad "checkpoint without the limit returned '$rc'"
 [ $fail -eq 0 ] && echo ok
 exit $fail

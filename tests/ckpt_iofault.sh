@@ -13,23 +13,17 @@
 #   - the file at the target verifies; no temp file is left (after a kill
 #     the next checkpoint removes it);
 #   - a second checkpoint in the same process, unfaulted, succeeds.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
 shim="$B/tests/iofault.so"
 prog="$B/tests/ckpt_fault" # both from tests/extra.mk
 [ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
 d="$t/d"
 mkdir "$d"
 f="$d/state.ckpt"
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 
 out=$("$prog" "$f" | sed -n 1p)
 [ "$out" = 0 ] || { echo "first checkpoint returned '$out'"; exit 1; }
-"$B/pmalloc" verify "$f" >/dev/null || { echo "first file bad"; exit 1; }
+pm_verify "$f" || { echo "first file bad"; exit 1; }
 
 temps() { ls -a "$d" | grep -c '^\.state\.ckpt\.tmp\.'; }
 injected=0
@@ -64,7 +58,7 @@ for mode in eio enospc kill short shortfull stale; do
 			else
 				cmp -s "$t/ref" "$f" && bad "$what: killed after the rename (call $rename_n), but the file is the old one"
 			fi
-			"$B/pmalloc" verify "$f" >/dev/null ||
+			pm_verify "$f" ||
 				bad "$what: $f does not verify"
 			# the next checkpoint cleans up after the dead writer
 			out=$("$prog" "$f" | sed -n 1p)
@@ -102,13 +96,13 @@ for mode in eio enospc kill short shortfull stale; do
 			grep -q 'directory' "$t/err" || bad "$what: message: $(cat "$t/err")"
 			cmp -s "$t/ref" "$f" && bad "$what: PM_EDIRSYNC but the file is the old one" ;;
 		esac
-		"$B/pmalloc" verify "$f" >/dev/null || bad "$what: $f does not verify"
+		pm_verify "$f" || bad "$what: $f does not verify"
 		[ $mode = stale ] && rm -f "$d/$stale"
 		left=$(temps)
 		[ "$left" -eq 0 ] || { bad "$what: $left temp files left:"; ls -a "$d"; }
 		rc2=$(sed -n 2p "$t/out")
 		[ "$rc2" = 0 ] || bad "$what: the next checkpoint returned '$rc2', expected 0"
-		"$B/pmalloc" verify "$d/next.ckpt" >/dev/null ||
+		pm_verify "$d/next.ckpt" ||
 			bad "$what: the next checkpoint does not verify"
 		n=$((n + 1))
 	done

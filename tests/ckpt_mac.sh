@@ -7,25 +7,11 @@
 # the MAC; a key file readable by others is refused (-EACCES); pm_key_set
 # sets and clears; with libpmalloc.a linked in, the key is not in the
 # file; pmalloc info/verify report and check the MAC; the parser's rules.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fail=0
-cc=${CC:-cc}
-$cc -O2 -I"$T/include" -o "$t/ms" "$T/tests/prog/mac_state.c" \
-	-L"$B" -lpmalloc -Wl,-rpath,"$B" || exit 1
-$cc -std=c11 -D_GNU_SOURCE -O2 -I"$T/src" -I"$T/include" -o "$t/tamper" \
+. "$(dirname "$0")/lib.sh"
+build_c "$t/ms" "$T/tests/prog/mac_state.c"
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -I"$T/src" -I"$T/include" -o "$t/tamper" \
 	"$T/tests/prog/ckpt_tamper.c" "$T/src/crc32c.c" || exit 1
-run() { "$B/pmalloc" run -- "$t/ms" "$@"; }
-# expect WHAT PATTERN OUTPUT
-expect() {
-	case "$3" in
-	$2) ;;
-	*) echo "FAIL: $1: got [$3], want [$2]"; fail=1 ;;
-	esac
-}
+run() { pm_run "$t/ms" "$@"; }
 
 head -c 32 /dev/urandom >"$t/k1"
 head -c 32 /dev/urandom >"$t/k2"
@@ -51,8 +37,8 @@ expect "no MAC, key set" "refused -1010 *has no MAC and a key is configured*aliv
 
 cp "$t/f1.ckpt" "$t/ft.ckpt"
 "$t/tamper" "$t/ft.ckpt" MARKER-original MARKER-tampered >/dev/null || fail=1
-"$B/pmalloc" verify "$t/ft.ckpt" >/dev/null ||
-	{ echo "FAIL: the changed file's crcs do not hold"; fail=1; }
+pm_verify "$t/ft.ckpt" ||
+	bad "the changed file's crcs do not hold"
 out=$(PMALLOC_KEY_FILE="$t/k1" run check "$t/ft.ckpt")
 expect "changed heap byte, key" "refused -1010 *alive 0" "$out"
 out=$(run check "$t/ft.ckpt")
@@ -60,7 +46,7 @@ expect "changed heap byte, no key" "ok MARKER-tampered 42*" "$out"
 
 out=$(PMALLOC_KEY_FILE="$t/k644" run make "$t/fx.ckpt")
 expect "key file 0644, checkpoint" "refused -13 *mode 0644*" "$out"
-[ -e "$t/fx.ckpt" ] && { echo "FAIL: file written with a refused key"; fail=1; }
+[ -e "$t/fx.ckpt" ] && bad "file written with a refused key"
 out=$(PMALLOC_KEY_FILE="$t/k644" run check "$t/f1.ckpt")
 expect "key file 0644, restore" "refused -13 *mode 0644*alive 0" "$out"
 out=$(PMALLOC_KEY_FILE="$t/missing" run check "$t/f1.ckpt")
@@ -77,7 +63,7 @@ out=$("$B/pmalloc" verify --key "$t/klong" "$t/keyed.ckpt")
 expect "200-byte key" "*ok*MAC verified" "$out"
 # PMALLOC_KEY_FILE is not read at start-up: a bad one harms no program
 # that never checkpoints
-out=$(PMALLOC_KEY_FILE="$t/k644" "$B/pmalloc" run -- true && echo fine)
+out=$(PMALLOC_KEY_FILE="$t/k644" pm_run true && echo fine)
 expect "start-up" "fine" "$out"
 
 out=$("$B/pmalloc" info "$t/f1.ckpt" | grep '^MAC:')
@@ -91,26 +77,25 @@ expect "verify, env key" "*ok*MAC verified" "$out"
 out=$("$B/pmalloc" verify --key "$t/k1" "$t/f1.ckpt")
 expect "verify --key" "*ok*MAC verified" "$out"
 out=$("$B/pmalloc" verify --key "$t/k2" "$t/f1.ckpt") &&
-	{ echo "FAIL: verify with another key succeeded"; fail=1; }
+	bad "verify with another key succeeded"
 expect "verify, another key" "*authentication failed*" "$out"
 out=$("$B/pmalloc" verify --key "$t/k1" "$t/f0.ckpt" "$t/ft.ckpt") &&
-	{ echo "FAIL: verify of unauthenticated files succeeded"; fail=1; }
+	bad "verify of unauthenticated files succeeded"
 expect "verify, no MAC and changed" "*f0.ckpt*no MAC*ft.ckpt*does not match*" "$out"
 out=$("$B/pmalloc" verify --key "$t/k644" "$t/f1.ckpt" 2>&1) &&
-	{ echo "FAIL: verify with a 0644 key file succeeded"; fail=1; }
+	bad "verify with a 0644 key file succeeded"
 expect "verify --key 0644" "*mode 0644*" "$out"
 
 # libpmalloc.a linked into the program: the key (in pmalloc's own state,
 # inside the executable's data) must not reach the file
-$cc -O2 -pthread -I"$T/include" -o "$t/sta" "$T/tests/prog/mac_state.c" \
-	"$B/libpmalloc.a" || exit 1
+build_static "$t/sta" "$T/tests/prog/mac_state.c"
 printf 'KEY-MARKER-%s' 0123456789abcdef >"$t/kmark"
 chmod 600 "$t/kmark"
-run_sta() { setarch "$(uname -m)" -R "$t/sta" "$@"; }
+run_sta() { norand "$t/sta" "$@"; }
 out=$(PMALLOC_KEY_FILE="$t/kmark" run_sta make "$t/fs.ckpt")
 expect "static, make" "made" "$out"
 n=$(grep -c KEY-MARKER "$t/fs.ckpt")
-[ "$n" = 0 ] || { echo "FAIL: the key is in the file ($n matches)"; fail=1; }
+[ "$n" = 0 ] || bad "the key is in the file ($n matches)"
 out=$(PMALLOC_KEY_FILE="$t/kmark" run_sta check "$t/fs.ckpt")
 expect "static, same key" "ok MARKER-original 42*alive 0" "$out"
 out=$(PMALLOC_KEY_FILE="$t/k1" run_sta check "$t/fs.ckpt")
@@ -124,7 +109,7 @@ hdr() { # NAME FILE OFF BYTE: must be refused as corrupt
 	cp "$2" "$t/h.ckpt"
 	"$t/tamper" "$t/h.ckpt" --header $3 $4 || fail=1
 	out=$("$B/pmalloc" verify "$t/h.ckpt") &&
-		{ echo "FAIL: $1 accepted"; fail=1; }
+		bad "$1 accepted"
 	expect "$1" "*corrupt*flags*" "$out"
 }
 hdr "flags 2" "$t/f1.ckpt" 16 2
@@ -136,8 +121,8 @@ hdr "last reserved byte" "$t/f1.ckpt" 251 1
 # a flipped MAC byte: sound to the parser, refused with the key
 cp "$t/f1.ckpt" "$t/h.ckpt"
 "$t/tamper" "$t/h.ckpt" --header 183 ^1 || fail=1
-"$B/pmalloc" verify "$t/h.ckpt" >/dev/null ||
-	{ echo "FAIL: a changed MAC is not sound to the parser"; fail=1; }
+pm_verify "$t/h.ckpt" ||
+	bad "a changed MAC is not sound to the parser"
 out=$(PMALLOC_KEY_FILE="$t/k1" run check "$t/h.ckpt")
 expect "changed MAC byte" "refused -1010 *alive 0" "$out"
 exit $fail

@@ -6,23 +6,16 @@
 # else, plus temps of the new shape.  The checkpoint still succeeds, writes
 # nothing through a link, and leaves the squatters' files of a live pid
 # alone.
-set -u
-B="$PMALLOC_BUILD"
+. "$(dirname "$0")/lib.sh"
 prog="$B/tests/ckpt_fault"
 [ -x "$prog" ] || { echo "missing $prog"; exit 1; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
 chmod 755 "$t"
 d="$t/shared"
 mkdir "$d"
 chmod 1777 "$d"
 echo "victim's data" >"$t/victim"
 cp "$t/victim" "$t/victim.ref"
-other=
-if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-	other="setpriv --reuid=65534 --regid=65534 --clear-groups"
-fi
-fail=0
+other=$NOBODY # the squatter: another user when there is one
 # the squatter knows the pid: the shell below execs the writer
 cat >"$t/squat.sh" <<'EOS'
 d=$1 pid=$2
@@ -40,9 +33,9 @@ EOS
 out=$(sh -c '$1 sh "$2" "$3" $$ && exec "$4" "$3/state.ckpt"' sh "$other" \
 	"$t/squat.sh" "$d" "$prog" 2>&1)
 rc=$(echo "$out" | sed -n 1p)
-[ "$rc" = 0 ] || { echo "FAIL: checkpoint among squatted names returned '$rc', expected 0: $out"; fail=1; }
-"$B/pmalloc" verify "$d/state.ckpt" >/dev/null || { echo "FAIL: the file does not verify"; fail=1; }
-cmp -s "$t/victim" "$t/victim.ref" || { echo "FAIL: written through a link"; fail=1; }
+[ "$rc" = 0 ] || bad "checkpoint among squatted names returned '$rc', expected 0: $out"
+pm_verify "$d/state.ckpt" || bad "the file does not verify"
+cmp -s "$t/victim" "$t/victim.ref" || bad "written through a link"
 n=$(ls -a "$d" | grep -c '^\.state\.ckpt\.tmp\.')
 echo "$n squatted names left"
 # the old-shape names of a pid that was alive then (and is gone now) may
@@ -50,14 +43,14 @@ echo "$n squatted names left"
 [ "$n" -le 66 ] || { echo "FAIL: $n temp names, expected at most 66"; ls -la "$d"; fail=1; }
 if [ -n "$other" ]; then
 	o=$(stat -c %u "$d/.state.ckpt.tmp."*".1" | head -n 1)
-	[ "$o" = 65534 ] || { echo "FAIL: squatter's files owned by $o, expected 65534"; fail=1; }
+	[ "$o" = 65534 ] || bad "squatter's files owned by $o, expected 65534"
 fi
 # a second checkpoint (the squatters' pid is gone): still fine, the links
 # and the other user's files in the sticky directory stay or go, nothing
 # is written through them
 rc=$("$prog" "$d/state.ckpt" | sed -n 1p)
-[ "$rc" = 0 ] || { echo "FAIL: second checkpoint returned '$rc'"; fail=1; }
-cmp -s "$t/victim" "$t/victim.ref" || { echo "FAIL: written through a link"; fail=1; }
-"$B/pmalloc" verify "$d/state.ckpt" >/dev/null || { echo "FAIL: the file does not verify"; fail=1; }
+[ "$rc" = 0 ] || bad "second checkpoint returned '$rc'"
+cmp -s "$t/victim" "$t/victim.ref" || bad "written through a link"
+pm_verify "$d/state.ckpt" || bad "the file does not verify"
 [ $fail -eq 0 ] && echo ok
 exit $fail

@@ -8,76 +8,64 @@
 #     its effective user or root, even through its own pm_restore call.
 # Needs root (to chown and to make a setuid copy, then drop privileges with
 # setpriv); skips (77) otherwise.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-fail=0
-[ "$(id -u)" -eq 0 ] || { echo "not root: cannot test setuid"; exit 77; }
-command -v setpriv >/dev/null || { echo "no setpriv"; exit 77; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
+need_root "not root: cannot test setuid"
+[ -n "$NOBODY" ] || skip "no setpriv"
 chmod 755 "$t"
 mkdir "$t/user" && chown 65534:65534 "$t/user"
 # libpmalloc.a linked in (a setuid program ignores $ORIGIN); the kernel
 # randomises a setuid program's layout whatever personality says, so the
 # program restores with PM_RESTORE_ALLOW_MOVED: layout is not tested here
-"${CC:-cc}" -O2 -no-pie -I"$T/include" -o "$t/trust" \
+"$CC" -O2 -no-pie -I"$T/include" -o "$t/trust" \
 	"$T/tests/prog/trust.c" "$B/libpmalloc.a" -pthread || exit 1
 chmod 755 "$t/trust"
-as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-
-expect() { # WHAT WANT GOT
-	case "$3" in
-	*"$2"*) echo "ok: $1" ;;
-	*) echo "FAIL: $1: want '$2', got '$3'"; fail=1 ;;
-	esac
-}
+as_user() { $NOBODY "$@"; }
 
 # files: one of root's, one of the user's, a group-writable one
-"$t/trust" save "$t/root.ckpt" >/dev/null || { echo "FAIL: save"; exit 1; }
+"$t/trust" save "$t/root.ckpt" >/dev/null || die "save"
 as_user "$t/trust" save "$t/user/user.ckpt" >/dev/null ||
-	{ echo "FAIL: save as user"; exit 1; }
+	die "save as user"
 cp "$t/root.ckpt" "$t/gw.ckpt"; chmod 664 "$t/gw.ckpt"
 cp "$t/root.ckpt" "$t/ow.ckpt"; chmod 606 "$t/ow.ckpt"
-expect "the writer leaves a 0600 file" "-rw-------" \
+expect_has "the writer leaves a 0600 file" "-rw-------" \
 	"$(ls -l "$t/root.ckpt")"
 chmod 644 "$t/root.ckpt"
 
 # an ordinary program: the owner and the mode decide
-expect "root restores its own file" "rc=0 secret=4242" \
+expect_has "root restores its own file" "rc=0 secret=4242" \
 	"$("$t/trust" restore "$t/root.ckpt")"
-expect "the user restores their own file" "rc=0 secret=4242" \
+expect_has "the user restores their own file" "rc=0 secret=4242" \
 	"$(as_user "$t/trust" restore "$t/user/user.ckpt")"
-expect "the user restores root's file" "rc=0 secret=4242" \
+expect_has "the user restores root's file" "rc=0 secret=4242" \
 	"$(as_user "$t/trust" restore "$t/root.ckpt")"
-expect "root refuses the user's file" "rc=-1011 secret=-1 msg=the file is owned by uid 65534" \
+expect_has "root refuses the user's file" "rc=-1011 secret=-1 msg=the file is owned by uid 65534" \
 	"$("$t/trust" restore "$t/user/user.ckpt")"
-expect "group-writable refused" "rc=-1011 secret=-1 msg=the file is writable by its group" \
+expect_has "group-writable refused" "rc=-1011 secret=-1 msg=the file is writable by its group" \
 	"$("$t/trust" restore "$t/gw.ckpt")"
-expect "other-writable refused" "rc=-1011 secret=-1 msg=the file is writable by others" \
+expect_has "other-writable refused" "rc=-1011 secret=-1 msg=the file is writable by others" \
 	"$("$t/trust" restore "$t/ow.ckpt")"
-expect "PM_RESTORE_ANY_OWNER opts out" "rc=0 secret=4242" \
+expect_has "PM_RESTORE_ANY_OWNER opts out" "rc=0 secret=4242" \
 	"$("$t/trust" restore-any "$t/user/user.ckpt")"
-expect "PMALLOC_TRUST_ANY_OWNER=1 opts out" "rc=0 secret=4242" \
+expect_has "PMALLOC_TRUST_ANY_OWNER=1 opts out" "rc=0 secret=4242" \
 	"$(PMALLOC_TRUST_ANY_OWNER=1 "$t/trust" restore "$t/gw.ckpt")"
-expect "PMALLOC_RESTORE works in an ordinary program" "restored=1 base=default secret=4242" \
+expect_has "PMALLOC_RESTORE works in an ordinary program" "restored=1 base=default secret=4242" \
 	"$(PMALLOC_RESTORE="$t/root.ckpt" PMALLOC_ALLOW_MOVED=1 "$t/trust" state)"
-expect "PMALLOC_RESTORE of a foreign file refused" "restored=0" \
+expect_has "PMALLOC_RESTORE of a foreign file refused" "restored=0" \
 	"$(PMALLOC_RESTORE="$t/user/user.ckpt" "$t/trust" state 2>"$t/err")"
-expect "... with the reason on stderr" "not from a trusted writer" "$(cat "$t/err")"
+expect_has "... with the reason on stderr" "not from a trusted writer" "$(cat "$t/err")"
 
 # the setuid copy, run by the user
 cp "$t/trust" "$t/suid"; chown 0:0 "$t/suid"; chmod 4755 "$t/suid"
 out=$(as_user env PMALLOC_RESTORE="$t/user/user.ckpt" \
 	PMALLOC_TRUST_ANY_OWNER=1 PMALLOC_BASE=0x300000000 PMALLOC_STATS=1 \
 	"$t/suid" state 2>"$t/err")
-expect "setuid: PMALLOC_RESTORE/BASE ignored" "restored=0 base=default secret=-1" "$out"
+expect_has "setuid: PMALLOC_RESTORE/BASE ignored" "restored=0 base=default secret=-1" "$out"
 if [ -s "$t/err" ]; then
 	echo "FAIL: setuid program printed on stderr (PMALLOC_STATS honoured?):"
 	cat "$t/err"; fail=1
 fi
-expect "setuid: the user's file refused by pm_restore" "rc=-1011 secret=-1 msg=the file is owned by uid 65534, not by uid 0" \
+expect_has "setuid: the user's file refused by pm_restore" "rc=-1011 secret=-1 msg=the file is owned by uid 65534, not by uid 0" \
 	"$(as_user env PMALLOC_TRUST_ANY_OWNER=1 "$t/suid" restore "$t/user/user.ckpt")"
-expect "setuid: root's file accepted" "rc=0 secret=4242" \
+expect_has "setuid: root's file accepted" "rc=0 secret=4242" \
 	"$(as_user "$t/suid" restore "$t/root.ckpt")"
 exit $fail

@@ -3,20 +3,14 @@
 # whose value points at a block the restore replaces takes the value the
 # checkpointed process had (NULL here), not a pointer into a block that now
 # holds someone else's data.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-cc=${CC:-cc}
-$cc -O2 -fPIC -shared -o "$t/libtsdlib.so" "$T/tests/prog/tsd_lib.c" \
+. "$(dirname "$0")/lib.sh"
+"$CC" -O2 -fPIC -shared -o "$t/libtsdlib.so" "$T/tests/prog/tsd_lib.c" \
 	-pthread || exit 1
-$cc -O2 -I"$T/include" -o "$t/tsd" "$T/tests/prog/tsd_main.c" \
+"$CC" -O2 -I"$T/include" -o "$t/tsd" "$T/tests/prog/tsd_main.c" \
 	-L"$t" -ltsdlib -L"$B" -lpmalloc -Wl,-rpath,"$t:$B" || exit 1
-fail=0
-out=$("$B/pmalloc" run -- "$t/tsd" setup "$t/f") || { echo "FAIL: setup: $out"; exit 1; }
+out=$(pm_run "$t/tsd" setup "$t/f") || die "setup: $out"
 echo "$out"
-out=$("$B/pmalloc" run -- "$t/tsd" restore "$t/f")
+out=$(pm_run "$t/tsd" restore "$t/f")
 echo "$out"
 case "$out" in
 *"before: MINE"*) ;;

@@ -6,12 +6,9 @@
 # becomes 0600 (owner rw added); a file another user planted at the path
 # gives 0600, not its read bits.  As root, setpriv(1) runs the checkpoints
 # as nobody; as another user, that user runs them.
-set -u
-B="$PMALLOC_BUILD"
+. "$(dirname "$0")/lib.sh"
 prog="$B/tests/ckpt_fault"
 [ -x "$prog" ] || { echo "missing $prog"; exit 1; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
 chmod 755 "$t"
 # copies the other user can reach whatever the build directory's modes
 # (the program finds the library through its rpath, $ORIGIN/..)
@@ -22,29 +19,28 @@ verify="$t/bin/pmalloc verify"
 d="$t/d"
 as=
 if [ "$(id -u)" -eq 0 ]; then
-	command -v setpriv >/dev/null || { echo "no setpriv"; exit 77; }
-	as="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	[ -n "$NOBODY" ] || skip "no setpriv"
+	as=$NOBODY
 	chown 65534:65534 "$d"
 fi
-fail=0
 f="$d/state.ckpt"
 ckpt() { # umask, file
 	$as sh -c 'umask $1 && exec "$2" "$3"' sh "$1" "$prog" "$2" >"$t/out" 2>&1
 	rc=$(sed -n 1p "$t/out")
-	[ "$rc" = 0 ] || { echo "FAIL: checkpoint under umask $1 returned '$rc': $(cat "$t/out")"; fail=1; }
+	[ "$rc" = 0 ] || bad "checkpoint under umask $1 returned '$rc': $(cat "$t/out")"
 }
 mode() { stat -c %a "$1"; }
 ckpt 0777 "$f"
 m=$(mode "$f")
-[ "$m" = 600 ] || { echo "FAIL: new file under umask 0777: mode $m, expected 600"; fail=1; }
-[ -n "$as" ] && { o=$(stat -c %u "$f"); [ "$o" = 65534 ] || { echo "FAIL: owner $o"; fail=1; }; }
-$as $verify "$f" >/dev/null || { echo "FAIL: the owner cannot verify the file"; fail=1; }
+[ "$m" = 600 ] || bad "new file under umask 0777: mode $m, expected 600"
+[ -n "$as" ] && { o=$(stat -c %u "$f"); [ "$o" = 65534 ] || bad "owner $o"; }
+$as $verify "$f" >/dev/null || bad "the owner cannot verify the file"
 for want in 644 640 400:600 604 664:644 606:604; do
 	set_m=${want%%:*} exp=${want#*:}
 	$as chmod "$set_m" "$f"
 	ckpt 0777 "$f"
 	m=$(mode "$f")
-	[ "$m" = "$exp" ] || { echo "FAIL: a $set_m target replaced under umask 0777: mode $m, expected $exp"; fail=1; }
+	[ "$m" = "$exp" ] || bad "a $set_m target replaced under umask 0777: mode $m, expected $exp"
 	echo "$set_m -> $m"
 done
 # a file another user planted at the path: its read bits are not kept
@@ -59,7 +55,7 @@ if [ -n "$as" ]; then
 fi
 ckpt 0022 "$d/other.ckpt"
 m=$(mode "$d/other.ckpt")
-[ "$m" = 600 ] || { echo "FAIL: new file under umask 0022: mode $m, expected 600"; fail=1; }
-$verify "$f" >/dev/null || { echo "FAIL: $f does not verify"; fail=1; }
+[ "$m" = 600 ] || bad "new file under umask 0022: mode $m, expected 600"
+$verify "$f" >/dev/null || bad "$f does not verify"
 [ $fail -eq 0 ] && echo ok
 exit $fail

@@ -3,11 +3,8 @@
 # reservation with one line saying so; bad PMALLOC_SIZE / PMALLOC_BASE
 # values are refused with one line naming the variable; PMALLOC_SIZE=16G
 # reserves more than the default.
-set -u
+. "$(dirname "$0")/lib.sh"
 L="$PMALLOC_BUILD/libpmalloc.so"
-fail=0
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
 
 # 1. ulimit -v: the program still runs, its heap is smaller, one line says so
 (ulimit -v 3000000 && LD_PRELOAD="$L" PMALLOC_STATS=1 sh -c 'echo ok' \

@@ -3,18 +3,14 @@
 # below; any missing or extra one fails, with the difference shown), every
 # function of include/pmalloc.h is among them, its SONAME is
 # libpmalloc.so.1 and it needs nothing but libc (ld-linux is acceptable).
-build=${PMALLOC_BUILD:-build}
-top=${PMALLOC_TOP:-.}
-lib=$build/libpmalloc.so
+. "$(dirname "$0")/lib.sh"
+lib=$B/libpmalloc.so
 for tool in nm readelf sort comm; do
-	command -v $tool >/dev/null 2>&1 || { echo "$tool not installed"; exit 77; }
+	command -v $tool >/dev/null 2>&1 || skip "$tool not installed"
 done
 [ -f "$lib" ] || { echo "no $lib"; exit 1; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail=0
 
-cat >"$tmp/want.list" <<'EOF'
+cat >"$t/want.list" <<'EOF'
 malloc
 free
 calloc
@@ -92,44 +88,44 @@ pm_heap_check
 pm_heap_info
 mm_store_heap_file
 EOF
-LC_ALL=C sort -u "$tmp/want.list" >"$tmp/want"
+LC_ALL=C sort -u "$t/want.list" >"$t/want"
 
 # the library's defined dynamic symbols, without version suffixes
 nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sed 's/@.*//' |
-	LC_ALL=C sort -u >"$tmp/have"
-[ -s "$tmp/have" ] || { echo "nm -D listed nothing for $lib"; exit 1; }
+	LC_ALL=C sort -u >"$t/have"
+[ -s "$t/have" ] || { echo "nm -D listed nothing for $lib"; exit 1; }
 
-missing=$(LC_ALL=C comm -23 "$tmp/want" "$tmp/have")
-extra=$(LC_ALL=C comm -13 "$tmp/want" "$tmp/have")
+missing=$(LC_ALL=C comm -23 "$t/want" "$t/have")
+extra=$(LC_ALL=C comm -13 "$t/want" "$t/have")
 if [ -n "$missing" ]; then
 	echo "missing exports:"; echo "$missing" | sed 's/^/  - /'; fail=1
 fi
 if [ -n "$extra" ]; then
 	echo "unexpected exports:"; echo "$extra" | sed 's/^/  + /'; fail=1
 fi
-[ -z "$missing$extra" ] && echo "exports: $(wc -l <"$tmp/have") symbols as intended"
+[ -z "$missing$extra" ] && echo "exports: $(wc -l <"$t/have") symbols as intended"
 
 # every function declared in the public header is in the list
 sed -n 's/^[a-z][a-z_ ]*[ *]\(pm_[a-z_0-9]*\)(.*/\1/p; s/^[a-z][a-z_ ]*[ *]\(mm_[a-z_0-9]*\)(.*/\1/p' \
-	"$top/include/pmalloc.h" | LC_ALL=C sort -u >"$tmp/header"
-[ -s "$tmp/header" ] || { echo "found no functions in pmalloc.h"; fail=1; }
-notlisted=$(LC_ALL=C comm -23 "$tmp/header" "$tmp/want")
+	"$T/include/pmalloc.h" | LC_ALL=C sort -u >"$t/header"
+[ -s "$t/header" ] || { echo "found no functions in pmalloc.h"; fail=1; }
+notlisted=$(LC_ALL=C comm -23 "$t/header" "$t/want")
 if [ -n "$notlisted" ]; then
 	echo "declared in pmalloc.h but not in this test's list:"
 	echo "$notlisted" | sed 's/^/  /'; fail=1
 fi
 
 # SONAME and dependencies
-readelf -d "$lib" >"$tmp/dyn" || { echo "readelf -d failed"; exit 1; }
-soname=$(sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p' "$tmp/dyn")
+readelf -d "$lib" >"$t/dyn" || { echo "readelf -d failed"; exit 1; }
+soname=$(sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p' "$t/dyn")
 if [ "$soname" != "libpmalloc.so.1" ]; then
 	echo "SONAME is '$soname', not libpmalloc.so.1"; fail=1
 fi
-sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' "$tmp/dyn" >"$tmp/needed"
-grep -qx 'libc.so.6' "$tmp/needed" || { echo "libc.so.6 is not NEEDED"; fail=1; }
-others=$(grep -vx -e 'libc.so.6' -e 'ld-linux[-a-z0-9_.]*\.so\.[0-9]*' "$tmp/needed")
+sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' "$t/dyn" >"$t/needed"
+grep -qx 'libc.so.6' "$t/needed" || { echo "libc.so.6 is not NEEDED"; fail=1; }
+others=$(grep -vx -e 'libc.so.6' -e 'ld-linux[-a-z0-9_.]*\.so\.[0-9]*' "$t/needed")
 if [ -n "$others" ]; then
 	echo "needs more than libc:"; echo "$others" | sed 's/^/  /'; fail=1
 fi
-echo "SONAME $soname, NEEDED: $(tr '\n' ' ' <"$tmp/needed")"
+echo "SONAME $soname, NEEDED: $(tr '\n' ' ' <"$t/needed")"
 exit $fail

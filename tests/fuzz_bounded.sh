@@ -6,12 +6,8 @@
 # when build/fuzz_parse was not built (clang without libFuzzer).  A
 # crasher is kept in $PMALLOC_BUILD/fuzz-findings/: move it to
 # fuzz/crashes/ with the fix.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
+. "$(dirname "$0")/lib.sh"
 [ -x "$B/fuzz_parse" ] || { echo "no $B/fuzz_parse (libFuzzer)"; exit 77; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
 mkdir -p "$t/corpus" "$B/fuzz-findings"
 cp "$T"/fuzz/corpus/* "$t/corpus/"
 "$B/fuzz_parse" -seed=1 -max_total_time="${FUZZ_TIME:-20}" -timeout=10 \

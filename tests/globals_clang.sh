@@ -3,14 +3,13 @@
 # program itself) built with clang: PIE, non-PIE, and lld with
 # --gc-sections (where the pm_persistent section is most at risk).
 # Skipped when clang is not installed.
-command -v clang >/dev/null 2>&1 || { echo "clang not installed"; exit 77; }
-top=${PMALLOC_TOP:-.}
-out=${PMALLOC_BUILD:-build}/tests/globals_clang
+. "$(dirname "$0")/lib.sh"
+command -v clang >/dev/null 2>&1 || skip "clang not installed"
+out=$B/tests/globals_clang
 mkdir -p "$out" || exit 1
-cd "$top" || exit 1
+cd "$T" || exit 1
 flags="-std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -Iinclude"
 srcs="tests/u_globals.c src/elfan.c src/spans.c src/register.c src/objects.c src/util.c src/os.c"
-fail=0
 run() { # name extra-flags
 	n=$1; shift
 	clang $flags "$@" -o "$out/u_globals_$n" $srcs ||

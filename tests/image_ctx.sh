@@ -8,16 +8,10 @@
 # copy grows the stack mapping).  Then the refusals: another environment
 # size (the stack top's strings move) and ASLR on; a refused run prints
 # "not resumed", computes normally and leaves the image alone.
-set -u
-B="$PMALLOC_BUILD"
+. "$(dirname "$0")/lib.sh"
 prog="$B/tests/image_stack"
 [ -x "$prog" ] || { echo "missing $prog"; exit 1; }
-norand() { setarch "$(uname -m)" -R "$@"; }
-norand true 2>/dev/null || { echo "setarch -R does not work here"; exit 77; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+norand true 2>/dev/null || skip "setarch -R does not work here"
 
 for n in 0 50 3000; do
 	img="$t/stack.$n"

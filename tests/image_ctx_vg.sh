@@ -6,9 +6,9 @@
 # stack-replacing test (image_ctx.sh) does not run under valgrind: its
 # client stack is not the [stack] mapping the program reads from
 # /proc/self/maps.  Skipped (77) without valgrind.
-B=${PMALLOC_BUILD:-build}
+. "$(dirname "$0")/lib.sh"
 prog=$B/tests/u_image_ctx
-command -v valgrind >/dev/null 2>&1 || { echo "valgrind not installed"; exit 77; }
+command -v valgrind >/dev/null 2>&1 || skip "valgrind not installed"
 [ -x "$prog" ] || { echo "no $prog (make check builds it)"; exit 1; }
 if ! valgrind --quiet --error-exitcode=1 true >/dev/null 2>&1; then
 	echo "valgrind cannot run a program on this machine"

@@ -3,18 +3,12 @@
 # library (with its symlinks), the static library, the header, the CLI, the
 # pkg-config file, the man pages and the gdb extension in place; a small program compiled
 # against the installed header and library runs.
-build=${PMALLOC_BUILD:-build}
-top=${PMALLOC_TOP:-.}
-build=$(cd "$build" && pwd) || exit 1
-command -v make >/dev/null 2>&1 || { echo "make not installed"; exit 77; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-dest=$tmp/root
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+. "$(dirname "$0")/lib.sh"
+command -v make >/dev/null 2>&1 || skip "make not installed"
+dest=$t/root
 
-make -s -C "$top" install PREFIX=/usr DESTDIR="$dest" B="$build" \
-	>"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; bad "make install"; exit 1; }
+make -s -C "$T" install PREFIX=/usr DESTDIR="$dest" B="$B" \
+	>"$t/make.log" 2>&1 || { cat "$t/make.log"; bad "make install"; exit 1; }
 
 lib=$dest/usr/lib
 for f in "$lib/libpmalloc.so.1.0.0" "$lib/libpmalloc.a" \
@@ -32,13 +26,13 @@ done
 [ -L "$lib/libpmalloc.so" ] &&
 	[ "$(readlink "$lib/libpmalloc.so")" = libpmalloc.so.1 ] ||
 	bad "lib/libpmalloc.so is not a symlink to libpmalloc.so.1"
-cmp -s "$lib/libpmalloc.so.1.0.0" "$build/libpmalloc.so.1.0.0" ||
+cmp -s "$lib/libpmalloc.so.1.0.0" "$B/libpmalloc.so.1.0.0" ||
 	bad "installed library differs from the built one"
-cmp -s "$dest/usr/include/pmalloc.h" "$top/include/pmalloc.h" ||
+cmp -s "$dest/usr/include/pmalloc.h" "$T/include/pmalloc.h" ||
 	bad "installed header differs from include/pmalloc.h"
-"$dest/usr/bin/pmalloc" --version >"$tmp/version" 2>&1 ||
+"$dest/usr/bin/pmalloc" --version >"$t/version" 2>&1 ||
 	bad "pmalloc --version failed"
-grep -q '1\.0\.0' "$tmp/version" || bad "pmalloc --version: $(cat "$tmp/version")"
+grep -q '1\.0\.0' "$t/version" || bad "pmalloc --version: $(cat "$t/version")"
 # `pmalloc run` finds the installed library beside itself (../lib)
 pre=$(PMALLOC_LIB= "$dest/usr/bin/pmalloc" run -- sh -c 'echo "$LD_PRELOAD"')
 case "$pre" in
@@ -72,7 +66,7 @@ else
 fi
 
 # a program against the installed header and library
-cat >"$tmp/prog.c" <<'EOF'
+cat >"$t/prog.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,27 +88,26 @@ int main(void)
 	return 0;
 }
 EOF
-cc=${CC:-cc}
-if $cc -std=c11 -Wall -Wextra -I"$dest/usr/include" -o "$tmp/prog" \
-	"$tmp/prog.c" -L"$lib" -lpmalloc -Wl,-rpath,"$lib" 2>"$tmp/cc.log"; then
-	if "$tmp/prog" >"$tmp/out" 2>&1; then
-		cat "$tmp/out"
+if "$CC" -std=c11 -Wall -Wextra -I"$dest/usr/include" -o "$t/prog" \
+	"$t/prog.c" -L"$lib" -lpmalloc -Wl,-rpath,"$lib" 2>"$t/cc.log"; then
+	if "$t/prog" >"$t/out" 2>&1; then
+		cat "$t/out"
 	else
-		bad "the installed-library program failed: $(cat "$tmp/out")"
+		bad "the installed-library program failed: $(cat "$t/out")"
 	fi
 	if command -v ldd >/dev/null 2>&1; then
-		ldd "$tmp/prog" | grep -q "$lib/libpmalloc.so.1" ||
-			bad "prog does not load the installed library: $(ldd "$tmp/prog")"
+		ldd "$t/prog" | grep -q "$lib/libpmalloc.so.1" ||
+			bad "prog does not load the installed library: $(ldd "$t/prog")"
 	fi
 	# and statically against libpmalloc.a
-	if $cc -std=c11 -I"$dest/usr/include" -o "$tmp/prog_a" "$tmp/prog.c" \
-		"$lib/libpmalloc.a" 2>>"$tmp/cc.log"; then
-		"$tmp/prog_a" >/dev/null 2>&1 || bad "the libpmalloc.a program failed"
+	if "$CC" -std=c11 -I"$dest/usr/include" -o "$t/prog_a" "$t/prog.c" \
+		"$lib/libpmalloc.a" 2>>"$t/cc.log"; then
+		"$t/prog_a" >/dev/null 2>&1 || bad "the libpmalloc.a program failed"
 	else
-		cat "$tmp/cc.log"; bad "cannot link against the installed libpmalloc.a"
+		cat "$t/cc.log"; bad "cannot link against the installed libpmalloc.a"
 	fi
 else
-	cat "$tmp/cc.log"; bad "cannot compile against the installed files"
+	cat "$t/cc.log"; bad "cannot compile against the installed files"
 fi
 [ $fail -eq 0 ] && echo "install: all files in place"
 exit $fail

@@ -3,11 +3,7 @@
 # in fresh processes, three runs in a row (Lua: all state on the heap;
 # Tcl: also pthread keys, re-created by the restore).  Skips an
 # interpreter whose -dev package is missing.
-set -u
-B="$PMALLOC_BUILD"
-T="$PMALLOC_TOP"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/lib.sh"
 command -v pkg-config >/dev/null 2>&1 || { echo "no pkg-config"; exit 77; }
 fail=0 ran=0
 for lang in lua tcl; do
@@ -15,12 +11,12 @@ for lang in lua tcl; do
 	flags=$(pkg-config --cflags --libs $pc 2>/dev/null) || {
 		echo "skip $lang: $pc not installed"; continue; }
 	# shellcheck disable=SC2086
-	${CC:-cc} -O2 -I"$T/include" -o "$t/$lang" "$T/tests/prog/interp_$lang.c" \
+	"$CC" -O2 -I"$T/include" -o "$t/$lang" "$T/tests/prog/interp_$lang.c" \
 		-L"$B" -lpmalloc -Wl,-rpath,"$B" $flags || { fail=1; continue; }
 	ran=$((ran + 1))
 	for run in 1 2 3; do
-		"$B/pmalloc" run -- "$t/$lang" "$t/$lang.ckpt" >"$t/out.$run" ||
-			{ echo "FAIL: $lang run $run"; fail=1; }
+		pm_run "$t/$lang" "$t/$lang.ckpt" >"$t/out.$run" ||
+			bad "$lang run $run"
 	done
 	# the counter goes 1, 2, 3: runs 2 and 3 continued the restored image
 	for run in 1 2 3; do

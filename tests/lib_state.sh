@@ -20,26 +20,23 @@
 #   xml     obj and none must pass
 # Programs whose -dev package is missing were not built: skipped; exit 77
 # if none was.
-build=${PMALLOC_BUILD:-build}
-pm=$build/pmalloc
+. "$(dirname "$0")/lib.sh"
+pm=$B/pmalloc
 [ -x "$pm" ] || { echo "no $pm"; exit 1; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 fail=0 ran=0
 
 # cycle LIB MODE: 0 if every phase passed, else the phase's exit code
 cycle() {
-	prog=$build/tests/lib_$1 f=$tmp/$1.$2
-	"$pm" run -- "$prog" setup "$f" "$2" || return $?
-	"$pm" run --restore "$f" -- "$prog" verify "$f" 0 "$2" || return $?
-	"$pm" run --restore "$f.next" -- "$prog" verify "$f.next" 1 "$2" ||
-		return $?
+	prog=$B/tests/lib_$1 f=$t/$1.$2
+	pm_run "$prog" setup "$f" "$2" || return $?
+	pm_restore "$f" "$prog" verify "$f" 0 "$2" || return $?
+	pm_restore "$f.next" "$prog" verify "$f.next" 1 "$2" || return $?
 	"$pm" info "$f.next.next" >/dev/null || return $?
 	return 0
 }
 
 for lib in sqlite glib gobject xml; do
-	if [ ! -x "$build/tests/lib_$lib" ]; then
+	if [ ! -x "$B/tests/lib_$lib" ]; then
 		echo "skip $lib: not built (its -dev package is not installed)"
 		continue
 	fi
@@ -48,12 +45,12 @@ for lib in sqlite glib gobject xml; do
 	[ $lib = sqlite ] && modes="obj none off"
 	for mode in $modes; do
 		if [ $mode = off ]; then
-			PMALLOC_PERSIST_LIBS=0 cycle $lib none >"$tmp/out" 2>&1
+			PMALLOC_PERSIST_LIBS=0 cycle $lib none >"$t/out" 2>&1
 		else
-			cycle $lib $mode >"$tmp/out" 2>&1
+			cycle $lib $mode >"$t/out" 2>&1
 		fi
 		rc=$?
-		sed "s/^/  $lib $mode: /" "$tmp/out"
+		sed "s/^/  $lib $mode: /" "$t/out"
 		if [ $rc -eq 0 ]; then
 			echo "ok $lib $mode"
 		elif [ $mode = off ]; then

@@ -4,23 +4,18 @@
 # family page has the usual sections, every PM_E code is listed in
 # pm_strerror(3), and every page is clean under `mandoc -Tlint` (all
 # levels) or, without mandoc, `groff -man -ww -z`.
-top=${PMALLOC_TOP:-.}
-top=$(cd "$top" && pwd) || exit 1
-m3=$top/docs/man3
-hdr=$top/include/pmalloc.h
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+m3=$T/docs/man3
+hdr=$T/include/pmalloc.h
 
 # the names the header declares or defines for users
 {
 	sed -n 's/^[a-z][a-z_ ]*[ *]\(pm_[a-z_]*\|mm_[a-z_]*\)(.*/\1/p' "$hdr"
 	sed -n 's/^#define \(PM_[A-Z_]*\)\((X)\)\{0,1\}[ 	]*\\$/\1/p; s/^#define \(PM_[A-Z_]*\)([^)]*)[ 	]*\\$/\1/p' "$hdr"
-} | sort -u >"$tmp/names"
-n=$(wc -l <"$tmp/names")
-[ "$n" -ge 20 ] || bad "found only $n names in pmalloc.h: $(tr '\n' ' ' <"$tmp/names")"
-for name in $(cat "$tmp/names"); do
+} | sort -u >"$t/names"
+n=$(wc -l <"$t/names")
+[ "$n" -ge 20 ] || bad "found only $n names in pmalloc.h: $(tr '\n' ' ' <"$t/names")"
+for name in $(cat "$t/names"); do
 	[ -f "$m3/$name.3" ] || { bad "no page docs/man3/$name.3"; continue; }
 	page=$m3/$name.3
 	if head -n 1 "$page" | grep -q '^\.so '; then
@@ -49,12 +44,12 @@ for f in "$m3"/*.3; do
 		grep -q "^\.SH $s\$" "$f" || bad "$b has no $s section"
 	done
 done
-pages="$pages $top/docs/pmalloc.1"
+pages="$pages $T/docs/pmalloc.1"
 
 if command -v mandoc >/dev/null 2>&1; then
 	for f in $pages; do
-		mandoc -Tlint -Wstyle "$f" >"$tmp/lint" 2>&1
-		[ -s "$tmp/lint" ] && { bad "mandoc -Tlint $(basename "$f"):"; cat "$tmp/lint"; }
+		mandoc -Tlint -Wstyle "$f" >"$t/lint" 2>&1
+		[ -s "$t/lint" ] && { bad "mandoc -Tlint $(basename "$f"):"; cat "$t/lint"; }
 	done
 	tool=mandoc
 elif command -v groff >/dev/null 2>&1; then
@@ -64,8 +59,8 @@ else
 fi
 if command -v groff >/dev/null 2>&1; then
 	for f in $pages; do
-		groff -man -ww -z "$f" >"$tmp/lint" 2>&1
-		[ -s "$tmp/lint" ] && { bad "groff -ww $(basename "$f"):"; cat "$tmp/lint"; }
+		groff -man -ww -z "$f" >"$t/lint" 2>&1
+		[ -s "$t/lint" ] && { bad "groff -ww $(basename "$f"):"; cat "$t/lint"; }
 	done
 	tool="$tool and groff"
 fi

@@ -30,12 +30,12 @@ int main(void)
 {
 	struct heap_api api = { pm_malloc, pm_free, pm_calloc, pm_realloc,
 				memalign_, pm_usable_size, pm_heap_check };
-	CHECK(run_heapops(&api, 7, 2000, 60000) == 0);
+	CHECK_EQ(run_heapops(&api, 7, 2000, 60000), 0);
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 9));
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	CHECK(pm_heap_check() == 0);
+	CHECK_EQ(pm_heap_check(), 0);
 	return test_end();
 }

@@ -160,7 +160,7 @@ static void class_of_request(void)
 				CHECK_MSG(0, "request %zu: class %u of size %zu",
 					  n, got, pm__tc_class_size(got));
 	}
-	CHECK(bad == 0);
+	CHECK_EQ(bad, 0);
 }
 
 /* A restored header the check was not asked about, or a write that
@@ -246,12 +246,12 @@ int main(void)
 		many[i] = pm_malloc(40);
 	for (int i = 0; i < 700; i++)
 		pm_free(many[i]);
-	CHECK(pm_heap_check() == 0);
+	CHECK_EQ(pm_heap_check(), 0);
 	snapshot();
 	int rc = pm__heap_check_image(image, base, image_len);
 	CHECK_MSG(rc == 0, "good image: %s", pm_errmsg());
 	int nfast = 0, nbins = 0;
-	CHECK(good.tcaches != 0);
+	CHECK_NE(good.tcaches, 0);
 	for (int i = 0; i < PM_NSMALL; i++)
 		nfast += good.p.fast[i] != 0;
 	nbins = __builtin_popcountll(good.p.smallmap) +
@@ -275,7 +275,7 @@ int main(void)
 		if (good.p.bins[2 * b] != h)
 			bh = good.p.bins[2 * b];
 	}
-	CHECK(bh != 0);
+	CHECK_NE(bh, 0);
 	if (bh) {
 		refuse_image("free chunk fd in data", bh + 16,
 			     (uintptr_t)&libc_data & ~(uintptr_t)15, "bin");
@@ -335,7 +335,7 @@ int main(void)
 	CHECK_MSG(rc == 0, "good image again: %s", pm_errmsg());
 	for (int i = 0; i < 400; i++)
 		pm_free(keep[i]);
-	CHECK(pm_heap_check() == 0);
+	CHECK_EQ(pm_heap_check(), 0);
 	free(image);
 	return test_end();
 }

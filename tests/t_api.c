@@ -58,7 +58,7 @@ static void test_zero_sizes(void)
 	void *a = malloc(0), *b = malloc(0);
 	CHECK(a != NULL && b != NULL && a != b);
 	CHECK(in_persistent(a) && in_persistent(b));
-	CHECK(malloc_usable_size(a) < 64);
+	CHECK_LT(malloc_usable_size(a), 64);
 	free(a);
 	free(b);
 	void *c = calloc(0, 10), *d = calloc(10, 0);
@@ -68,11 +68,11 @@ static void test_zero_sizes(void)
 	/* realloc(p, 0) frees and returns NULL (glibc) */
 	void *p = malloc(100);
 	errno = 0;
-	CHECK(realloc(p, 0) == NULL);
-	CHECK(pm_heap_check() == 0);
+	CHECK_PTR_EQ(realloc(p, 0), NULL);
+	CHECK_EQ(pm_heap_check(), 0);
 	p = malloc(3 << 20);
-	CHECK(realloc(p, 0) == NULL);
-	CHECK(malloc_usable_size(NULL) == 0);
+	CHECK_PTR_EQ(realloc(p, 0), NULL);
+	CHECK_EQ(malloc_usable_size(NULL), 0);
 }
 
 static void test_calloc(void)
@@ -81,11 +81,11 @@ static void test_calloc(void)
 	for (int round = 0; round < 3; round++) {
 		size_t n = (size_t)1 << (20 + round);
 		unsigned char *p = malloc(n);
-		CHECK(p != NULL);
+		CHECK_PTR_NE(p, NULL);
 		memset(p, 0xff, n);
 		free(p);
 		unsigned char *q = calloc(1, n);
-		CHECK(q != NULL);
+		CHECK_PTR_NE(q, NULL);
 		CHECK_MSG(q && all_zero(q, n), "calloc(1, %zu) after a dirty "
 			  "free is not zero", n);
 		free(q);
@@ -135,10 +135,10 @@ static void test_realloc(void)
 	__asm__ volatile("" : "+r"(same));
 	errno = 0;
 	CHECK(reallocarray(p, size_max / 4, 8) == NULL && errno == ENOMEM);
-	CHECK(strcmp(same, "abcdefghi") == 0);
+	CHECK_STR_EQ(same, "abcdefghi");
 	char *q = reallocarray(same, 100, 20);
 	CHECK(q != NULL && strcmp(q, "abcdefghi") == 0);
-	CHECK(malloc_usable_size(q) >= 2000);
+	CHECK_GE(malloc_usable_size(q), 2000);
 	free(q);
 	/* growth keeps contents across the small/large boundaries */
 	unsigned char *r = NULL;
@@ -147,7 +147,7 @@ static void test_realloc(void)
 	size_t prev = 0;
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		r = realloc(r, sizes[i]);
-		CHECK(r != NULL);
+		CHECK_PTR_NE(r, NULL);
 		size_t keep = prev < sizes[i] ? prev : sizes[i];
 		for (size_t j = 0; j < keep; j++)
 			if (r[j] != (unsigned char)(j * 7)) {
@@ -165,12 +165,12 @@ static void test_realloc(void)
 static void test_alignment(void)
 {
 	void *p = (void *)1;
-	CHECK(posix_memalign(&p, 0, 16) == EINVAL);
-	CHECK(posix_memalign(&p, 3, 16) == EINVAL);
-	CHECK(posix_memalign(&p, sizeof(void *) / 2, 16) == EINVAL);
-	CHECK(posix_memalign(&p, 24, 16) == EINVAL);
-	CHECK(posix_memalign(&p, 4096 + 8, 16) == EINVAL);
-	CHECK(p == (void *)1); /* untouched on failure */
+	CHECK_EQ(posix_memalign(&p, 0, 16), EINVAL);
+	CHECK_EQ(posix_memalign(&p, 3, 16), EINVAL);
+	CHECK_EQ(posix_memalign(&p, sizeof(void *) / 2, 16), EINVAL);
+	CHECK_EQ(posix_memalign(&p, 24, 16), EINVAL);
+	CHECK_EQ(posix_memalign(&p, 4096 + 8, 16), EINVAL);
+	CHECK_EQ(p, (void *)1); /* untouched on failure */
 	for (size_t al = 8; al <= (1u << 20); al <<= 1) {
 		for (size_t n = 0; n < 3000; n += 1111) {
 			errno = 4321;
@@ -234,10 +234,10 @@ static void test_usable_and_errno(void)
 	void *big = malloc(5 << 20);
 	errno = EBADF;
 	free(big);
-	CHECK(errno == EBADF);
+	CHECK_EQ(errno, EBADF);
 	errno = EBADF;
 	free(NULL);
-	CHECK(errno == EBADF);
+	CHECK_EQ(errno, EBADF);
 }
 
 static void test_libc_names(void)
@@ -254,8 +254,8 @@ static void test_libc_names(void)
 	void *m = __libc_memalign(256, 100);
 	CHECK(m && (uintptr_t)m % 256 == 0);
 	__libc_free(m);
-	CHECK(dlsym(RTLD_DEFAULT, "mm_store_heap_file") != NULL);
-	CHECK(dlsym(RTLD_DEFAULT, "malloc") == (void *)malloc);
+	CHECK_PTR_NE(dlsym(RTLD_DEFAULT, "mm_store_heap_file"), NULL);
+	CHECK_EQ(dlsym(RTLD_DEFAULT, "malloc"), (void *)malloc);
 }
 
 /* What malloc_stats() writes to fd 2. */
@@ -294,23 +294,23 @@ static void test_extras(void)
 	CHECK_MSG(m1.uordblks >= m0.uordblks + (10u << 20),
 		  "uordblks %zu -> %zu after 10 MiB", m0.uordblks,
 		  m1.uordblks);
-	CHECK(m1.arena >= m1.uordblks);
+	CHECK_GE(m1.arena, m1.uordblks);
 	for (int i = 0; i < 10; i++)
 		free(v[i]);
 	struct mallinfo2 m2 = mallinfo2();
 	CHECK_MSG(m2.uordblks + (9u << 20) <= m1.uordblks,
 		  "uordblks %zu -> %zu after freeing 10 MiB", m1.uordblks,
 		  m2.uordblks);
-	CHECK(dlsym(RTLD_DEFAULT, "mallinfo") != NULL); /* deprecated */
+	CHECK_PTR_NE(dlsym(RTLD_DEFAULT, "mallinfo"), NULL); /* deprecated */
 	int t = malloc_trim(0);
 	CHECK(t == 0 || t == 1);
-	CHECK(pm_heap_check() == 0);
-	CHECK(mallopt(M_TRIM_THRESHOLD, 256 * 1024) == 1);
-	CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1);
+	CHECK_EQ(pm_heap_check(), 0);
+	CHECK_EQ(mallopt(M_TRIM_THRESHOLD, 256 * 1024), 1);
+	CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 1 << 20), 1);
 	void *after = malloc(3 << 20);
-	CHECK(after != NULL);
+	CHECK_PTR_NE(after, NULL);
 	free(after);
-	CHECK(pm_heap_check() == 0);
+	CHECK_EQ(pm_heap_check(), 0);
 	char out[4096];
 	size_t n = capture_stats(out, sizeof out);
 	CHECK_MSG(n > 0, "malloc_stats wrote nothing");
@@ -330,12 +330,12 @@ static void test_owned(void)
 	CHECK(s && strcmp(s, "hello") == 0 && in_persistent(s));
 	free(s);
 	char *a = NULL;
-	CHECK(asprintf(&a, "%d-%s", 42, "x") == 4);
+	CHECK_EQ(asprintf(&a, "%d-%s", 42, "x"), 4);
 	CHECK(a && strcmp(a, "42-x") == 0 && in_persistent(a));
 	free(a);
 	/* what -D_FORTIFY_SOURCE makes of asprintf and strdup in libraries
 	 * built with it (Debian's GLib), and in binaries built long ago */
-	CHECK(__asprintf_chk(&a, 1, "%s%d", "v", 7) == 2);
+	CHECK_EQ(__asprintf_chk(&a, 1, "%s%d", "v", 7), 2);
 	CHECK(a && strcmp(a, "v7") == 0 && in_persistent(a));
 	free(a);
 	s = __strdup("old");
@@ -353,7 +353,7 @@ static void test_owned(void)
 	free(cwd);
 
 	FILE *f = tmpfile();
-	CHECK(f != NULL);
+	CHECK_PTR_NE(f, NULL);
 	if (!f)
 		return;
 	CHECK_MSG(in_transient(f), "FILE %p is not in the transient part "
@@ -367,7 +367,7 @@ static void test_owned(void)
 	int lines = 0;
 	while (getline(&line, &cap, f) > 0)
 		lines++;
-	CHECK(lines == 50);
+	CHECK_EQ(lines, 50);
 	/* (built with -O2, glibc's <stdio.h> makes getline an inline call
 	 * of __getdelim) */
 	CHECK_MSG(line && in_persistent(line), "getline's buffer %p is not "
@@ -376,7 +376,7 @@ static void test_owned(void)
 	rewind(f);
 	line = NULL;
 	cap = 0;
-	CHECK(getdelim(&line, &cap, ' ', f) == 5);
+	CHECK_EQ(getdelim(&line, &cap, ' ', f), 5);
 	CHECK(line && strcmp(line, "line ") == 0 && in_persistent(line));
 	free(line);
 	fclose(f);
@@ -388,7 +388,7 @@ static void test_owned(void)
 
 int main(void)
 {
-	CHECK(pm_heap_info(&hi) == 0);
+	CHECK_EQ(pm_heap_info(&hi), 0);
 	CHECK(hi.size >= (64u << 20));
 	test_zero_sizes();
 	test_calloc();

@@ -167,7 +167,7 @@ static void extend(long gen)
 static void check_state(long gen)
 {
 	CHECK_MSG(g_gen == gen, "g_gen %ld, expected %ld", g_gen, gen);
-	CHECK(pstate.gen == gen);
+	CHECK_EQ(pstate.gen, gen);
 	char want[64];
 	snprintf(want, sizeof want, "generation %ld", gen);
 	CHECK_MSG(!strcmp(g_str, want), "g_str '%s'", g_str);
@@ -186,11 +186,11 @@ static void check_state(long gen)
 	}
 	CHECK_MSG(n == 20000 + 1000 * gen, "%ld nodes", n);
 	CHECK_MSG(bad == 0, "%ld nodes damaged", bad);
-	CHECK(g_count == n);
+	CHECK_EQ(g_count, n);
 	long prev = -1;
 	int sorted = 1;
-	CHECK(pm_root_get("tree") == pstate.tree);
-	CHECK(tree_walk(pstate.tree, &prev, &sorted) == pstate.tree_n);
+	CHECK_EQ(pm_root_get("tree"), pstate.tree);
+	CHECK_EQ(tree_walk(pstate.tree, &prev, &sorted), pstate.tree_n);
 	CHECK(sorted);
 	unsigned char *big = pm_root_get("big");
 	CHECK(big && filled(big, BIG_LEN, 99));
@@ -277,10 +277,10 @@ static int phase(int argc, char **argv)
 		extend(0);
 		if (argc > 3 && !strcmp(argv[3], "ext")) {
 			unsigned char *e = ext_map();
-			CHECK(e != NULL);
+			CHECK_PTR_NE(e, NULL);
 			if (e) {
 				fill(e, EXT_LEN, 4242);
-				CHECK(pm_register(e, EXT_LEN) == 0);
+				CHECK_EQ(pm_register(e, EXT_LEN), 0);
 			}
 		}
 		printf("built\n");
@@ -288,7 +288,7 @@ static int phase(int argc, char **argv)
 	} else if (!strcmp(ph, "verify") || !strcmp(ph, "cycle")) {
 		long gen = atol(argv[3]);
 		CHECK_MSG(pm_restored(), "not restored");
-		CHECK(getenv("PMALLOC_RESTORE") == NULL);
+		CHECK_PTR_EQ(getenv("PMALLOC_RESTORE"), NULL);
 		check_state(gen);
 		if (!strcmp(ph, "cycle")) {
 			extend(gen + 1);
@@ -299,7 +299,7 @@ static int phase(int argc, char **argv)
 	} else if (!strcmp(ph, "main")) {
 		printf("line A\n"); /* buffered in libc's (transient) block */
 		unsigned char *e = ext_map();
-		CHECK(e != NULL);
+		CHECK_PTR_NE(e, NULL);
 		/* a registered range is restored only into a registered range */
 		int rc = pm_restore(f);
 		CHECK_MSG(rc == PM_ELAYOUT, "restore into unregistered memory: "
@@ -326,7 +326,7 @@ static int phase(int argc, char **argv)
 		stop_threads = 1;
 		for (int i = 0; i < 3; i++)
 			pthread_join(t[i], NULL);
-		CHECK(pm_heap_check() == 0);
+		CHECK_EQ(pm_heap_check(), 0);
 	} else if (!strcmp(ph, "refuse")) {
 		int want = atoi(argv[3]);
 		unsigned flags = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
@@ -340,11 +340,11 @@ static int phase(int argc, char **argv)
 			pm_errmsg());
 		CHECK_MSG(rc == want, "rc %d, want %d (%s)", rc, want,
 			  pm_errmsg());
-		CHECK(pm_errmsg()[0] != '\0');
+		CHECK_NE(pm_errmsg()[0], '\0');
 		CHECK(!pm_restored());
 		CHECK(g_head == NULL && g_gen == -1 && pstate.gen == 0);
-		CHECK(!strcmp(g_str, "initial"));
-		CHECK(pm_root_get("big") == NULL);
+		CHECK_STR_EQ(g_str, "initial");
+		CHECK_PTR_EQ(pm_root_get("big"), NULL);
 		if (mine)
 			CHECK(filled(mine, 5000, 7));
 		extend(0); /* the process keeps working */
@@ -356,7 +356,7 @@ static int phase(int argc, char **argv)
 		CHECK_MSG(rc == -EBUSY, "rc %d %s", rc, pm_errmsg());
 		stop_threads = 1;
 		pthread_join(t, NULL);
-		CHECK(g_head == NULL);
+		CHECK_PTR_EQ(g_head, NULL);
 		extend(0);
 		check_state(0);
 	} else if (!strcmp(ph, "big")) {
@@ -545,7 +545,7 @@ static void bad_inputs(const char *good)
 	path(f, "empty");
 	spit(f, "", 0);
 	refuse(f, PM_ETRUNC, NULL, 0, 1);
-	CHECK(verify_file(f) == 1);
+	CHECK_EQ(verify_file(f), 1);
 
 	/* truncations: inside the header, metadata, table, globals, at
 	 * the heap's start, in the middle, one byte short */
@@ -558,7 +558,7 @@ static void bad_inputs(const char *good)
 		snprintf(f, sizeof f, "%s/trunc-%zu", dir, cuts[i]);
 		spit(f, img, cuts[i]);
 		refuse(f, PM_ETRUNC, NULL, 0, 1);
-		CHECK(verify_file(f) == 1);
+		CHECK_EQ(verify_file(f), 1);
 	}
 
 	/* a flipped byte in every part of the file */
@@ -584,7 +584,7 @@ static void bad_inputs(const char *good)
 		spit(f, img, n);
 		img[at[i]] ^= 0x10;
 		refuse(f, PM_ECORRUPT, NULL, 0, 1);
-		CHECK(verify_file(f) == 1);
+		CHECK_EQ(verify_file(f), 1);
 	}
 	/* checksums skipped: a flip in heap data goes unnoticed, by design;
 	 * but header and table are always checked */
@@ -597,7 +597,7 @@ static void bad_inputs(const char *good)
 	spit(f, img, n);
 	img[0] ^= 1;
 	refuse(f, PM_EMAGIC, NULL, 0, 1);
-	CHECK(verify_file(f) == 1);
+	CHECK_EQ(verify_file(f), 1);
 	struct pmf_header h2 = h;
 	h2.version = 2;
 	h2.header_crc = pm_crc_for_test(&h2);
@@ -606,7 +606,7 @@ static void bad_inputs(const char *good)
 	spit(f, img, n);
 	memcpy(img, &h, sizeof h);
 	refuse(f, PM_EVERSION, NULL, 0, 1);
-	CHECK(verify_file(f) == 1);
+	CHECK_EQ(verify_file(f), 1);
 
 	/* another executable: the recorded build-id changed (metadata and
 	 * header crcs made valid again) */
@@ -620,7 +620,7 @@ static void bad_inputs(const char *good)
 	spit(f, img, n);
 	o0->build_id[0] ^= 0xff;
 	memcpy(img, &h, sizeof h);
-	CHECK(verify_file(f) == 0); /* sound as a file */
+	CHECK_EQ(verify_file(f), 0); /* sound as a file */
 	refuse(f, PM_EEXEC, NULL, 0, 1);
 
 	/* another heap base, another size */
@@ -642,9 +642,9 @@ static void killed_checkpoint(const char *good)
 	char f[4096], cmd[8300];
 	path(f, "killed.ckpt");
 	snprintf(cmd, sizeof cmd, "cp %s %s", good, f);
-	CHECK(system(cmd) == 0);
+	CHECK_EQ(system(cmd), 0);
 	int pfd[2];
-	CHECK(pipe(pfd) == 0);
+	CHECK_EQ(pipe(pfd), 0);
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -663,11 +663,11 @@ static void killed_checkpoint(const char *good)
 	waitpid(pid, &st, 0);
 	close(pfd[0]);
 	CHECK_MSG(WIFSIGNALED(st), "the checkpoint finished within 50 ms");
-	CHECK(verify_file(f) == 0);
-	CHECK(run_phase(2, f, NULL, NULL, 0, "verify", f, "0", NULL) == 0);
+	CHECK_EQ(verify_file(f), 0);
+	CHECK_EQ(run_phase(2, f, NULL, NULL, 0, "verify", f, "0", NULL), 0);
 	fprintf(stderr, "after kill -9: %d temp file(s) left\n", count_tmp());
 	snprintf(cmd, sizeof cmd, "rm -f %s/.killed.ckpt.tmp.*", dir);
-	CHECK(system(cmd) == 0);
+	CHECK_EQ(system(cmd), 0);
 }
 
 int main(int argc, char **argv)
@@ -696,22 +696,22 @@ int main(int argc, char **argv)
 	CHECK(run_phase(1, NULL, NULL, out, sizeof out, "build", f, NULL,
 			NULL) == 0);
 	CHECK_MSG(!strcmp(out, "built\n"), "build printed '%s'", out);
-	CHECK(verify_file(f) == 0);
-	CHECK(run_phase(2, f, NULL, NULL, 0, "verify", f, "0", NULL) == 0);
+	CHECK_EQ(verify_file(f), 0);
+	CHECK_EQ(run_phase(2, f, NULL, NULL, 0, "verify", f, "0", NULL), 0);
 	snprintf(g, sizeof g, "PMALLOC_RESTORE=%s", f);
-	CHECK(run_phase(1, NULL, g, NULL, 0, "verify", f, "0", NULL) == 0);
+	CHECK_EQ(run_phase(1, NULL, g, NULL, 0, "verify", f, "0", NULL), 0);
 	/* the file is read-only for restores: still the same */
-	CHECK(verify_file(f) == 0);
+	CHECK_EQ(verify_file(f), 0);
 
 	/* moved but allowed: ASLR on, no `pmalloc run` */
 	snprintf(g, sizeof g, "PMALLOC_RESTORE=%s\nPMALLOC_ALLOW_MOVED=1", f);
-	CHECK(run_phase(0, NULL, g, NULL, 0, "verify", f, "0", NULL) == 0);
+	CHECK_EQ(run_phase(0, NULL, g, NULL, 0, "verify", f, "0", NULL), 0);
 
 	/* pm_restore in main after stdout was written; a registered page
 	 * outside the executable */
 	path(g, "ext.ckpt");
-	CHECK(run_phase(1, NULL, NULL, NULL, 0, "build", g, "ext", NULL) == 0);
-	CHECK(verify_file(g) == 0);
+	CHECK_EQ(run_phase(1, NULL, NULL, NULL, 0, "build", g, "ext", NULL), 0);
+	CHECK_EQ(verify_file(g), 0);
 	CHECK(run_phase(1, NULL, NULL, out, sizeof out, "main", g, NULL,
 			NULL) == 0);
 	CHECK_MSG(!strcmp(out, "line A\nline B\nline C\n"), "main printed '%s'",
@@ -720,30 +720,30 @@ int main(int argc, char **argv)
 	/* five cycles: restore, check, extend, checkpoint over the file */
 	path(g, "cycle.ckpt");
 	snprintf(out, sizeof out, "cp %s %s", f, g);
-	CHECK(system(out) == 0);
+	CHECK_EQ(system(out), 0);
 	for (int i = 0; i < 5; i++) {
 		char gen[16];
 		snprintf(gen, sizeof gen, "%d", i);
 		CHECK_MSG(run_phase(2, g, NULL, NULL, 0, "cycle", g, gen,
 				    NULL) == 0,
 			  "cycle %d", i);
-		CHECK(verify_file(g) == 0);
+		CHECK_EQ(verify_file(g), 0);
 	}
-	CHECK(run_phase(2, g, NULL, NULL, 0, "verify", g, "5", NULL) == 0);
+	CHECK_EQ(run_phase(2, g, NULL, NULL, 0, "verify", g, "5", NULL), 0);
 
 	/* checkpoints while three threads allocate and free */
 	path(g, "threads.ckpt");
-	CHECK(run_phase(1, NULL, NULL, NULL, 0, "threads", g, NULL, NULL) == 0);
-	CHECK(verify_file(g) == 0);
-	CHECK(run_phase(2, g, NULL, NULL, 0, "verify", g, "0", NULL) == 0);
+	CHECK_EQ(run_phase(1, NULL, NULL, NULL, 0, "threads", g, NULL, NULL), 0);
+	CHECK_EQ(verify_file(g), 0);
+	CHECK_EQ(run_phase(2, g, NULL, NULL, 0, "verify", g, "0", NULL), 0);
 
 	bad_inputs(f);
 	killed_checkpoint(f);
 
-	CHECK(count_tmp() == 0);
+	CHECK_EQ(count_tmp(), 0);
 	if (!test_failures) {
 		snprintf(out, sizeof out, "rm -rf %s", dir);
-		CHECK(system(out) == 0);
+		CHECK_EQ(system(out), 0);
 	}
 	return test_end();
 }

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct pm_heap_info hi;
-	CHECK(pm_heap_info(&hi) == 0);
+	CHECK_EQ(pm_heap_info(&hi), 0);
 	CHECK_MSG(hi.size == 64u * MIB, "region is %zu bytes, not 64 MiB",
 		  hi.size);
 
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 	errno = 0;
 	CHECK(calloc(1, size_max) == NULL && errno == ENOMEM);
 	char *p = malloc(100);
-	CHECK(p != NULL);
+	CHECK_PTR_NE(p, NULL);
 	if (p) {
 		memset(p, 'x', 100);
 		errno = 0;
@@ -142,11 +142,11 @@ int main(int argc, char **argv)
 			same &= p[i] == 'x';
 		CHECK_MSG(same, "realloc failure changed the block");
 		p = realloc(p, 200);
-		CHECK(p != NULL);
+		CHECK_PTR_NE(p, NULL);
 		free(p);
 	}
 	void *q = NULL;
-	CHECK(posix_memalign(&q, 4096, size_max - 4096) == ENOMEM);
+	CHECK_EQ(posix_memalign(&q, 4096, size_max - 4096), ENOMEM);
 	errno = 0;
 	CHECK(memalign(64, size_max) == NULL && errno == ENOMEM);
 	heap_ok("at the end");

@@ -21,12 +21,12 @@ int main(int argc, char **argv)
 	/* the blocks really are in the region */
 	void *p = malloc(100), *q = malloc(1 << 20);
 	struct pm_heap_info hi;
-	CHECK(pm_heap_info(&hi) == 0);
-	CHECK((uintptr_t)p - hi.base < hi.size);
-	CHECK((uintptr_t)q - hi.base < hi.size);
+	CHECK_EQ(pm_heap_info(&hi), 0);
+	CHECK_LT((uintptr_t)p - hi.base, hi.size);
+	CHECK_LT((uintptr_t)q - hi.base, hi.size);
 	CHECK(hi.base == 0xe0000000UL || getenv("PMALLOC_BASE"));
 	free(p);
 	free(q);
-	CHECK(pm_heap_check() == 0);
+	CHECK_EQ(pm_heap_check(), 0);
 	return test_end();
 }

@@ -229,7 +229,7 @@ int main(void)
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < NTHREADS; i++)
-		CHECK(boxes[i].count == 0);
+		CHECK_EQ(boxes[i].count, 0);
 	CHECK_MSG(atomic_load(&damaged) == 0, "%ld damaged blocks",
 		  atomic_load(&damaged));
 	CHECK_MSG(atomic_load(&misaligned) == 0, "%ld misaligned",
@@ -239,7 +239,7 @@ int main(void)
 	CHECK_MSG(atomic_load(&handed) == atomic_load(&received),
 		  "handed %ld, received %ld", atomic_load(&handed),
 		  atomic_load(&received));
-	CHECK(atomic_load(&handed) > NTHREADS * OPS / 20);
+	CHECK_GT(atomic_load(&handed), NTHREADS * OPS / 20);
 	fprintf(stderr, "stress: %ld blocks freed by another thread\n",
 		atomic_load(&handed));
 	int rc = pm_heap_check();
@@ -249,7 +249,7 @@ int main(void)
 	/* Threads created and exiting repeatedly. */
 	struct pm_heap_info before, after, during;
 	void *mine = malloc(5000); /* something live of main's own */
-	CHECK(pm_heap_info(&before) == 0);
+	CHECK_EQ(pm_heap_info(&before), 0);
 	/* first, the measure is sensitive: four threads with full caches */
 	park = 1;
 	pthread_barrier_init(&parked, NULL, 5);
@@ -259,7 +259,7 @@ int main(void)
 			CHECK(pthread_create(&t[i], NULL, churn,
 					     (void *)(intptr_t)(1000 + i)) == 0);
 		pthread_barrier_wait(&parked);
-		CHECK(pm_heap_info(&during) == 0);
+		CHECK_EQ(pm_heap_info(&during), 0);
 		pthread_barrier_wait(&parked);
 		for (int i = 0; i < 4; i++) {
 			void *ret = NULL;
@@ -270,7 +270,7 @@ int main(void)
 	park = 0;
 	fprintf(stderr, "live with 4 cached threads: %zu -> %zu\n",
 		before.live, during.live);
-	CHECK(during.live > before.live + 4 * 100000);
+	CHECK_GT(during.live, before.live + 4 * 100000);
 	for (int round = 0; round < 60; round++) {
 		pthread_t t[4];
 		for (int i = 0; i < 4; i++)
@@ -279,11 +279,11 @@ int main(void)
 		for (int i = 0; i < 4; i++) {
 			void *ret = NULL;
 			pthread_join(t[i], &ret);
-			CHECK(ret != NULL);
+			CHECK_PTR_NE(ret, NULL);
 			free(ret);
 		}
 	}
-	CHECK(pm_heap_info(&after) == 0);
+	CHECK_EQ(pm_heap_info(&after), 0);
 	fprintf(stderr, "thread churn: live %zu -> %zu\n", before.live,
 		after.live);
 	/* 240 exited threads: had their caches (up to ~32 KiB per class)

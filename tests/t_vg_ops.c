@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 	worker_ops = nops / 2;
 	struct heap_api api = { pm_malloc, pm_free, pm_calloc, pm_realloc,
 				memalign_, pm_usable_size, pm_heap_check };
-	CHECK(run_heapops(&api, 99, 1500, nops) == 0);
+	CHECK_EQ(run_heapops(&api, 99, 1500, nops), 0);
 	pthread_t t[3];
 	for (int i = 0; i < 3; i++)
 		CHECK(pthread_create(&t[i], NULL, worker,

@@ -1,7 +1,7 @@
 /*
- * testlib.h - the smallest test helper: CHECK() counts and reports, a
- * deterministic PRNG, and a way to run a function in a child and see how
- * it ended.  A test binary returns test_end(): 0 if every check held.
+ * testlib.h - the smallest test helper: CHECK() counts and reports (the
+ * CHECK_EQ family prints both values), a deterministic PRNG, and a way to
+ * run a function in a child and see how it ended.  A test binary returns test_end(): 0 if every check held.
  */
 #ifndef PM_TESTLIB_H
 #define PM_TESTLIB_H
@@ -34,6 +34,73 @@ static int test_failures, test_checks;
 				__LINE__, #c);                                 \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
+		}                                                              \
+	} while (0)
+
+/*
+ * Comparisons that print both values when they fail:
+ *   CHECK_EQ(a, b) CHECK_NE CHECK_LT CHECK_LE CHECK_GT CHECK_GE
+ *                       integers (or pointers), printed as signed and hex
+ *   CHECK_PTR_EQ(a, b) CHECK_PTR_NE   pointers, printed with %p
+ *   CHECK_STR_EQ(a, b)  C strings (NULL allowed), printed quoted
+ * Each side is evaluated once, converted to the type ?: gives the pair
+ * (the usual arithmetic conversions, or the pointer type): the conversion
+ * a == b makes, so the comparison is the same as CHECK(a == b)'s.
+ */
+#define CHECK_CMP_(a, op, b, text)                                             \
+	do {                                                                   \
+		__typeof__(0 ? (a) : (b)) test_a_ = (a), test_b_ = (b);        \
+		test_checks++;                                                 \
+		if (!(test_a_ op test_b_)) {                                   \
+			test_failures++;                                       \
+			fprintf(stderr,                                        \
+				"%s:%d: CHECK failed: %s: "                    \
+				"%lld (0x%llx) vs %lld (0x%llx)\n",            \
+				__FILE__, __LINE__, text,                      \
+				(long long)test_a_,                            \
+				(unsigned long long)test_a_,                   \
+				(long long)test_b_,                            \
+				(unsigned long long)test_b_);                  \
+		}                                                              \
+	} while (0)
+/* the text is made here, before a macro argument (NULL) is expanded */
+#define CHECK_EQ(a, b) CHECK_CMP_(a, ==, b, #a " == " #b)
+#define CHECK_NE(a, b) CHECK_CMP_(a, !=, b, #a " != " #b)
+#define CHECK_LT(a, b) CHECK_CMP_(a, <, b, #a " < " #b)
+#define CHECK_LE(a, b) CHECK_CMP_(a, <=, b, #a " <= " #b)
+#define CHECK_GT(a, b) CHECK_CMP_(a, >, b, #a " > " #b)
+#define CHECK_GE(a, b) CHECK_CMP_(a, >=, b, #a " >= " #b)
+
+#define CHECK_PTR_CMP_(a, op, b, text)                                         \
+	do {                                                                   \
+		const void *test_a_ = (a);                                     \
+		const void *test_b_ = (b);                                     \
+		test_checks++;                                                 \
+		if (!(test_a_ op test_b_)) {                                   \
+			test_failures++;                                       \
+			fprintf(stderr,                                        \
+				"%s:%d: CHECK failed: %s: %p vs %p\n",         \
+				__FILE__, __LINE__, text, test_a_, test_b_);   \
+		}                                                              \
+	} while (0)
+#define CHECK_PTR_EQ(a, b) CHECK_PTR_CMP_(a, ==, b, #a " == " #b)
+#define CHECK_PTR_NE(a, b) CHECK_PTR_CMP_(a, !=, b, #a " != " #b)
+
+#define CHECK_STR_EQ(a, b)                                                     \
+	do {                                                                   \
+		const char *test_a_ = (a);                                     \
+		const char *test_b_ = (b);                                     \
+		test_checks++;                                                 \
+		if (!test_a_ || !test_b_ ? test_a_ != test_b_                  \
+					 : strcmp(test_a_, test_b_) != 0) {    \
+			test_failures++;                                       \
+			fprintf(stderr,                                        \
+				"%s:%d: CHECK failed: %s equals %s: "          \
+				"%s%s%s vs %s%s%s\n", __FILE__, __LINE__, #a,  \
+				#b, test_a_ ? "\"" : "",                       \
+				test_a_ ? test_a_ : "NULL", test_a_ ? "\"" : "", \
+				test_b_ ? "\"" : "",                           \
+				test_b_ ? test_b_ : "NULL", test_b_ ? "\"" : ""); \
 		}                                                              \
 	} while (0)
 

@@ -34,8 +34,8 @@ int main(void)
 		    (uintptr_t)&exe_pv >= s[i].lo && (uintptr_t)&exe_pv < s[i].hi)
 			pers++;
 	}
-	CHECK(reg == 1);
-	CHECK(magic == 1);
-	CHECK(pers == 1);
+	CHECK_EQ(reg, 1);
+	CHECK_EQ(magic, 1);
+	CHECK_EQ(pers, 1);
 	return test_end();
 }

@@ -155,7 +155,7 @@ static void test_registers(int avx)
 	for (int i = 0; i < 512; i++)
 		probe_pat[i] = (uint8_t)(i * 7 + 3 + avx);
 	uint64_t fs = fs_base();
-	CHECK(pm__ctx_init(&ctx) == 0);
+	CHECK_EQ(pm__ctx_init(&ctx), 0);
 	int rc = probe(&ctx, out, avx);
 	CHECK_MSG(rc == 1, "probe returned %d", rc);
 	CHECK_MSG(fs_base() == fs, "fs base 0x%lx, was 0x%lx", (unsigned long)fs_base(),
@@ -196,7 +196,7 @@ static void test_c_use(void)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, &old);
-	CHECK(pm__ctx_init(&ctx) == 0);
+	CHECK_EQ(pm__ctx_init(&ctx), 0);
 	int rc = pm__ctx_save(&ctx);
 	passes++;
 	if (rc == 0)
@@ -252,7 +252,7 @@ static void test_refusals(void)
 	 * anything: the destination is this function's own stack */
 	size_t sl = 65536;
 	char *stk = mmap(NULL, sl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(stk != MAP_FAILED);
+	CHECK_NE(stk, MAP_FAILED);
 	char *bytes = stk; /* any readable memory */
 	const char *why = NULL;
 	bad = ctx;

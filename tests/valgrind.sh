@@ -5,33 +5,31 @@
 # what runs) under `valgrind --error-exitcode=1 --quiet`; any memcheck
 # error fails.  Skipped (77) when valgrind is not installed or cannot run
 # programs here at all.
-build=${PMALLOC_BUILD:-build}
-prog=$build/tests/t_vg_ops
-command -v valgrind >/dev/null 2>&1 || { echo "valgrind not installed"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+prog=$B/tests/t_vg_ops
+command -v valgrind >/dev/null 2>&1 || skip "valgrind not installed"
 [ -x "$prog" ] || { echo "no $prog (make check builds it)"; exit 1; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 
 # can valgrind run anything here?
-if ! valgrind --quiet --error-exitcode=1 true >"$tmp/probe" 2>&1; then
-	echo "valgrind cannot run a program on this machine: $(head -n 3 "$tmp/probe")"
+if ! valgrind --quiet --error-exitcode=1 true >"$t/probe" 2>&1; then
+	echo "valgrind cannot run a program on this machine: $(head -n 3 "$t/probe")"
 	exit 77
 fi
 
-valgrind --error-exitcode=1 --quiet "$prog" 6000 >"$tmp/log" 2>&1
+valgrind --error-exitcode=1 --quiet "$prog" 6000 >"$t/log" 2>&1
 rc=$?
-cat "$tmp/log"
-if [ $rc -ne 0 ] && grep -q '^pmalloc: .*reserve\|^pmalloc: .*cannot map\|^pmalloc: .*address' "$tmp/log" &&
-	! grep -q '^==[0-9]*==' "$tmp/log"; then
+cat "$t/log"
+if [ $rc -ne 0 ] && grep -q '^pmalloc: .*reserve\|^pmalloc: .*cannot map\|^pmalloc: .*address' "$t/log" &&
+	! grep -q '^==[0-9]*==' "$t/log"; then
 	# the fixed mapping itself was refused under valgrind: not a memcheck
 	# finding, but worth knowing
-	echo "valgrind refused pmalloc's fixed heap mapping: $(grep '^pmalloc: ' "$tmp/log" | head -n 1)"
+	echo "valgrind refused pmalloc's fixed heap mapping: $(grep '^pmalloc: ' "$t/log" | head -n 1)"
 	exit 77
 fi
 if [ $rc -ne 0 ]; then
 	echo "FAIL: under valgrind: exit $rc"
 	exit 1
 fi
-grep -q 'checks, 0 failed' "$tmp/log" || { echo "FAIL: the workload did not finish"; exit 1; }
+grep -q 'checks, 0 failed' "$t/log" || { echo "FAIL: the workload did not finish"; exit 1; }
 echo "valgrind: no errors"
 exit 0

@@ -13,14 +13,16 @@
 # Environment:
 #   PMALLOC_BUILD        build dir with libpmalloc.so (default: TOP/build)
 #   PMALLOC_TOP          repo root (default: the parent of tests/)
+#                        (both read by tests/lib.sh, which this sources)
 #   PMTEST_PRELOAD       preload this library instead of libpmalloc.so
 #                        (to try a test against another malloc)
 #   PMTEST_REQUIRE_STATS 0: a missing "pmalloc: stats" line is only a note
 #                        (default 1: a failure)
 #   PMTEST_KEEP          1: keep the temporary directory
 
-rp_top=${PMALLOC_TOP:-$(cd "$here/.." && pwd)}
-rp_build=${PMALLOC_BUILD:-$rp_top/build}
+. "$here/lib.sh"
+rp_top=$T
+rp_build=$B
 rp_lib=${PMTEST_PRELOAD:-$rp_build/libpmalloc.so}
 rp_base=${PMALLOC_BASE:-0xe0000000}
 rp_fails=0
@@ -33,23 +35,12 @@ export LC_ALL TZ
 unset LD_PRELOAD PMALLOC_STATS PMTEST_PROBE_DIR
 
 rp_skip() {
-	echo "SKIP: $*"
-	exit 77
+	skip "SKIP: $*"
 }
 
 rp_bad() {
 	echo "FAIL: $*"
 	rp_fails=$((rp_fails + 1))
-}
-
-rp_cleanup() {
-	if [ -n "$rp_tmp" ] && [ -d "$rp_tmp" ]; then
-		if [ "${PMTEST_KEEP:-0}" = 1 ]; then
-			echo "kept $rp_tmp"
-		else
-			rm -rf "$rp_tmp"
-		fi
-	fi
 }
 
 # rp_need CMD... : skip unless every CMD is installed.
@@ -65,10 +56,8 @@ rp_setup() {
 		echo "FAIL: $rp_lib does not exist (run make first)"
 		exit 1
 	fi
-	rp_tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmreal.XXXXXX") || exit 1
-	trap rp_cleanup EXIT
-	trap 'exit 2' HUP INT TERM
-	rp_cc=${CC:-cc}
+	rp_tmp=$t # tests/lib.sh's, removed at exit
+	rp_cc=$CC
 	command -v "$rp_cc" >/dev/null 2>&1 || rp_cc=gcc
 	if ! "$rp_cc" -std=c11 -O2 -Wall -shared -fPIC -o "$rp_tmp/probe.so" \
 		"$here/real/probe.c" >"$rp_tmp/probe.cc.log" 2>&1; then
