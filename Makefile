@@ -56,7 +56,7 @@ $(B)/libpmalloc.a: $(LIB_OBJS)
 # The CLI reads checkpoint files only: the parser, the file verification
 # and the MAC, with what they need (no allocator, no interposition: it runs
 # on the C library's malloc, and PMALLOC_RESTORE cannot restore it).
-CLI_OBJS := $(patsubst %,$(B)/obj/%.o,ckpt_parse ckpt_verify ckpt_stage \
+CLI_OBJS := $(patsubst %,$(B)/obj/%.o,ckpt_parse ckpt_verify ckpt_stage check_region \
 	ckpt_mac sha256 crc32c util os) $(B)/obj/cli_check.o
 # the heap checker's image walks only (not the live heap: no allocator)
 $(B)/obj/cli_check.o: src/check.c $(LIB_HDRS) | $(B)/obj

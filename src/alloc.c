@@ -8,11 +8,9 @@
  * Invariant: no lock is held across a call that can re-enter malloc.
  */
 #include "alloc.h"
+#include "os_sync.h"
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 
 uintptr_t pm__pbase PM_STATE, pm__plen PM_STATE;
 
@@ -28,21 +26,17 @@ static __thread int tls_forking;
 
 static void lock_slow(int *l)
 {
-	int e = errno; /* futex may say EAGAIN/EINTR: not the caller's news */
 	for (int i = 0; i < 100; i++) {
 		__builtin_ia32_pause();
 		int z = 0;
 		if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
 		    __atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
-			errno = e;
+						__ATOMIC_RELAXED))
 			return;
-		}
 	}
 	/* from here on we hold it as "contended", so unlock always wakes */
 	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
-		syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
-	errno = e;
+		pm__os_futex_wait(l, 2); /* leaves errno alone */
 }
 
 static inline void lock(int *l)
@@ -61,7 +55,7 @@ static inline void unlock(int *l)
 	if (unlikely(tls_forking))
 		return;
 	if (unlikely(__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2))
-		syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		pm__os_futex_wake(l, 1);
 }
 
 void pm__lock_persistent(void) { lock(&plock); }
@@ -69,7 +63,7 @@ void pm__unlock_persistent(void) { unlock(&plock); }
 void pm__lock_transient(void) { lock(&tlock); }
 void pm__unlock_transient(void) { unlock(&tlock); }
 
-/* ---- routing ----------------------------------------------------------- */
+/* ---- routing ------------------------------------------------------------ */
 
 static inline struct pm_arena *arena_for(int transient)
 {
@@ -97,7 +91,7 @@ static inline int arena_index(const void *p)
 static inline void mark_early(void *p, int transient)
 {
 	if (unlikely(pm__phase != 2) && p && !transient)
-		((size_t *)p)[-1] |= PM_CHUNK_EARLY;
+		pm__chunk_of(p)->head |= PM_CHUNK_EARLY;
 }
 
 void *pm__malloc_slow(size_t n, int transient)
@@ -277,7 +271,7 @@ void *pm__memalign(size_t align, size_t n, int transient)
 	return p;
 }
 
-/* ---- quiescing ------------------------------------------------------------ */
+/* ---- quiescing ---------------------------------------------------------- */
 
 void pm__heap_quiesce(void)
 {
@@ -290,6 +284,9 @@ void pm__heap_quiesce(void)
 	/* merge deferred frees so that free memory is in free chunks (a
 	 * checkpoint skips their pages) */
 	pm__arena_consolidate(&pm__region->p);
+	/* PM_DEBUG >= 2: the whole heap is walked at every quiesce */
+	if (PM_DEBUG >= 2 && pm__heap_check_quiesced())
+		pm__fatal(pm_errmsg(), NULL);
 }
 
 void pm__heap_resume(void)
@@ -333,35 +330,10 @@ void pm__fork_child(void)
 	pm__tc_start_all();
 }
 
-/* ---- restore hooks -------------------------------------------------------- */
+/* ---- restore hooks ------------------------------------------------------ */
 
 static uintptr_t pre_restore_top_end PM_STATE;
 int pm__restored_once PM_STATE;
-
-static int count_own(void *ctx, uintptr_t c, size_t sz, int inuse)
-{
-	if (inuse > 0 && !(((size_t *)c)[1] & PM_CHUNK_EARLY))
-		*(size_t *)ctx += sz;
-	return 0;
-}
-
-int pm__transient_live(uintptr_t v)
-{
-	struct pm_arena *a = pm__transient;
-	if (!a || v < pm__arena_first(a) || v >= a->top)
-		return 0;
-	/* chunks are in address order: walk until past v */
-	uintptr_t c = pm__arena_first(a);
-	while (c < a->top) {
-		size_t head = ((size_t *)c)[1], sz = head & ~(size_t)15;
-		if (sz < 32)
-			return 0;
-		if (v < c + sz)
-			return (head & 2) && v >= c + 16;
-		c += sz;
-	}
-	return 0;
-}
 
 int pm__heap_restore_check(void)
 {
@@ -371,8 +343,7 @@ int pm__heap_restore_check(void)
 	if (a->live_bytes) {
 		/* only blocks of the executable's constructors may be there:
 		 * the globals that point at them come back from the file */
-		size_t own = 0;
-		pm__arena_walk(a, count_own, &own);
+		size_t own = pm__arena_own_bytes(a);
 		if (own)
 			return pm__err(-EBUSY,
 				       "the program holds %zu bytes of live "
@@ -406,37 +377,7 @@ void pm__heap_after_restore(void)
 	pm__restored_once = 1;
 }
 
-int pm__heap_spans(int (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
-{
-	uintptr_t lo = pm__region->base; /* start of the pending span */
-	struct pm_arena *a = &pm__region->p;
-	uintptr_t c = pm__arena_first(a);
-	int r;
-	while (c <= a->top) {
-		size_t sz = ((size_t *)c)[1] & ~(size_t)15;
-		int inuse = (((size_t *)c)[1] & 2) != 0;
-		if (c == a->top)
-			inuse = 0, sz = a->top_end - c;
-		if (!inuse) {
-			uintptr_t ilo = (c + PM_FREE_HDR + PM_PAGE - 1) &
-				       ~(PM_PAGE - 1);
-			uintptr_t ihi = (c + sz) & ~(PM_PAGE - 1);
-			if (ihi > ilo) {
-				if (ilo > lo && (r = fn(ctx, lo, ilo)))
-					return r;
-				lo = ihi;
-			}
-		}
-		if (c == a->top || sz < 32)
-			break;
-		c += sz;
-	}
-	if (a->top_end > lo && (r = fn(ctx, lo, a->top_end)))
-		return r;
-	return 0;
-}
-
-/* ---- named roots ----------------------------------------------------------- */
+/* ---- named roots -------------------------------------------------------- */
 
 static int root_name_ok(const char *name)
 {
@@ -525,7 +466,7 @@ PM_EXPORT int pm_heap_info(struct pm_heap_info *out)
 	return 0;
 }
 
-/* ---- the prefixed API: always the persistent heap ------------------------- */
+/* ---- the prefixed API: always the persistent heap ----------------------- */
 
 PM_EXPORT void *pm_malloc(size_t n) { return pm__malloc(n, 0); }
 PM_EXPORT void pm_free(void *p) { pm__free(p); }

@@ -67,11 +67,11 @@ static inline void pm__free(void *p)
 	/* a 16-aligned address of the persistent arena: the offset rotated
 	 * right by 4 is below the arena's length / 16 (see pm__tc_pop) */
 	if (likely(tc != NULL) && likely(((off >> 4) | (off << 60)) < tc->span16)) {
-		size_t head = ((size_t *)p)[-1];
-		size_t sz = head & ~(size_t)15;
+		size_t head = pm__block_head(p);
+		size_t sz = pm__head_size(head);
 		/* in use and not PM_CHUNK_EARLY (those go the slow way) */
-		if (likely((head & 6) == 2 && sz < TC_CHUNK_LIMIT &&
-			   sz >= 32)) {
+		if (likely(pm__head_cacheable(head) && sz < TC_CHUNK_LIMIT &&
+			   sz >= PM_CHUNK_MIN)) {
 			unsigned cls = pm__tc_class_of_chunk(sz);
 			if (likely(pm__tc_push(tc, cls, p)))
 				return;

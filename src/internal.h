@@ -18,9 +18,14 @@
  *     cxxnew.c    C++ operator new/delete
  *   allocator
  *     alloc.c/.h  the malloc family's paths, arena locks, fork handlers
- *     heap.c      the arenas: chunks, bins, top (all state in the region)
+ *     chunk.h     the chunk layout, head flags, bin index (the only place)
+ *     heap.h      the arenas (all state in the region): allocation paths
+ *                 (heap.c), bins and top (heap_bins.c), free, fast lists,
+ *                 trim (heap_free.c), chunk walks for checkpoints
+ *                 (heap_walk.c)
  *     tcache.c/.h per-thread caches (inside the region), quiesce protocol
- *     check.c     the full invariant walk
+ *     check.c     the full invariant walk (live heap or an image);
+ *                 check_region.c the region header read from a file
  *   persistence
  *     globals.h   the globals family: elfan.c (one ELF object's analysis),
  *                 spans.c (the executable's spans and keep words),
@@ -39,6 +44,7 @@
  *   base (below every layer; know nothing of the region)
  *     os.c        the only door to the kernel's memory calls (mmap,
  *                 mprotect, madvise), /proc reading, the environment, fatal
+ *     os_sync.c   futex wait/wake, the process-wide barrier (os_sync.h)
  *     util.c      a tiny formatter (no stdio), the per-thread error message
  *     crc32c.c    checksums
  */
@@ -50,6 +56,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 #include "../include/pmalloc.h"
+#include "chunk.h" /* the chunk layout, bins */
 
 #define PM_EXPORT __attribute__((visibility("default")))
 #define PM_HIDDEN __attribute__((visibility("hidden")))
@@ -201,18 +208,13 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * own header at its start and is never checkpointed. */
 
 #define PM_REGION_MAGIC 0x31434f4c4c414d50ULL /* "PMALLOC1" */
-#define PM_REGION_VERSION 3 /* struct pm_region's layout (init.c) */
-#define PM_NSMALL 64   /* small bins: chunk sizes 16*i, i < 64 (< 1024) */
-#define PM_NLARGE 64   /* large bins: 4 per power of two from 1024 */
-/* Bytes at the start of a free chunk that hold its header and links
- * (prev_foot, head, fd, bk, and for large chunks fd_size, bk_size): page
- * release and the checkpoint's sparse spans keep them. */
-#define PM_FREE_HDR 48
+/* The layout of struct pm_region, struct pm_arena and the chunks
+ * (chunk.h); docs/FORMAT.md "The region header" lists every offset, and
+ * tests/region_layout.sh compiles that list against this header. */
+#define PM_REGION_VERSION 3
 #define PM_NROOTS 64
 #define PM_ROOT_NAME 64
 #define PM_NKEYS 64    /* pthread keys a checkpoint remembers */
-
-struct pm_chunk;
 
 /* One arena: dlmalloc-style boundary-tagged heap over [lo, hi). */
 struct pm_arena {
@@ -239,6 +241,16 @@ struct pm_arena {
 	uintptr_t trim_mark;        /* lowest address the last trim gave back */
 	size_t peak;
 };
+
+/* Heap address of bin b's fake head chunk (fd, bk alias bins[2b],
+ * bins[2b+1]) in the arena struct at heap address aa: heap.h's bin_at,
+ * for code that reads an arena through a view (check.c). */
+static inline uintptr_t pm__bin_head_at(uintptr_t aa, unsigned b)
+{
+	return aa + offsetof(struct pm_arena, bins) +
+	       2 * sizeof(uintptr_t) * (uintptr_t)b -
+	       offsetof(struct pm_chunk, fd);
+}
 
 struct pm_root {
 	char name[PM_ROOT_NAME];
@@ -299,12 +311,6 @@ size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
 int pm__arena_trim_all(struct pm_arena *a, size_t pad);
 /* Is p on a fast list?  (double-free check; slow) */
 int pm__arena_fast_has(struct pm_arena *a, void *p);
-/* Marks a block sitting in a thread cache or a fast list: random for each
- * process (init.c), so that a use-after-free write cannot forge a cached
- * block it has not read.  Blocks carrying it never reach a checkpoint
- * (quiesce drains the caches and merges the fast lists). */
-extern uint64_t pm__free_key PM_HIDDEN;
-#define PM_FREE_KEY pm__free_key
 /* Try to resize in place; returns 1 if the block now holds n bytes. */
 int pm__arena_resize(struct pm_arena *a, void *p, size_t n);
 /* Give free pages back to the OS, keeping `pad` bytes at top. */
@@ -318,12 +324,6 @@ int pm__arena_alloc_batch(struct pm_arena *a, size_t csize, void **out,
 void pm__check_block(struct pm_arena *a, const void *p, const char *call);
 size_t pm__block_usable(const void *p);
 size_t pm__block_chunksize(const void *p);
-/* Request size -> chunk size (16-aligned, >= 32, 8 bytes overhead). */
-static inline size_t pm__request2size(size_t n)
-{
-	return n + 8 + 15 < 32 ? 32 : (n + 8 + 15) & ~(size_t)15;
-}
-#define PM_MAX_REQUEST ((size_t)1 << 60)
 
 /* Iterate the chunks of an arena, in address order, from its first chunk to
  * top (inclusive): fn(ctx, chunk address, chunk size, in use?).  Stops and
@@ -333,6 +333,8 @@ int pm__arena_walk(struct pm_arena *a,
 		   void *ctx);
 /* The arena's first chunk address. */
 uintptr_t pm__arena_first(struct pm_arena *a);
+/* Bytes of in-use chunks not marked PM_CHUNK_EARLY (heap_walk.c). */
+size_t pm__arena_own_bytes(struct pm_arena *a);
 
 /* ---- the heap as a whole (heap.c / tcache.c / init.c) -------------------
  * Locks live outside the region (they are per-process). */
@@ -364,7 +366,7 @@ void pm__heap_after_restore(void);
 int pm__heap_spans(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
 		   void *ctx);
 
-/* ---- check.c: untrusted heaps -------------------------------------------
+/* ---- check.c, check_region.c: untrusted heaps --------------------------
  * A region header as read from a checkpoint file (a copy; no heap page is
  * touched): every address and size the allocator will follow from it --
  * layout (magic, version, base/size/tbase), the persistent arena's
@@ -383,6 +385,10 @@ int pm__region_check_copy(const struct pm_region *r);
  * PM_ECORRUPT with the reason. */
 int pm__heap_check_image(const unsigned char *view, uintptr_t base,
 			 size_t len);
+/* pm_heap_check's walk of the live heap (both arenas, every thread
+ * cache) for a caller that holds both arena locks with the caches
+ * stopped (pm__heap_quiesce; PM_DEBUG >= 2 runs it there). */
+int pm__heap_check_quiesced(void);
 /* Of the same image only the header and the list of thread caches (each
  * node an in-use block, each cached block a live chunk of its class):
  * what a restore follows from the header beyond its own fields, without
@@ -406,9 +412,8 @@ void pm__begin_constructors(void);
 /* Phase 2 (right before main(); also by the pm_ API if the hook never
  * ran, e.g. in a program started some other way). */
 void pm__begin_persistent(void);
-/* The chunk-header bit (sizes are multiples of 16, so bits 2 and 3 are
- * free) marking a block made by the executable's constructors. */
-#define PM_CHUNK_EARLY ((size_t)4)
+/* PM_CHUNK_EARLY (chunk.h) marks a block made by the executable's
+ * constructors. */
 /* Does v point into a live block of the transient arena?  Caller holds
  * the transient lock (or the heap is quiesced). */
 int pm__transient_live(uintptr_t v);

@@ -7,24 +7,16 @@
  * exactly its class's size; its 2nd word holds TC_KEY while cached.
  */
 #include "tcache.h"
-#include <errno.h>
+#include "os_sync.h"
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 
 __thread struct pm_tcache *pm__tls_tc;
 static __thread int tc_dead; /* this thread has exited its cache */
 volatile int pm__tc_stop PM_STATE;
 uint16_t pm__tc_cap[TC_NCLASS] PM_STATE;
 static pthread_key_t tc_key PM_STATE;
-static int membarrier_ok PM_STATE;
-
-#define MEMB_QUERY 0
-#define MEMB_PRIVATE_EXPEDITED (1 << 3)
-#define MEMB_REGISTER_PRIVATE_EXPEDITED (1 << 4)
 #define REFILL_BYTES 8192 /* a refill brings about this many bytes */
 
 static void tc_thread_exit(void *arg);
@@ -34,9 +26,27 @@ static void tc_thread_exit(void *arg);
 static inline void tc_block_check(struct pm_tcache *tc, unsigned cls, void *b)
 {
 	uintptr_t off = (uintptr_t)b - pm__pbase;
-	if (unlikely(off >= pm__plen || (off & 15) ||
-		     ((uint64_t *)b)[1] != TC_KEY))
+	if (unlikely(off >= pm__plen || pm__misaligned(off) ||
+		     pm__block_key_get(b) != TC_KEY))
 		pm__tc_corrupt(tc, cls, b);
+}
+
+/* PM_DEBUG >= 1: class cls's room is within its cap; >= 2: its list
+ * holds exactly cap - room blocks, each keyed, of the class's size, in
+ * the persistent arena.  Persistent lock held. */
+static void tc_assert_class(struct pm_tcache *tc, unsigned cls)
+{
+	PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
+	if (PM_DEBUG < 2)
+		return;
+	unsigned n = 0;
+	for (void *b = tc->head[cls]; b; b = *pm__block_link(b), n++) {
+		tc_block_check(tc, cls, b);
+		PM_ASSERT(pm__head_inuse(pm__block_head(b)));
+		PM_ASSERT(pm__tc_class_of_chunk(pm__block_chunksize(b)) == cls);
+		PM_ASSERT(n < pm__tc_cap[cls]);
+	}
+	PM_ASSERT(n == (unsigned)(pm__tc_cap[cls] - tc->room[cls]));
 }
 
 void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
@@ -44,7 +54,7 @@ void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
 	(void)tc;
 	(void)cls;
 	uintptr_t off = (uintptr_t)b - pm__pbase;
-	if (off >= pm__plen || (off & 15))
+	if (off >= pm__plen || pm__misaligned(off))
 		pm__fatal("malloc(): corrupted thread cache: next pointer "
 			  "outside the heap or misaligned (use after free?)",
 			  b);
@@ -57,13 +67,15 @@ void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
 static void tc_struct_check(uintptr_t t)
 {
 	uintptr_t off = t - pm__pbase;
-	if (unlikely(off >= pm__plen || (off & 15) ||
-		     t < pm__arena_first(&pm__region->p) ||
-		     t >= pm__region->p.top ||
-		     (((size_t *)t)[-1] & 2) == 0 ||
-		     (((size_t *)t)[-1] & ~(size_t)15) <
-			     sizeof(struct pm_tcache) + 8 ||
-		     (((size_t *)t)[-1] & ~(size_t)15) > pm__region->p.top - t))
+	if (unlikely(off >= pm__plen ||
+		     !pm__chunk_addr_ok(t - PM_CHUNK_MEM,
+					pm__arena_first(&pm__region->p),
+					pm__region->p.top)))
+		pm__fatal("corrupted list of thread caches", (void *)t);
+	size_t head = pm__block_head((void *)t), sz = pm__head_size(head);
+	if (unlikely(!pm__head_inuse(head) ||
+		     sz < sizeof(struct pm_tcache) + PM_CHUNK_OVERHEAD ||
+		     sz > pm__region->p.top - (t - PM_CHUNK_MEM)))
 		pm__fatal("corrupted list of thread caches", (void *)t);
 }
 
@@ -72,35 +84,12 @@ void pm__tc_process_init(void)
 	for (unsigned i = 0; i < TC_NCLASS; i++)
 		pm__tc_cap[i] = (uint16_t)pm__tc_cap_of(i);
 	pthread_key_create(&tc_key, tc_thread_exit);
-	long q = syscall(SYS_membarrier, MEMB_QUERY, 0, 0);
-	if (q > 0 && (q & MEMB_PRIVATE_EXPEDITED) &&
-	    syscall(SYS_membarrier, MEMB_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-		membarrier_ok = 1;
+	pm__os_barrier_init();
 }
 
 int pm__tc_is_key(unsigned k)
 {
 	return (unsigned)tc_key == k;
-}
-
-/* Make every other running thread execute a full memory barrier. */
-static void barrier_all(void)
-{
-	if (membarrier_ok &&
-	    syscall(SYS_membarrier, MEMB_PRIVATE_EXPEDITED, 0, 0) == 0)
-		return;
-	/* Fallback: changing the protection of a touched page makes the
-	 * kernel shoot down TLBs with an IPI on every CPU running this mm,
-	 * which serialises them. */
-	static char *page PM_STATE;
-	if (!page) {
-		page = pm__os_aux(PM_PAGE);
-		if (!page)
-			return;
-	}
-	page[0] = 1;
-	mprotect(page, PM_PAGE, PROT_READ);
-	mprotect(page, PM_PAGE, PROT_READ | PROT_WRITE);
 }
 
 struct pm_tcache *pm__tc_create(void)
@@ -135,8 +124,8 @@ void pm__tc_drain(struct pm_tcache *tc)
 		void *b = tc->head[i];
 		while (b) {
 			tc_block_check(tc, i, b);
-			void *n = *(void **)b;
-			((uint64_t *)b)[1] = 0;
+			void *n = *pm__block_link(b);
+			*pm__block_key(b) = 0;
 			/* a live block of the arena, as the fast path pushed
 			 * it (after a restore or a fork: as a file or
 			 * another thread left it) */
@@ -147,6 +136,8 @@ void pm__tc_drain(struct pm_tcache *tc)
 		tc->head[i] = NULL;
 		tc->room[i] = pm__tc_cap[i];
 	}
+	PM_ASSERT(a->live_bytes + a->free_bytes + a->fast_bytes ==
+		  a->top - pm__arena_first(a));
 }
 
 static void unlink_tc(struct pm_tcache *tc)
@@ -208,11 +199,11 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 		 * already linked and marked */
 		ret = first;
 		if (n > 1) {
-			*(void **)last = tc->head[cls];
-			tc->head[cls] = *(void **)first;
+			*pm__block_link(last) = tc->head[cls];
+			tc->head[cls] = *pm__block_link(first);
 			tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
 		}
-		((uint64_t *)ret)[1] = 0;
+		*pm__block_key(ret) = 0;
 	} else {
 		int got = pm__arena_alloc_batch(a, sz, blocks, want);
 		if (got)
@@ -226,14 +217,15 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 				pm__arena_free(a, blocks[i]);
 				continue;
 			}
-			*(void **)blocks[i] = h;
-			((uint64_t *)blocks[i])[1] = TC_KEY;
+			*pm__block_link(blocks[i]) = h;
+			*pm__block_key(blocks[i]) = TC_KEY;
 			h = blocks[i];
 			kept++;
 		}
 		tc->head[cls] = h;
 		tc->room[cls] = (uint16_t)(tc->room[cls] - kept);
 	}
+	tc_assert_class(tc, cls);
 	pm__unlock_persistent();
 	return ret;
 }
@@ -249,13 +241,14 @@ static void overflow_medium(struct pm_tcache *tc, unsigned cls, void *p)
 	for (unsigned i = 0; i < take && tc->head[cls]; i++) {
 		void *b = tc->head[cls];
 		tc_block_check(tc, cls, b);
-		tc->head[cls] = *(void **)b;
+		tc->head[cls] = *pm__block_link(b);
 		tc->room[cls]++;
-		((uint64_t *)b)[1] = 0;
+		*pm__block_key(b) = 0;
 		pm__arena_free(a, b);
 	}
-	((uint64_t *)p)[1] = 0;
+	*pm__block_key(p) = 0;
 	pm__arena_free(a, p);
+	tc_assert_class(tc, cls);
 	pm__unlock_persistent();
 }
 
@@ -263,7 +256,7 @@ static void overflow_medium(struct pm_tcache *tc, unsigned cls, void *p)
  * Cut and splice in one hold of the arena lock (see refill). */
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 {
-	if (((uint64_t *)p)[1] == TC_KEY) {
+	if (pm__block_key_get(p) == TC_KEY) {
 		pm__tc_double_free_check(tc, cls, p);
 		if (pm__tc_push(tc, cls, p)) /* a false alarm: user data */
 			return;
@@ -279,18 +272,20 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 	void *first = tc->head[cls], *b = first;
 	if (take && first) {
 		tc_block_check(tc, cls, b);
-		for (unsigned i = 1; i < take && *(void **)b; i++) {
-			b = *(void **)b, n++;
+		for (unsigned i = 1; i < take && *pm__block_link(b); i++) {
+			b = *pm__block_link(b), n++;
 			tc_block_check(tc, cls, b);
 		}
-		tc->head[cls] = *(void **)b;
+		tc->head[cls] = *pm__block_link(b);
 		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
 		last = b;
-		*(void **)p = first;
+		*pm__block_link(p) = first;
 		n++;
 	}
-	((uint64_t *)p)[1] = PM_FREE_KEY;
-	pm__arena_fast_splice(&pm__region->p, (size_t)cls << 4, p, last, n);
+	*pm__block_key(p) = PM_FREE_KEY;
+	pm__arena_fast_splice(&pm__region->p, pm__tc_class_size(cls), p, last,
+			      n);
+	tc_assert_class(tc, cls);
 	pm__unlock_persistent();
 }
 
@@ -298,7 +293,7 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
  * cannot drain the lists under our feet. */
 static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 {
-	for (void *b = tc->head[cls]; b; b = *(void **)b) {
+	for (void *b = tc->head[cls]; b; b = *pm__block_link(b)) {
 		tc_block_check(tc, cls, b);
 		if (b == p)
 			return 1;
@@ -309,10 +304,10 @@ static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 int pm__tc_is_cached(const void *p)
 {
 	struct pm_tcache *tc = pm__tls_tc;
-	if (!tc || ((const uint64_t *)p)[1] != TC_KEY)
+	if (!tc || pm__block_key_get(p) != TC_KEY)
 		return 0;
 	size_t sz = pm__block_chunksize(p);
-	if (sz < 32 || sz >= TC_CHUNK_LIMIT)
+	if (sz < PM_CHUNK_MIN || sz >= TC_CHUNK_LIMIT)
 		return 0;
 	pm__lock_persistent();
 	int r = in_own_cache(tc, pm__tc_class_of_chunk(sz), p);
@@ -333,7 +328,7 @@ void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
 void pm__tc_stop_all(void)
 {
 	pm__tc_stop = 1;
-	barrier_all();
+	pm__os_barrier_all();
 	for (uintptr_t t = pm__region->tcaches; t;
 	     t = ((struct pm_tcache *)t)->next) {
 		struct pm_tcache *tc = (struct pm_tcache *)t;

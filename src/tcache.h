@@ -92,6 +92,10 @@ struct pm_tcache {
 	void *head[TC_NCLASS]; /* singly linked through the block's 1st word */
 };
 
+/* The pop's and the free fast path's range check rotates an offset by
+ * log2 of the chunk alignment. */
+_Static_assert(PM_CHUNK_ALIGN == 16, "the rotation by 4 in pm__tc_pop");
+
 extern __thread struct pm_tcache *pm__tls_tc;
 extern volatile int pm__tc_stop;
 
@@ -150,13 +154,15 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 		b = tc->head[cls];
 		uintptr_t off = (uintptr_t)b - tc->lo;
 		if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
-			uint32_t *key = (uint32_t *)b + 2;
+			/* the key word's low half (little-endian) */
+			uint32_t *key = (uint32_t *)pm__block_key(b);
 			uint32_t k = *key ^ want;
 			*key = k;
 			if (unlikely(k != 0))
 				pm__tc_corrupt(tc, cls, b);
-			tc->head[cls] = *(void **)b;
+			tc->head[cls] = *pm__block_link(b);
 			tc->room[cls]++;
+			PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
 		} else if (unlikely(b != NULL)) {
 			pm__tc_corrupt(tc, cls, b);
 		}
@@ -172,13 +178,15 @@ static inline int pm__tc_push(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	int ok = 0;
 	uint64_t mark = TC_KEY; /* read once: set at start-up */
-	if (likely(((uint64_t *)p)[1] != mark)) {
+	if (likely(pm__block_key_get(p) != mark)) {
 		tc->busy = 1;
 		PM_BARRIER();
 		unsigned room = tc->room[cls];
 		if (likely(!pm__tc_stop) && likely(room != 0)) {
-			*(void **)p = tc->head[cls];
-			((uint64_t *)p)[1] = mark;
+			PM_ASSERT(pm__tc_class_of_chunk(pm__chunk_size(
+					  pm__chunk_of(p))) == cls);
+			*pm__block_link(p) = tc->head[cls];
+			*pm__block_key(p) = mark;
 			tc->head[cls] = p;
 			tc->room[cls] = (uint16_t)(room - 1);
 			ok = 1;

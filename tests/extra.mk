@@ -84,3 +84,48 @@ $(B)/tests/image_stack: tests/prog/image_stack.c $(IMAGE_SRCS) $(IMAGE_HDRS) | $
 	$(CC) $(BASE_CFLAGS) -fno-stack-protector -Isrc -o $@ tests/prog/image_stack.c $(IMAGE_SRCS)
 EXTRA_TESTS += $(B)/tests/u_image_ctx
 CHECK_EXTRA += $(B)/tests/u_image_ctx $(B)/tests/image_stack
+
+# ---- the debug build: PM_DEBUG=2 --------------------------------------------
+# The whole library with asserts on and a full heap walk at every quiesce
+# (src/internal.h "Assert levels") as build/dbg/libpmalloc.so, and the
+# allocator's tests linked against it as build/dbg/dbg_t_* (rpath $ORIGIN,
+# so they load the debug library; t_ckpt_state checkpoints, i.e.
+# quiesces, many times).
+DBG_OBJS := $(patsubst src/%.c,$(B)/dbg/obj/%.o,$(LIB_SRCS))
+DBG_TESTS := t_api t_heap_random t_threads t_exhaust t_misuse t_regress \
+	t_fork t_ckpt_state
+DBG_BINS := $(patsubst %,$(B)/dbg/dbg_%,$(DBG_TESTS))
+$(B)/dbg/obj:
+	mkdir -p $@
+$(B)/dbg/obj/%.o: src/%.c $(LIB_HDRS) | $(B)/dbg/obj
+	$(CC) $(LIB_CFLAGS) -DPM_DEBUG=2 -c $< -o $@
+$(B)/dbg/libpmalloc.so.$(SOVER): $(DBG_OBJS) src/exports.map
+	$(CC) -shared -Wl,-soname,libpmalloc.so.$(SOVER) -Wl,-z,now -Wl,-z,relro \
+		-Wl,--no-undefined -Wl,--version-script=src/exports.map -o $@ $(DBG_OBJS)
+$(B)/dbg/libpmalloc.so: $(B)/dbg/libpmalloc.so.$(SOVER)
+	ln -sf libpmalloc.so.$(SOVER) $@
+$(B)/dbg/dbg_%: tests/%.c tests/testlib.h $(B)/dbg/libpmalloc.so
+	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B)/dbg -lpmalloc -Wl,-rpath,'$$ORIGIN'
+.PHONY: debug
+debug: $(DBG_BINS)
+EXTRA_TESTS += $(DBG_BINS)
+CHECK_EXTRA += $(DBG_BINS)
+
+# ---- unit tests of the allocator's layers ------------------------------------
+# u_arena: one arena (src/heap*.c) over memory the test reserves, checked
+# with the image walker (src/check.c, parse-only) after every step; built
+# with PM_DEBUG=2 so that the arena's own asserts run too.
+# u_tcache: the thread caches through their internal interface (pop, push,
+# refill, overflow, drain, stop), the core built without interposition.
+# u_layout: docs/FORMAT.md's table of the region header against offsetof.
+U_ARENA_SRCS := src/heap.c src/heap_bins.c src/heap_free.c src/heap_walk.c \
+	src/check.c src/check_region.c src/util.c src/os.c
+$(B)/tests/u_arena: tests/u_arena.c tests/testlib.h $(U_ARENA_SRCS) $(LIB_HDRS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -DPM_DEBUG=2 -DPM_CKPT_PARSE_ONLY -Iinclude -Isrc \
+		-o $@ tests/u_arena.c $(U_ARENA_SRCS)
+U_TCACHE_SRCS := $(filter-out src/interpose.c,$(LIB_SRCS))
+$(B)/tests/u_tcache: tests/u_tcache.c tests/testlib.h $(U_TCACHE_SRCS) $(LIB_HDRS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -DPM_DEBUG=2 -DPM_NO_INTERPOSE -pthread -Iinclude -Isrc \
+		-DEHEAP_START_ADDRESS=0x300000000000UL -o $@ tests/u_tcache.c $(U_TCACHE_SRCS)
+EXTRA_TESTS += $(B)/tests/u_arena $(B)/tests/u_tcache
+CHECK_EXTRA += $(B)/tests/u_arena $(B)/tests/u_tcache

@@ -15,8 +15,9 @@ mkdir -p "$logdir"
 # group_of NAME: the group a test belongs to
 group_of() {
 	case $1 in
-	u_* | san_* | valgrind.sh | image_ctx_vg.sh) echo unit ;;
+	u_* | san_* | valgrind.sh | image_ctx_vg.sh | region_layout.sh) echo unit ;;
 	t_* | core_env.sh) echo api ;;
+	dbg_*) echo debug ;;
 	ckpt_* | lib_* | interp_* | globals_* | fuzz_* | image_* | example.sh)
 		echo ckpt ;;
 	attack_*) echo attack ;;
@@ -31,6 +32,7 @@ title() {
 	case $1 in
 	unit) echo "unit: the allocator's parts on their own (u_*, san_*, under valgrind)" ;;
 	api) echo "API: the library through its interface (t_*, start-up)" ;;
+	debug) echo "debug build: allocator tests against -DPM_DEBUG=2 (asserts on, heap walk at every quiesce) (dbg_*)" ;;
 	ckpt) echo "checkpoint: checkpoint, restore and what they keep (ckpt_*, lib_*, interp_*, globals_*, fuzz_*, image_*)" ;;
 	attack) echo "attacks: reproducers of reported weaknesses (attack_*)" ;;
 	real) echo "compatibility: real programs with and without pmalloc (real_*)" ;;
@@ -64,7 +66,7 @@ run_one() { # TEST
 	echo "$secs $name" >>"$logdir/times"
 }
 
-for g in unit api ckpt attack real build other; do
+for g in unit api debug ckpt attack real build other; do
 	header=0
 	for t in "$@"; do
 		[ "$(group_of "$(basename "$t")")" = $g ] || continue

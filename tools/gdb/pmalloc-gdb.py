@@ -21,7 +21,7 @@
 # A damaged heap is reported, never followed blindly: every read is
 # checked, every walk is bounded.
 #
-# Chunk layout (src/heap.c): prev_foot at +0, head at +8 (size | CINUSE 2 |
+# Chunk layout (src/chunk.h): prev_foot at +0, head at +8 (size | CINUSE 2 |
 # PINUSE 1 | EARLY 4), user memory at +16.  A block freed into a thread
 # cache or a fast list is still CINUSE, with the process's free key in its
 # 2nd word: random for each process (pm__free_key), read from the symbol,

@@ -1,0 +1,144 @@
+/*
+ * heap.h - what the arena's files (heap.c, heap_bins.c, heap_free.c,
+ * heap_walk.c) share and nobody else sees: bin heads, the always-on checks
+ * of the links the allocator follows, and the functions one of them
+ * defines for the others.  The chunk layout itself is chunk.h.
+ *
+ * An arena (dlmalloc's design, written here from the algorithm):
+ * boundary-tagged chunks, exact small bins, sorted large bins, a top
+ * chunk, best fit, immediate coalescing, and per-size "fast" lists of
+ * deferred small frees.  Every byte of an arena's state is inside the
+ * arena's own memory (struct pm_arena lives in the region) and every link
+ * is an absolute address: the region never moves, so a byte copy of it is
+ * a working heap.
+ *
+ * Invariants (check.c walks them all; PM_DEBUG >= 1 asserts the local
+ * ones as the code goes):
+ *   - chunks tile [first, top_end) exactly; the last one is top;
+ *   - no two adjacent free chunks (coalescing is immediate); top is free;
+ *   - a free non-top chunk is in exactly the bin its size maps to, and its
+ *     successor has PINUSE clear and prev_foot == its size;
+ *   - small bins hold one size each; large bins are sorted by size, and
+ *     the first chunk of each size in a large bin (its "leader") is on a
+ *     circular list of the bin's leaders, in size order, through
+ *     fd_size/bk_size (NULL in the others): insert and best-fit search
+ *     step over sizes, not chunks;
+ *   - bitmap bit i set <=> bin i non-empty;
+ *   - a fast-list block is an in-use chunk of its list's size whose 2nd
+ *     word is PM_FREE_KEY;
+ *   - live_bytes + free_bytes + fast_bytes == top - first.
+ * Always on (release builds too), as musl's mallocng does: every link and
+ * size is checked before it is followed.  A bad one is a write after
+ * free, an overrun or a bad file: one line, abort.
+ * The caller holds the arena's lock for every function here.
+ */
+#ifndef PM_HEAP_H
+#define PM_HEAP_H
+#include "internal.h"
+
+/* The chunk sz bytes past c. */
+static inline struct pm_chunk *chunk_plus(const struct pm_chunk *c, size_t sz)
+{
+	return pm__chunk_at((uintptr_t)c + sz);
+}
+
+static inline void set_foot(struct pm_chunk *c, size_t sz)
+{
+	chunk_plus(c, sz)->prev_foot = sz;
+}
+
+/* Bin b (0..PM_NBINS-1: small then large) head: a fake chunk whose fd/bk
+ * alias bins[2b], bins[2b+1]. */
+static inline struct pm_chunk *bin_at(struct pm_arena *a, unsigned b)
+{
+	return pm__chunk_at(pm__bin_head_at((uintptr_t)a, b));
+}
+
+/* The next block (mem address) of a fast list. */
+static inline uintptr_t fast_next(uintptr_t b)
+{
+	return (uintptr_t)*pm__block_link((void *)b);
+}
+
+/* ---- always-on checks of the links the allocator follows --------------
+ * A use-after-free write, a buffer overrun or a bad checkpoint file can put
+ * any value in a link or a size; each is checked before it is followed,
+ * and a bad one aborts with one line (like other misuse) instead of
+ * handing out or writing to memory outside the arena. */
+
+/* c is 16-aligned and in [first chunk, top). */
+static inline int chunk_ok(const struct pm_arena *a, uintptr_t c)
+{
+	return pm__chunk_addr_ok(c, pm__arena_first((struct pm_arena *)a),
+				 a->top);
+}
+
+/* A bin link: a chunk, or one of the bins' fake heads. */
+static inline int link_ok(struct pm_arena *a, uintptr_t x)
+{
+	uintptr_t h0 = (uintptr_t)bin_at(a, 0);
+	return chunk_ok(a, x) || (!((x - h0) & (2 * sizeof(uintptr_t) - 1)) &&
+				  x - h0 < 2 * sizeof(uintptr_t) * PM_NBINS);
+}
+
+/* A block (mem address) from a fast list: an in-use chunk of class sz
+ * that still carries the key its free wrote.  Anything else means the
+ * block was written to after it was freed. */
+static inline void fast_block_check(struct pm_arena *a, uintptr_t b, size_t sz,
+				    const char *what)
+{
+	if (unlikely(!chunk_ok(a, b - PM_CHUNK_MEM)))
+		pm__fatal(what, (void *)b);
+	size_t h = pm__block_head((void *)b);
+	if (unlikely(pm__block_key_get((void *)b) != PM_FREE_KEY ||
+		     !pm__head_inuse(h) || pm__head_size(h) != sz))
+		pm__fatal("malloc(): freed block modified (use after free)",
+			  (void *)b);
+}
+
+/* ---- heap_bins.c -------------------------------------------------------- */
+
+/* A chunk about to leave a bin: free, of the bin's size, its successor
+ * inside the arena and marking it free (prev_foot, PINUSE clear). */
+void pm__bin_chunk_check(struct pm_arena *a, struct pm_chunk *c, size_t sz);
+/* Put free chunk c of size sz into its bin / take it out (c's links are
+ * checked first). */
+void pm__bin_insert(struct pm_arena *a, struct pm_chunk *c, size_t sz);
+void pm__bin_remove(struct pm_arena *a, struct pm_chunk *c, size_t sz);
+/* Make top at least `need` bytes by committing more of the arena: 0, or
+ * -ENOMEM when the arena's range is used up. */
+int pm__grow_top(struct pm_arena *a, size_t need);
+
+/* ---- heap_free.c -------------------------------------------------------- */
+
+/* Free chunk c for real: coalesce, bin, maybe release pages.  The caller
+ * has already taken its bytes off live_bytes or fast_bytes. */
+void pm__free_chunk(struct pm_arena *a, struct pm_chunk *c);
+
+/* ---- assertions (PM_DEBUG >= 1) ----------------------------------------- */
+
+/* c is a free chunk of size sz, correctly bordered: PINUSE set (its
+ * predecessor is in use: coalescing is immediate), footer == sz, the
+ * successor's PINUSE clear and the successor in use or top. */
+#define PM_ASSERT_FREE_CHUNK(a, c, sz)                                         \
+	do {                                                                   \
+		PM_ASSERT(!pm__head_inuse((c)->head) &&                        \
+			  pm__head_pinuse((c)->head) &&                        \
+			  pm__chunk_size(c) == (sz));                          \
+		PM_ASSERT(chunk_plus((c), (sz))->prev_foot == (sz) &&          \
+			  !pm__head_pinuse(chunk_plus((c), (sz))->head));      \
+		PM_ASSERT((uintptr_t)chunk_plus((c), (sz)) == (a)->top ||      \
+			  pm__head_inuse(chunk_plus((c), (sz))->head));        \
+	} while (0)
+/* Bin b's bitmap bit is set exactly when the bin is non-empty. */
+static inline int bin_bit_ok(struct pm_arena *a, unsigned b)
+{
+	uint64_t map = b < PM_NSMALL ? a->smallmap : a->largemap;
+	unsigned bit = b < PM_NSMALL ? b : b - PM_NSMALL;
+	return ((map >> bit) & 1) == (bin_at(a, b)->fd != bin_at(a, b));
+}
+/* The books add up. */
+#define PM_ASSERT_BOOKS(a)                                                     \
+	PM_ASSERT((a)->live_bytes + (a)->free_bytes + (a)->fast_bytes ==       \
+		  (a)->top - pm__arena_first(a))
+#endif

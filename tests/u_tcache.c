@@ -1,0 +1,252 @@
+/*
+ * u_tcache - the thread caches through their internal interface, not
+ * through malloc: the class functions, pop / push on an empty, full and
+ * stopped cache, refill and overflow (small classes to the arena's fast
+ * lists, medium ones freed at once), drain, the double-free and
+ * use-after-free checks that must abort, and quiesce / resume while other
+ * threads run their fast paths.  pm_heap_check after every step.  The
+ * core is linked in (no interposition) and built with PM_DEBUG=2, so the
+ * caches' asserts and the walk at every quiesce run too (tests/extra.mk).
+ */
+#include "testlib.h"
+#include "alloc.h"
+#include <pthread.h>
+
+static void heap_ok(const char *where)
+{
+	int rc = pm_heap_check();
+	CHECK_MSG(rc == 0, "%s: %s", where, pm_errmsg());
+}
+
+static void classes(void)
+{
+	int bad = 0;
+	for (size_t n = 0; n <= TC_MAXREQ && bad < 5; n++) {
+		unsigned c = pm__tc_class_of_request(n);
+		size_t need = pm__request2size(n);
+		/* the smallest class that holds n */
+		if (c >= TC_NCLASS || pm__tc_class_size(c) < need ||
+		    pm__tc_class_size(c - 1) >= need) {
+			bad++;
+			CHECK_MSG(0, "request %zu: class %u (size %zu)", n, c,
+				  c < TC_NCLASS ? pm__tc_class_size(c) : 0);
+		}
+	}
+	for (unsigned c = 3; c < TC_NCLASS; c++)
+		CHECK(pm__tc_class_size(c) > pm__tc_class_size(c - 1));
+	for (size_t sz = PM_CHUNK_MIN; sz < TC_CHUNK_LIMIT && bad < 10;
+	     sz += 16) {
+		/* the largest class the chunk can serve */
+		unsigned c = pm__tc_class_of_chunk(sz);
+		if (c >= TC_NCLASS || pm__tc_class_size(c) > sz ||
+		    (c + 1 < TC_NCLASS && pm__tc_class_size(c + 1) <= sz)) {
+			bad++;
+			CHECK_MSG(0, "chunk %zu: class %u", sz, c);
+		}
+	}
+	for (unsigned c = 2; c < TC_NCLASS; c++) {
+		CHECK(pm__tc_class_of_chunk(pm__tc_class_size(c)) == c);
+		CHECK(pm__tc_cap[c] == pm__tc_cap_of(c) && pm__tc_cap[c] >= 2);
+	}
+}
+
+/* Empty the class by pops; returns how many came out (into out[]). */
+static unsigned pop_all(struct pm_tcache *tc, unsigned cls, void **out,
+			unsigned max)
+{
+	unsigned n = 0;
+	void *b;
+	while (n < max && (b = pm__tc_pop(tc, cls))) {
+		CHECK(pm__block_key_get(b) != TC_KEY);
+		CHECK(pm__head_inuse(pm__block_head(b)));
+		CHECK(pm__block_chunksize(b) == pm__tc_class_size(cls));
+		out[n++] = b;
+	}
+	return n;
+}
+
+static void one_class(struct pm_tcache *tc, unsigned cls)
+{
+	static void *blocks[512];
+	unsigned cap = pm__tc_cap[cls];
+	struct pm_arena *a = &pm__region->p;
+	CHECK(tc->room[cls] == cap && tc->head[cls] == NULL);
+	CHECK(pm__tc_pop(tc, cls) == NULL); /* empty */
+
+	void *b = pm__tc_refill(tc, cls);
+	CHECK(b && pm__block_chunksize(b) == pm__tc_class_size(cls));
+	unsigned cached = cap - tc->room[cls];
+	CHECK_MSG(cached >= 1 || cap <= 2, "class %u: refill cached %u", cls,
+		  cached);
+	heap_ok("after refill");
+
+	unsigned n = pop_all(tc, cls, blocks, 512);
+	CHECK_MSG(n == cached, "class %u: popped %u, cached %u", cls, n,
+		  cached);
+	CHECK(tc->room[cls] == cap);
+	blocks[n++] = b;
+	while (n < cap + 1) { /* one more than fits */
+		b = pm__tc_refill(tc, cls);
+		CHECK(b != NULL);
+		blocks[n++] = b;
+		n += pop_all(tc, cls, blocks + n, 512 - n);
+	}
+	CHECK(tc->room[cls] == cap && n <= 512);
+	/* the cache takes cap blocks, then says no */
+	for (unsigned i = 0; i < cap; i++)
+		CHECK(pm__tc_push(tc, cls, blocks[i]));
+	CHECK(tc->room[cls] == 0);
+	CHECK(pm__tc_is_cached(blocks[0]) && !pm__tc_is_cached(blocks[cap]));
+	CHECK(!pm__tc_push(tc, cls, blocks[cap]));
+	size_t fast = a->fast_bytes;
+	pm__tc_overflow(tc, cls, blocks[cap]);
+	CHECK_MSG(tc->room[cls] == cap / 2 + 0 || tc->room[cls] == cap / 2,
+		  "class %u: room %u after overflow, cap %u", cls,
+		  tc->room[cls], cap);
+	if (cls < TC_NSMALL) /* small: onto the arena's fast list */
+		CHECK(a->fast_bytes == fast + (cap / 2 + 1) *
+						      pm__tc_class_size(cls));
+	heap_ok("after overflow");
+	for (unsigned i = cap + 1; i < n; i++) /* the spares, to the arena */
+		pm__free_slow(blocks[i]);
+
+	/* stopped: neither pop nor push */
+	pm__tc_stop = 1;
+	CHECK(pm__tc_pop(tc, cls) == NULL);
+	pm__tc_stop = 0;
+	b = pm__tc_pop(tc, cls);
+	CHECK(b != NULL);
+	pm__tc_stop = 1;
+	CHECK(!pm__tc_push(tc, cls, b));
+	pm__tc_stop = 0;
+	CHECK(pm__tc_push(tc, cls, b));
+
+	pm__lock_persistent();
+	pm__tc_drain(tc);
+	pm__unlock_persistent();
+	for (unsigned i = 0; i < TC_NCLASS; i++)
+		CHECK(tc->head[i] == NULL && tc->room[i] == pm__tc_cap[i]);
+	heap_ok("after drain");
+}
+
+/* ---- what must abort ----------------------------------------------------- */
+
+static unsigned victim_cls = 6;
+
+static void *cached_block(struct pm_tcache **tcp)
+{
+	struct pm_tcache *tc = pm__tls_tc;
+	void *b = pm__tc_refill(tc, victim_cls);
+	CHECK(pm__tc_push(tc, victim_cls, b));
+	*tcp = tc;
+	return b;
+}
+
+static void key_overwritten(void *arg)
+{
+	(void)arg;
+	struct pm_tcache *tc;
+	char *b = cached_block(&tc);
+	memset(b, 0, 16); /* write after free: link and key */
+	memset(b, 0x41, 16);
+	test_use(pm__tc_pop(tc, victim_cls));
+}
+
+static void link_overwritten(void *arg)
+{
+	(void)arg;
+	struct pm_tcache *tc;
+	char *b = cached_block(&tc);
+	*(uintptr_t *)b = 0x1238; /* misaligned, outside */
+	test_use(pm__tc_pop(tc, victim_cls));
+	test_use(pm__tc_pop(tc, victim_cls));
+}
+
+static void double_free(void *arg)
+{
+	(void)arg;
+	struct pm_tcache *tc;
+	char *b = cached_block(&tc);
+	pm__tc_overflow(tc, victim_cls, b); /* pushed again */
+}
+
+static void must_abort(void (*fn)(void *), const char *what)
+{
+	int st = test_in_child(fn, NULL, 0);
+	CHECK_MSG(TEST_ABORTED(st), "%s: status 0x%x, want SIGABRT", what, st);
+}
+
+/* ---- quiesce while others run ------------------------------------------- */
+
+static volatile int stop_workers, worker_null;
+
+static void *worker(void *arg)
+{
+	uint64_t rng = (uintptr_t)arg;
+	void *slots[256] = { 0 };
+	while (!stop_workers) {
+		int k = (int)(test_rand(&rng) % 256);
+		if (slots[k]) {
+			pm__free(slots[k]);
+			slots[k] = NULL;
+		} else {
+			slots[k] = pm__malloc(test_rand(&rng) % 3000, 0);
+			if (!slots[k])
+				worker_null = 1; /* CHECK is not thread-safe */
+		}
+	}
+	for (int k = 0; k < 256; k++)
+		pm__free(slots[k]);
+	return NULL;
+}
+
+static void quiesce_under_load(void)
+{
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 5));
+	for (int round = 0; round < 100; round++) {
+		pm__heap_quiesce(); /* PM_DEBUG=2: walks the heap */
+		uintptr_t n = 0;
+		for (uintptr_t c = pm__region->tcaches; c;
+		     c = ((struct pm_tcache *)c)->next) {
+			struct pm_tcache *tc = (struct pm_tcache *)c;
+			for (unsigned i = 0; i < TC_NCLASS; i++)
+				n += tc->head[i] != NULL;
+		}
+		CHECK_MSG(n == 0, "round %d: %lu cache lists not drained",
+			  round, (unsigned long)n);
+		CHECK(pm__region->p.fast_bytes == 0);
+		pm__heap_resume();
+		sched_yield();
+	}
+	stop_workers = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	CHECK(!worker_null);
+	heap_ok("after the workers");
+}
+
+int main(void)
+{
+	CHECK(pm__ensure_init() == 0);
+	pm__begin_persistent();
+	classes();
+	struct pm_tcache *tc = pm__tc_create();
+	CHECK(tc != NULL && pm__tls_tc == tc);
+	if (!tc)
+		return test_end();
+	CHECK(tc->lo == pm__pbase && tc->span16 == pm__plen >> 4);
+	unsigned list[] = { 2, 3, 7, 40, 63, TC_NSMALL, TC_NSMALL + 9,
+			    TC_NCLASS - 1 };
+	for (unsigned i = 0; i < sizeof list / sizeof *list; i++)
+		one_class(tc, list[i]);
+
+	must_abort(key_overwritten, "a cached block's key overwritten");
+	must_abort(link_overwritten, "a cached block's link overwritten");
+	must_abort(double_free, "a cached block freed again");
+	heap_ok("after the children");
+
+	quiesce_under_load();
+	return test_end();
+}
