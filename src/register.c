@@ -220,6 +220,31 @@ static int add_piece(struct range *p, int *np, uintptr_t lo, uintptr_t hi)
 	return 0;
 }
 
+/* The pieces into the table, each once (registering twice is harmless):
+ * 0, or -ENOMEM with nothing added. */
+static int table_add(struct range *piece, int np, const char *who)
+{
+	int rc = 0, add = 0;
+	lock();
+	for (int i = 0; i < np; i++) {
+		int dup = 0;
+		for (int j = 0; j < nreg && !dup; j++)
+			dup = reg[j].lo == piece[i].lo && reg[j].hi == piece[i].hi;
+		if (!dup)
+			piece[add++] = piece[i];
+	}
+	if (nreg + add > NREG)
+		rc = -ENOMEM;
+	else
+		for (int i = 0; i < add; i++)
+			reg[nreg++] = piece[i];
+	unlock();
+	if (rc)
+		return pm__err(rc, "%s: the table of %d ranges is full", who,
+			       NREG);
+	return 0;
+}
+
 /* Register [lo, hi) (8-aligned, outside the heap), cut as described. */
 static int register_range(uintptr_t lo, uintptr_t hi, const char *who)
 {
@@ -283,25 +308,7 @@ static int register_range(uintptr_t lo, uintptr_t hi, const char *who)
 				       "memory of this process",
 				       who, (unsigned long)piece[i].lo,
 				       (unsigned long)piece[i].hi);
-	lock();
-	int add = 0;
-	for (int i = 0; i < np; i++) {
-		int dup = 0;
-		for (int j = 0; j < nreg && !dup; j++)
-			dup = reg[j].lo == piece[i].lo && reg[j].hi == piece[i].hi;
-		if (!dup) /* registering twice is harmless */
-			piece[add++] = piece[i];
-	}
-	if (nreg + add > NREG)
-		rc = -ENOMEM;
-	else
-		for (int i = 0; i < add; i++)
-			reg[nreg++] = piece[i];
-	unlock();
-	if (rc)
-		return pm__err(rc, "%s: the table of %d ranges is full", who,
-			       NREG);
-	return 0;
+	return table_add(piece, np, who);
 many:
 	return pm__err(-ENOMEM, "%s: range %#lx-%#lx falls into more than %d "
 				"pieces",

@@ -217,44 +217,38 @@ static int emit(struct pm_gspan *out, int max, int *n, uintptr_t lo,
 	return 0;
 }
 
-int pm__globals_spans(struct pm_gspan *out, int max)
+/* The executable's spans: DATA with the persistent section cut out and
+ * listed by itself; for a static executable only the persistent section
+ * (libc's own state lives in its data).  -1 when out is full. */
+static int exe_spans(struct pm_gspan *out, int max, int *n)
 {
-	struct range r[NREG];
-	int n = 0, nr, i, j;
-
-	pm__globals_ensure();
-	pm__register_libraries();
-	/* outside our lock: the lookup may take the loader's lock, and a
-	 * library constructor calling pm_register runs under it */
-	if (!__atomic_load_n(&G.pers_state, __ATOMIC_ACQUIRE) && !G.broken)
-		find_persistent();
-	nr = pm__reg_copy(r);
-
-	/* DATA spans, the persistent section cut out and listed by itself */
-	if (!G.broken && !G.is_static) {
-		for (i = 0; i < G.o.ndspan; i++) {
-			uintptr_t lo = G.o.dspan[i].lo, hi = G.o.dspan[i].hi;
-			uintptr_t pl = G.pers.lo, ph = G.pers.hi;
-			if (ph > lo && pl < hi) {
-				if (emit(out, max, &n, lo, pl, PM_GSPAN_DATA) ||
-				    emit(out, max, &n, pl, ph,
-					 PM_GSPAN_PERSISTENT) ||
-				    emit(out, max, &n, ph, hi, PM_GSPAN_DATA))
-					goto full;
-			} else if (emit(out, max, &n, lo, hi, PM_GSPAN_DATA)) {
-				goto full;
-			}
+	if (G.broken)
+		return 0;
+	if (G.is_static)
+		return emit(out, max, n, G.pers.lo, G.pers.hi,
+			    PM_GSPAN_PERSISTENT);
+	for (int i = 0; i < G.o.ndspan; i++) {
+		uintptr_t lo = G.o.dspan[i].lo, hi = G.o.dspan[i].hi;
+		uintptr_t pl = G.pers.lo, ph = G.pers.hi;
+		if (ph > lo && pl < hi) {
+			if (emit(out, max, n, lo, pl, PM_GSPAN_DATA) ||
+			    emit(out, max, n, pl, ph, PM_GSPAN_PERSISTENT) ||
+			    emit(out, max, n, ph, hi, PM_GSPAN_DATA))
+				return -1;
+		} else if (emit(out, max, n, lo, hi, PM_GSPAN_DATA)) {
+			return -1;
 		}
 	}
-	/* a static executable: only the section the program asked for */
-	if (!G.broken && G.is_static &&
-	    emit(out, max, &n, G.pers.lo, G.pers.hi, PM_GSPAN_PERSISTENT))
-		goto full;
-	int nbase = n;
+	return 0;
+}
 
-	/* registered ranges: sorted, merged, minus the spans above */
+/* The registered ranges r (nr of them, sorted and merged here) minus the
+ * first nbase spans of out, appended to out.  -1 when out is full. */
+static int registered_spans(struct range *r, int nr, struct pm_gspan *out,
+			    int max, int *n, int nbase)
+{
+	int i, j = 0;
 	pm__sort_pairs(r, (size_t)nr);
-	j = 0;
 	for (i = 0; i < nr; i++) {
 		/* overlapping only: touching pieces may be two objects' */
 		if (j && r[i].lo < r[j - 1].hi) {
@@ -271,15 +265,35 @@ int pm__globals_spans(struct pm_gspan *out, int max)
 			if (out[j].hi <= cur || out[j].lo >= r[i].hi)
 				continue;
 			if (out[j].lo > cur &&
-			    emit(out, max, &n, cur, out[j].lo,
+			    emit(out, max, n, cur, out[j].lo,
 				 PM_GSPAN_REGISTERED))
-				goto full;
+				return -1;
 			cur = out[j].hi;
 		}
 		if (cur < r[i].hi &&
-		    emit(out, max, &n, cur, r[i].hi, PM_GSPAN_REGISTERED))
-			goto full;
+		    emit(out, max, n, cur, r[i].hi, PM_GSPAN_REGISTERED))
+			return -1;
 	}
+	return 0;
+}
+
+int pm__globals_spans(struct pm_gspan *out, int max)
+{
+	struct range r[NREG];
+	int n = 0, nr, i, j;
+
+	pm__globals_ensure();
+	pm__register_libraries();
+	/* outside our lock: the lookup may take the loader's lock, and a
+	 * library constructor calling pm_register runs under it */
+	if (!__atomic_load_n(&G.pers_state, __ATOMIC_ACQUIRE) && !G.broken)
+		find_persistent();
+	nr = pm__reg_copy(r);
+	if (exe_spans(out, max, &n))
+		goto full;
+	int nbase = n;
+	if (registered_spans(r, nr, out, max, &n, nbase))
+		goto full;
 
 	/* a registered range that is no longer writable memory (its library
 	 * dlclose'd, its pages unmapped or made read-only) is not persisted:
