@@ -357,13 +357,14 @@ static void apply_globals(const struct pm__ckpt *ck, const unsigned char *src,
 		if (s->kind == PMF_SEC_HEAP)
 			continue;
 		if (s->kind == PMF_SEC_CODE) {
-			/* never writable and executable at once: JIT code
-			 * that was rwx comes back r-x */
-			unsigned prot = s->flags;
-			if (prot & PMF_PROT_EXEC)
-				prot &= ~PMF_PROT_WRITE;
-			pm__code_apply((uintptr_t)s->addr, (size_t)s->len, prot,
-				       src);
+			/* the recorded protection, rwx included: PCRE2's JIT
+			 * (sljit) writes new code into its rwx pages, and
+			 * crashed after a restore that gave them back r-x.
+			 * Dropping the w would not stop a crafted file: its
+			 * bytes are executable either way; trust is the
+			 * owner/MAC rule's (docs/FORMAT.md, "Trust"). */
+			pm__code_apply((uintptr_t)s->addr, (size_t)s->len,
+				       s->flags, src);
 			src += s->len + pmf_keep_bytes(s->len);
 			continue;
 		}

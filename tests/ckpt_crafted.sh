@@ -101,8 +101,8 @@ MODE=either case_ got-keep-bit-cleared "$t/c.ckpt"
 
 # code sections (kind 5)
 craft append 5 7 0x500000000000 4096 0x90909090c3c3c3c3
-# a restore never maps a page writable and executable: refused, or
-# mapped back read-execute
+# an rwx section at a free address: JIT code as a writer records it
+# (restored as it was; the state and every target intact)
 MODE=either case_ code-rwx "$t/c.ckpt" 0x500000000000
 craft append 5 5 0 4096 0xc3c3c3c3c3c3c3c3
 case_ code-at-0 "$t/c.ckpt"
