@@ -80,6 +80,10 @@ void pm__ckpt_mac(struct pm__hmac_sha256 *c, const unsigned char *prefix,
  * not checked), PM_EAUTH (no MAC, or a wrong one), a key file's refusal,
  * or a read error. */
 int pm__ckpt_verify_mac(struct pm__ckpt *ck);
+/* The file's MAC from hm (keyed; finished and wiped here) and the hash of
+ * its body, compared in constant time with the header's: 0 or PM_EAUTH. */
+int pm__ckpt_mac_check(const struct pm__ckpt *ck, struct pm__hmac_sha256 *hm,
+		       const unsigned char body[PM_SHA256_LEN]);
 
 /* ---- ckpt_stage.c: the file's heap staged before a restore commits ---- */
 struct pm__stage {

@@ -192,7 +192,7 @@ int pm__ckpt_verify_mac(struct pm__ckpt *ck)
 {
 	struct pm__hmac_sha256 hm;
 	struct pm__sha256 body;
-	unsigned char bh[PM_SHA256_LEN], mac[PM_SHA256_LEN];
+	unsigned char bh[PM_SHA256_LEN];
 	int rc = pm__key_hmac(&hm, "restore");
 	if (rc <= 0)
 		return rc; /* no key: a MAC in the file is not looked at */
@@ -223,8 +223,15 @@ int pm__ckpt_verify_mac(struct pm__ckpt *ck)
 		off += (uint64_t)r;
 	}
 	pm__sha256_final(&body, bh);
+	return pm__ckpt_mac_check(ck, &hm, bh);
+}
+
+int pm__ckpt_mac_check(const struct pm__ckpt *ck, struct pm__hmac_sha256 *hm,
+		       const unsigned char body[PM_SHA256_LEN])
+{
+	unsigned char mac[PM_SHA256_LEN];
 	/* the prefix the parser checked and the restore uses */
-	pm__ckpt_mac(&hm, ck->map, ck->table_end, bh, mac);
+	pm__ckpt_mac(hm, ck->map, ck->table_end, body, mac);
 	unsigned diff = 0;
 	for (int i = 0; i < PM_SHA256_LEN; i++) /* every byte: no early out */
 		diff |= (unsigned)(mac[i] ^ ck->h.mac[i]);

@@ -135,21 +135,12 @@ static void body_hash(const struct pm__ckpt *ck, const struct pm__stage *st,
 int pm__stage_mac(const struct pm__ckpt *ck, const struct pm__stage *st,
 		  const unsigned char *gdata, struct pm__hmac_sha256 *hm)
 {
-	unsigned char bh[PM_SHA256_LEN], mac[PM_SHA256_LEN];
+	unsigned char bh[PM_SHA256_LEN];
 	if (!st->copied) { /* (the caller stages a copy when keyed) */
 		pm__wipe(hm, sizeof *hm);
 		return pm__err(PM_EAUTH, "restore: a keyed restore needs a "
 					 "staged copy");
 	}
 	body_hash(ck, st, gdata, bh);
-	pm__ckpt_mac(hm, ck->map, ck->table_end, bh, mac);
-	unsigned diff = 0;
-	for (int i = 0; i < PM_SHA256_LEN; i++) /* every byte: no early out */
-		diff |= (unsigned)(mac[i] ^ ck->h.mac[i]);
-	pm__wipe(mac, sizeof mac);
-	if (diff)
-		return pm__err(PM_EAUTH, "the MAC (header offset 152) does "
-					 "not match the key: another key made "
-					 "the file, or it was changed");
-	return 0;
+	return pm__ckpt_mac_check(ck, hm, bh);
 }
