@@ -20,6 +20,8 @@
  *   dup I VALUE              a copy of section I, every word VALUE
  *   hugelen KIND ADDR        a new section whose len + keep_bytes(len)
  *                            wraps to 0 (about 16 EiB)
+ *   grow I LEN               section I's length raised to LEN, the new
+ *                            bytes zero
  *   heapsplit N              N heap sections: the first as it was, then
  *                            one page every other page (needs top_end
  *                            past base + 2N pages)
@@ -326,6 +328,20 @@ int main(int argc, char **argv)
 		x->s.addr = num(a[1]);
 		x->s.len = wrapping_len();
 		x->d = fill(0, 0);
+	} else if (!strcmp(e, "grow")) {
+		NEED(2);
+		uint64_t i = num(a[0]), n = num(a[1]);
+		if (i >= nsec)
+			die("no such section");
+		struct xsec *x = &sec[i];
+		if (n < x->s.len || n > 1ull << 30)
+			die("grow: the length must not shrink (or pass 1 GiB)");
+		unsigned char *d = calloc(1, n + pmf_keep_bytes(n));
+		if (!d)
+			die("out of memory");
+		memcpy(d, x->d, x->s.len); /* (a globals keep bitmap is lost) */
+		x->d = d;
+		x->s.len = n;
 	} else if (!strcmp(e, "heapsplit")) {
 		NEED(1);
 		heapsplit((uint32_t)num(a[0]));

@@ -11,5 +11,7 @@ int main(void)
 	printf("tcaches %zu\n", offsetof(struct pm_region, tcaches));
 	printf("nkeys %zu\n", offsetof(struct pm_region, nkeys));
 	printf("tc_head %zu\n", offsetof(struct pm_tcache, head));
+	printf("bins %zu\n", offsetof(struct pm_region, p.bins));
+	printf("nbins %d\n", PM_NBINS);
 	return 0;
 }
