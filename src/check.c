@@ -204,6 +204,12 @@ static int check_bin(struct img *m, uintptr_t aa, const struct pm_arena *a,
 	int bit = b < PM_NSMALL ? b : b - PM_NSMALL;
 	if (empty != !((map >> bit) & 1))
 		FAIL("%s arena: bitmap wrong for bin %d", name, b);
+	/* the links below check each chunk's successor's back link; the
+	 * head's successor must point back at the head too */
+	if (BK(FD(h)) != h)
+		FAIL("%s arena: bin %d: its first chunk's back link is not "
+		     "the bin",
+		     name, b);
 	size_t last = 0;
 	for (uintptr_t p = FD(h); p != h; p = FD(p)) {
 		if (!pm__chunk_addr_ok(p, first, a->top) || BK(FD(p)) != p)
@@ -403,8 +409,8 @@ int pm__heap_check_image(const unsigned char *view, uintptr_t base,
 }
 
 #ifdef PM_CKPT_PARSE_ONLY
-/* Without an allocator (the CLI) there is no process key: a file holds
- * no block that carries one (see pm__region_check_copy). */
+/* Without an allocator (the CLI) the program sets a random key at start:
+ * a file holds no block that carries it. */
 uint64_t pm__free_key = 0;
 #endif
 

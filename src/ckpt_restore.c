@@ -173,6 +173,11 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 				       i, PM__KIND_NAME(s->kind), (ull)lo,
 				       (ull)hi);
 		gs[found].prot = 1;
+		if (!pm__range_writable(lo, hi))
+			return pm__err(PM_ELAYOUT,
+				       "section %u (%s globals %llx-%llx): that "
+				       "memory is not writable in this process",
+				       i, PM__KIND_NAME(s->kind), (ull)lo, (ull)hi);
 		if (lo < own_hi && hi > own_lo)
 			return pm__err(PM_ELAYOUT,
 				       "section %u (%s globals %llx-%llx) lies "
@@ -401,7 +406,8 @@ static void stage_apply(struct pm__ckpt *ck, struct pm__stage *st)
 			pm__fatal("restore: cannot move the staged heap into "
 				  "place; the heap is half restored",
 				  base);
-		st->view = NULL;
+		/* st->view stays: closing the stage gives its (now empty)
+		 * address range back to pmalloc's page allocator */
 		return;
 	}
 	/* One fresh anonymous mapping over the whole used extent (so every

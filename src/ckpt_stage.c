@@ -39,8 +39,11 @@ int pm__stage_open(struct pm__ckpt *ck, struct pm__stage *st, int copy)
 {
 	memset(st, 0, sizeof *st);
 	st->base = (uintptr_t)ck->h.base;
-	st->len = ((uintptr_t)ck->h.top_end - st->base + PM_PAGE - 1) &
-		  ~(size_t)(PM_PAGE - 1);
+	/* heap sections may reach top_end rounded up to the file's page size
+	 * (the parser's bound), which can exceed ours */
+	uint64_t ps = ck->h.page_size > PM_PAGE ? ck->h.page_size : PM_PAGE;
+	st->len = ((uintptr_t)ck->h.top_end - st->base + ps - 1) &
+		  ~(size_t)(ps - 1);
 	st->copied = copy;
 	st->view = pm__scratch(st->len);
 	if (!st->view)

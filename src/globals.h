@@ -100,8 +100,6 @@ int pm__reg_copy(struct range *out);
 /* Register every third-party library's data (unless PMALLOC_PERSIST_LIBS
  * is 0). */
 void pm__register_libraries(void);
-/* Is [lo, hi) private writable memory now (one walk of the maps)? */
-int pm__range_writable(uintptr_t lo, uintptr_t hi);
 /* The analysis of the registered library that maps a, or NULL. */
 const struct objan *pm__lib_objan_at(uintptr_t a);
 

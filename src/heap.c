@@ -104,7 +104,15 @@ static struct pm_chunk *take_large(struct pm_arena *a, size_t sz)
 				split_inuse(a, c, csz, sz);
 				return c;
 			}
-			l = l->fd_size;
+			/* a ring whose every link points back returns to
+			 * first: the walk ends */
+			struct pm_chunk *nx = l->fd_size;
+			if (unlikely(!chunk_ok(a, (uintptr_t)nx) ||
+				     nx->bk_size != l))
+				pm__fatal("malloc(): corrupted large bin "
+					  "(size links)",
+					  l);
+			l = nx;
 		} while (l != first);
 		m &= m - 1;
 	}

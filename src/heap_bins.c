@@ -50,7 +50,21 @@ static inline void ring_before(struct pm_chunk *before, struct pm_chunk *c)
 
 /* A large bin: sorted by size, one leader per size on the ring.  Walk the
  * leaders (not the chunks) to the place of size sz. */
-static void large_insert(struct pm_chunk *h, struct pm_chunk *c, size_t sz)
+/* A leader's size links, before they are followed or written: each a
+ * chunk of the arena, each pointing back (a use-after-free write of a
+ * freed large block's fd_size/bk_size would otherwise make the next
+ * malloc write a chosen word to a chosen address). */
+static void ring_check(const struct pm_arena *a, const struct pm_chunk *l)
+{
+	const struct pm_chunk *f = l->fd_size, *b = l->bk_size;
+	if (unlikely(!chunk_ok(a, (uintptr_t)f) || !chunk_ok(a, (uintptr_t)b) ||
+		     f->bk_size != l || b->fd_size != l))
+		pm__fatal("corrupted large bin (size links)",
+			  pm__chunk_mem((struct pm_chunk *)l));
+}
+
+static void large_insert(const struct pm_arena *a, struct pm_chunk *h,
+			 struct pm_chunk *c, size_t sz)
 {
 	struct pm_chunk *first = h->fd;
 	if (first == h) { /* empty bin */
@@ -60,6 +74,7 @@ static void large_insert(struct pm_chunk *h, struct pm_chunk *c, size_t sz)
 	}
 	struct pm_chunk *l = first;
 	for (;;) {
+		ring_check(a, l);
 		size_t lsz = pm__chunk_size(l);
 		if (lsz == sz) { /* same size: behind its leader */
 			link_after(l, c);
@@ -80,10 +95,12 @@ static void large_insert(struct pm_chunk *h, struct pm_chunk *c, size_t sz)
 	}
 }
 
-static void large_remove(struct pm_chunk *h, struct pm_chunk *c)
+static void large_remove(const struct pm_arena *a, struct pm_chunk *h,
+			 struct pm_chunk *c)
 {
 	if (!c->fd_size)
 		return; /* not a leader: only the list link (caller) */
+	ring_check(a, c);
 	struct pm_chunk *n = c->fd;
 	if (n != h &&
 	    pm__chunk_size(n) == pm__chunk_size(c)) { /* n leads its size now */
@@ -113,7 +130,7 @@ void pm__bin_insert(struct pm_arena *a, struct pm_chunk *c, size_t sz)
 	} else {
 		unsigned i = pm__large_index(sz);
 		a->largemap |= 1ULL << i;
-		large_insert(bin_at(a, PM_NSMALL + i), c, sz);
+		large_insert(a, bin_at(a, PM_NSMALL + i), c, sz);
 	}
 	a->free_bytes += sz;
 }
@@ -125,7 +142,7 @@ void pm__bin_remove(struct pm_arena *a, struct pm_chunk *c, size_t sz)
 		     f->bk != c || b->fd != c))
 		pm__fatal("corrupted free list", pm__chunk_mem(c));
 	if (sz >= PM_SMALL_LIMIT)
-		large_remove(bin_at(a, PM_NSMALL + pm__large_index(sz)), c);
+		large_remove(a, bin_at(a, PM_NSMALL + pm__large_index(sz)), c);
 	f->bk = b;
 	b->fd = f;
 	if (f == b) { /* the bin is now empty: f and b are the head */

@@ -469,6 +469,10 @@ void pm__globals_fixed_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits);
 /* Is this path libc's, the loader's or pmalloc's?  No registration may
  * name their memory and no restore may write it. */
 int pm__private_lib(const char *path);
+/* Is [lo, hi) private writable / readable memory now (a walk of the
+ * maps; register.c)? */
+int pm__range_writable(uintptr_t lo, uintptr_t hi);
+int pm__range_readable(uintptr_t lo, uintptr_t hi);
 /* pmalloc's own mutable globals (not const, not __thread): restore keeps
  * them when libpmalloc.a is linked into the executable's data segment. */
 #define PM_STATE __attribute__((section("pm_state")))

@@ -14,6 +14,7 @@
  * Nothing here uses stdio, malloc or getenv; all mutable state is PM_STATE.
  */
 #include "globals.h"
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -64,11 +65,73 @@ static int writable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
 	return 0;
 }
 
+/* This process's own thread state that belongs to no object: the
+ * calling thread's static TLS block and control block around the thread
+ * pointer (stack guard, pointer guard), and the stack.  The TLS extent is
+ * the loader's (_dl_get_tls_static_info: the block below the thread
+ * pointer plus the control block above it); only those bytes count, since
+ * the kernel merges the mapping that holds them with neighbouring
+ * anonymous memory a program may well register. */
+struct own_ctx {
+	uintptr_t lo, hi;
+	int hit;
+};
+
+static int stack_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		    const char *perms, const char *path)
+{
+	struct own_ctx *o = vctx;
+	(void)perms;
+	if (hi > o->lo && lo < o->hi && !strcmp(path, "[stack]"))
+		o->hit = 1;
+	return o->hit;
+}
+
+static int thread_state_overlaps(uintptr_t lo, uintptr_t hi)
+{
+	typedef void (*info_fn)(size_t *, size_t *);
+	size_t size = 8192, align = 64;
+	info_fn info = (info_fn)dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+	if (info)
+		info(&size, &align);
+	uintptr_t tp = (uintptr_t)__builtin_thread_pointer();
+	if (lo < tp + size && hi > tp - size)
+		return 1;
+	struct own_ctx o = { lo, hi, 0 };
+	pm__os_maps(stack_cb, &o);
+	return o.hit;
+}
+
+static int readable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		       const char *perms, const char *path)
+{
+	struct wr_ctx *w = vctx;
+	(void)path;
+	if (hi <= w->lo)
+		return 0;
+	if (lo > w->lo || perms[0] != 'r' || perms[3] != 'p')
+		return 1; /* a hole, or not private readable memory */
+	w->lo = hi;
+	if (w->lo >= w->hi) {
+		w->ok = 1;
+		return 1;
+	}
+	return 0;
+}
+
 int pm__range_writable(uintptr_t lo, uintptr_t hi)
 {
 	struct wr_ctx w = { lo, hi, lo >= hi };
 	if (!w.ok)
 		pm__os_maps(writable_cb, &w);
+	return w.ok;
+}
+
+int pm__range_readable(uintptr_t lo, uintptr_t hi)
+{
+	struct wr_ctx w = { lo, hi, lo >= hi };
+	if (!w.ok)
+		pm__os_maps(readable_cb, &w);
 	return w.ok;
 }
 
@@ -220,6 +283,15 @@ static int add_piece(struct range *p, int *np, uintptr_t lo, uintptr_t hi)
 	return 0;
 }
 
+/* Does a lie inside one of the objects the range was found to touch? */
+static int in_hits(const struct findctx *c, uintptr_t a)
+{
+	for (int i = 0; i < c->n; i++)
+		if (a >= c->h[i].lo && a < c->h[i].hi)
+			return 1;
+	return 0;
+}
+
 /* The pieces into the table, each once (registering twice is harmless):
  * 0, or -ENOMEM with nothing added. */
 static int table_add(struct range *piece, int np, const char *who)
@@ -301,6 +373,16 @@ static int register_range(uintptr_t lo, uintptr_t hi, const char *who)
 	if (cur < hi && add_piece(piece, &np, cur, hi))
 		goto many;
 
+	/* pieces outside every object: not this process's thread state */
+	for (int i = 0; i < np; i++)
+		if (!in_hits(&c, piece[i].lo) &&
+		    thread_state_overlaps(piece[i].lo, piece[i].hi))
+			return pm__err(-EINVAL,
+				       "%s: 0x%lx-0x%lx is thread state of this "
+				       "process (the stack, or libc's thread "
+				       "control block and TLS), never restored",
+				       who, (unsigned long)piece[i].lo,
+				       (unsigned long)piece[i].hi);
 	for (int i = 0; i < np; i++)
 		if (!pm__range_writable(piece[i].lo, piece[i].hi))
 			return pm__err(-EFAULT,

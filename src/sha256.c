@@ -93,8 +93,9 @@ static inline void store_be32(unsigned char *p, uint32_t v)
 
 static void blocks_sw(uint32_t h[8], const unsigned char *p, size_t nblocks)
 {
+	uint32_t w[16]; /* the message schedule: wiped at the end (keyed
+			 * blocks could be recomputed from it) */
 	for (; nblocks; nblocks--, p += 64) {
-		uint32_t w[16];
 		uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
 		uint32_t e = h[4], f = h[5], g = h[6], hh = h[7];
 		for (int t = 0; t < 64; t++) {
@@ -130,6 +131,7 @@ static void blocks_sw(uint32_t h[8], const unsigned char *p, size_t nblocks)
 		h[6] += g;
 		h[7] += hh;
 	}
+	pm__wipe(w, sizeof w);
 }
 
 #if defined(__x86_64__)

@@ -295,11 +295,12 @@ int pm__globals_spans(struct pm_gspan *out, int max)
 	if (registered_spans(r, nr, out, max, &n, nbase))
 		goto full;
 
-	/* a registered range that is no longer writable memory (its library
-	 * dlclose'd, its pages unmapped or made read-only) is not persisted:
-	 * nothing could be read from it, or written back to it */
+	/* a registered range that is no longer memory (its library
+	 * dlclose'd, its pages unmapped) is not persisted: nothing could be
+	 * read from it.  One made read-only still is: a restore refuses to
+	 * write it back (ckpt_restore.c) rather than lose it unsaid. */
 	for (i = j = nbase; i < n; i++)
-		if (pm__range_writable(out[i].lo, out[i].hi))
+		if (pm__range_readable(out[i].lo, out[i].hi))
 			out[j++] = out[i];
 	n = j;
 

@@ -511,6 +511,9 @@ static int cmd_verify(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* the heap checker's mark of a cached block: random, so that a
+	 * crafted file's blocks cannot carry it (a restore's is its own) */
+	pm__free_key = pm__os_random64() | 1;
 	if (argc < 2) {
 		usage_main(stderr);
 		return 2;
