@@ -142,6 +142,8 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 			 struct pm_gspan *gs, int ngs)
 {
 	uintptr_t own_lo = pm__region->base, own_hi = pm__os_aux_end();
+	struct pm_maps maps; /* one read of the maps for every section */
+	pm__maps_read(&maps);
 	for (int j = 0; j < ngs; j++)
 		gs[j].prot = 0; /* 1: a section of the file claimed it */
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
@@ -173,7 +175,7 @@ static int check_globals(const struct pm__ckpt *ck, intptr_t exe_delta,
 				       i, PM__KIND_NAME(s->kind), (ull)lo,
 				       (ull)hi);
 		gs[found].prot = 1;
-		if (!pm__range_writable(lo, hi))
+		if (!pm__maps_covers(&maps, lo, hi, 1))
 			return pm__err(PM_ELAYOUT,
 				       "section %u (%s globals %llx-%llx): that "
 				       "memory is not writable in this process",

@@ -16,7 +16,7 @@
  *           read into anonymous memory.  CRCs, and the MAC with a key, are
  *           computed over these very bytes, so a file changed after the
  *           checks cannot change what is restored; the apply step moves the
- *           view into the region with one mremap (no copy, no I/O).
+ *           view's pages into the region (pm__os_move: no copy, no I/O).
  *
  * Checks on a stage: the region header's pointers (pm__region_check_copy,
  * on a copy of the view's first bytes), the list of thread caches (every

@@ -469,10 +469,18 @@ void pm__globals_fixed_mask(uintptr_t lo, uintptr_t hi, uint8_t *bits);
 /* Is this path libc's, the loader's or pmalloc's?  No registration may
  * name their memory and no restore may write it. */
 int pm__private_lib(const char *path);
-/* Is [lo, hi) private writable / readable memory now (a walk of the
- * maps; register.c)? */
-int pm__range_writable(uintptr_t lo, uintptr_t hi);
-int pm__range_readable(uintptr_t lo, uintptr_t hi);
+/* The process's private readable mappings, read once (register.c):
+ * adjacent ones of the same writability merged, in address order. */
+#define PM_MAPS_MAX 512 /* about 9 KiB: a stack frame's worth */
+struct pm_maps {
+	uintptr_t lo[PM_MAPS_MAX], hi[PM_MAPS_MAX];
+	uint8_t w[PM_MAPS_MAX];
+	int n, over; /* over: more than fit; covers then asks again */
+};
+void pm__maps_read(struct pm_maps *m);
+/* Is [lo, hi) private readable (write: and writable) memory? */
+int pm__maps_covers(const struct pm_maps *m, uintptr_t lo, uintptr_t hi,
+		    int write);
 /* pmalloc's own mutable globals (not const, not __thread): restore keeps
  * them when libpmalloc.a is linked into the executable's data segment. */
 #define PM_STATE __attribute__((section("pm_state")))

@@ -40,29 +40,83 @@ static void unlock(void)
 	__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
 }
 
-/* ---- is a range writable memory now? --------------------------------- */
+/* ---- is a range private memory now? ----------------------------------- */
 
-struct wr_ctx {
+struct cover_ctx {
 	uintptr_t lo, hi; /* what is still to be found, from lo */
-	int ok;
+	int write, ok;
 };
 
-static int writable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
-		       const char *perms, const char *path)
+static int cover_cb(void *vctx, uintptr_t lo, uintptr_t hi,
+		    const char *perms, const char *path)
 {
-	struct wr_ctx *w = vctx;
+	struct cover_ctx *w = vctx;
 	(void)path;
 	if (hi <= w->lo)
 		return 0;
-	if (lo > w->lo || perms[0] != 'r' || perms[1] != 'w' ||
-	    perms[3] != 'p')
-		return 1; /* a hole, or not private writable memory */
+	if (lo > w->lo || perms[0] != 'r' || perms[3] != 'p' ||
+	    (w->write && perms[1] != 'w'))
+		return 1; /* a hole, or not private (writable) memory */
 	w->lo = hi;
 	if (w->lo >= w->hi) {
 		w->ok = 1;
 		return 1;
 	}
 	return 0;
+}
+
+/* One walk of the maps for one range. */
+static int range_covers(uintptr_t lo, uintptr_t hi, int write)
+{
+	struct cover_ctx w = { lo, hi, write, lo >= hi };
+	if (!w.ok)
+		pm__os_maps(cover_cb, &w);
+	return w.ok;
+}
+
+static int snap_cb(void *vctx, uintptr_t lo, uintptr_t hi, const char *perms,
+		   const char *path)
+{
+	struct pm_maps *m = vctx;
+	(void)path;
+	if (perms[0] != 'r' || perms[3] != 'p')
+		return 0;
+	uint8_t w = perms[1] == 'w';
+	if (m->n && m->hi[m->n - 1] == lo && m->w[m->n - 1] == w) {
+		m->hi[m->n - 1] = hi;
+		return 0;
+	}
+	if (m->n == PM_MAPS_MAX) {
+		m->over = 1;
+		return 1;
+	}
+	m->lo[m->n] = lo;
+	m->hi[m->n] = hi;
+	m->w[m->n++] = w;
+	return 0;
+}
+
+void pm__maps_read(struct pm_maps *m)
+{
+	m->n = 0;
+	m->over = 0;
+	pm__os_maps(snap_cb, m);
+}
+
+int pm__maps_covers(const struct pm_maps *m, uintptr_t lo, uintptr_t hi,
+		    int write)
+{
+	if (m->over) /* too many mappings to hold: ask the kernel again */
+		return range_covers(lo, hi, write);
+	uintptr_t cur = lo;
+	for (int i = 0; i < m->n && cur < hi; i++) {
+		if (m->hi[i] <= cur)
+			continue;
+		if (m->lo[i] > cur || (write && !m->w[i]))
+			return 0;
+		cur = m->hi[i];
+	}
+	return cur >= hi;
 }
 
 /* This process's own thread state that belongs to no object: the
@@ -100,39 +154,6 @@ static int thread_state_overlaps(uintptr_t lo, uintptr_t hi)
 	struct own_ctx o = { lo, hi, 0 };
 	pm__os_maps(stack_cb, &o);
 	return o.hit;
-}
-
-static int readable_cb(void *vctx, uintptr_t lo, uintptr_t hi,
-		       const char *perms, const char *path)
-{
-	struct wr_ctx *w = vctx;
-	(void)path;
-	if (hi <= w->lo)
-		return 0;
-	if (lo > w->lo || perms[0] != 'r' || perms[3] != 'p')
-		return 1; /* a hole, or not private readable memory */
-	w->lo = hi;
-	if (w->lo >= w->hi) {
-		w->ok = 1;
-		return 1;
-	}
-	return 0;
-}
-
-int pm__range_writable(uintptr_t lo, uintptr_t hi)
-{
-	struct wr_ctx w = { lo, hi, lo >= hi };
-	if (!w.ok)
-		pm__os_maps(writable_cb, &w);
-	return w.ok;
-}
-
-int pm__range_readable(uintptr_t lo, uintptr_t hi)
-{
-	struct wr_ctx w = { lo, hi, lo >= hi };
-	if (!w.ok)
-		pm__os_maps(readable_cb, &w);
-	return w.ok;
 }
 
 int pm__reg_copy(struct range *out)
@@ -384,7 +405,7 @@ static int register_range(uintptr_t lo, uintptr_t hi, const char *who)
 				       who, (unsigned long)piece[i].lo,
 				       (unsigned long)piece[i].hi);
 	for (int i = 0; i < np; i++)
-		if (!pm__range_writable(piece[i].lo, piece[i].hi))
+		if (!range_covers(piece[i].lo, piece[i].hi, 1))
 			return pm__err(-EFAULT,
 				       "%s: 0x%lx-0x%lx is not writable private "
 				       "memory of this process",

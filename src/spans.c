@@ -299,10 +299,14 @@ int pm__globals_spans(struct pm_gspan *out, int max)
 	 * dlclose'd, its pages unmapped) is not persisted: nothing could be
 	 * read from it.  One made read-only still is: a restore refuses to
 	 * write it back (ckpt_restore.c) rather than lose it unsaid. */
-	for (i = j = nbase; i < n; i++)
-		if (pm__range_readable(out[i].lo, out[i].hi))
-			out[j++] = out[i];
-	n = j;
+	if (n > nbase) { /* one read of the maps for all of them */
+		struct pm_maps maps;
+		pm__maps_read(&maps);
+		for (i = j = nbase; i < n; i++)
+			if (pm__maps_covers(&maps, out[i].lo, out[i].hi, 0))
+				out[j++] = out[i];
+		n = j;
+	}
 
 	/* address order (insertion sort: a few hundred at most) */
 	for (i = 1; i < n; i++) {

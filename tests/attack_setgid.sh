@@ -10,18 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root "not root: cannot test setgid"
 [ -n "$NOBODY" ] || skip "no setpriv"
-chmod 755 "$t"
-mkdir "$t/user" && chown 65534:65534 "$t/user"
-"$CC" -O2 -no-pie -I"$T/include" -o "$t/trust" \
-	"$T/tests/prog/trust.c" "$B/libpmalloc.a" -pthread || exit 1
-chmod 755 "$t/trust"
-as_user() { $NOBODY "$@"; }
-expect() { # WHAT WANT GOT
-	case "$3" in
-	*"$2"*) echo "ok: $1" ;;
-	*) echo "FAIL: $1: want '$2', got '$3'"; fail=1 ;;
-	esac
-}
+build_trust
 
 # the user's own checkpoint (a crafted one restores as well: the owner
 # and the mode are all that is checked without a key)
@@ -29,17 +18,17 @@ as_user "$t/trust" save "$t/user/user.ckpt" >/dev/null ||
 	die "save as user"
 
 cp "$t/trust" "$t/sgid"; chown 0:0 "$t/sgid"; chmod 2755 "$t/sgid"
-expect "setgid: PMALLOC_BASE ignored (AT_SECURE is set)" "base=default" \
+expect_has "setgid: PMALLOC_BASE ignored (AT_SECURE is set)" "base=default" \
 	"$(as_user env PMALLOC_BASE=0x300000000 "$t/sgid" state)"
-expect "setgid: the user's file refused by pm_restore" "rc=-1011" \
+expect_has "setgid: the user's file refused by pm_restore" "rc=-1011" \
 	"$(as_user "$t/sgid" restore "$t/user/user.ckpt")"
 
 if command -v setcap >/dev/null &&
 	cp "$t/trust" "$t/fcap" && setcap cap_dac_override+ep "$t/fcap"; then
-	expect "file caps: PMALLOC_BASE ignored (AT_SECURE is set)" \
+	expect_has "file caps: PMALLOC_BASE ignored (AT_SECURE is set)" \
 		"base=default" \
 		"$(as_user env PMALLOC_BASE=0x300000000 "$t/fcap" state)"
-	expect "file caps: the user's file refused by pm_restore" "rc=-1011" \
+	expect_has "file caps: the user's file refused by pm_restore" "rc=-1011" \
 		"$(as_user "$t/fcap" restore "$t/user/user.ckpt")"
 else
 	echo "no setcap (or it failed): file capabilities not tested"

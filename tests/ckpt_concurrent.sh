@@ -4,8 +4,7 @@
 # live temp for stale: each holds a lock on its own), the file verifies,
 # and no temp file is left.
 . "$(dirname "$0")/lib.sh"
-prog="$B/tests/ckpt_fault"
-[ -x "$prog" ] || { echo "missing $prog"; exit 1; }
+writer_tools
 for p in 1 2 3 4; do
 	(
 		i=0

@@ -5,9 +5,7 @@
 # if nothing had been replaced).  Failures before the rename still leave
 # the old file and return their own code.
 . "$(dirname "$0")/lib.sh"
-shim="$B/tests/iofault.so"
-prog="$B/tests/ckpt_fault"
-[ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
+writer_tools
 f="$t/state.ckpt"
 rc=$("$prog" "$f" | sed -n 1p)
 [ "$rc" = 0 ] || die "first checkpoint returned '$rc'"

@@ -5,9 +5,7 @@
 # cleanup used to run only after a good checkpoint: every later one failed
 # with ENOSPC.)  Needs root to mount a tmpfs; skips (77) otherwise.
 . "$(dirname "$0")/lib.sh"
-shim="$B/tests/iofault.so"
-prog="$B/tests/ckpt_fault"
-[ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
+writer_tools
 mnt=$t/mnt
 mkdir "$mnt" || exit 1
 # room for two files (old and new exist together until the rename), not

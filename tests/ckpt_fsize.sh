@@ -7,9 +7,7 @@
 # consumed, and the caller's signal mask restored; and a SIGXFSZ that was
 # pending (blocked) before the checkpoint must still be pending after it.
 . "$(dirname "$0")/lib.sh"
-shim="$B/tests/iofault.so"
-prog="$B/tests/ckpt_fault"
-[ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
+writer_tools
 f="$t/state.ckpt"
 rc=$("$prog" "$f" | sed -n 1p)
 [ "$rc" = 0 ] || die "first checkpoint returned '$rc'"

@@ -14,9 +14,7 @@
 #     the next checkpoint removes it);
 #   - a second checkpoint in the same process, unfaulted, succeeds.
 . "$(dirname "$0")/lib.sh"
-shim="$B/tests/iofault.so"
-prog="$B/tests/ckpt_fault" # both from tests/extra.mk
-[ -f "$shim" ] && [ -x "$prog" ] || { echo "missing $shim or $prog"; exit 1; }
+writer_tools
 d="$t/d"
 mkdir "$d"
 f="$d/state.ckpt"

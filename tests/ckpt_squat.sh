@@ -7,8 +7,7 @@
 # nothing through a link, and leaves the squatters' files of a live pid
 # alone.
 . "$(dirname "$0")/lib.sh"
-prog="$B/tests/ckpt_fault"
-[ -x "$prog" ] || { echo "missing $prog"; exit 1; }
+writer_tools
 chmod 755 "$t"
 d="$t/shared"
 mkdir "$d"

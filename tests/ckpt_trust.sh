@@ -11,15 +11,10 @@
 . "$(dirname "$0")/lib.sh"
 need_root "not root: cannot test setuid"
 [ -n "$NOBODY" ] || skip "no setpriv"
-chmod 755 "$t"
-mkdir "$t/user" && chown 65534:65534 "$t/user"
-# libpmalloc.a linked in (a setuid program ignores $ORIGIN); the kernel
-# randomises a setuid program's layout whatever personality says, so the
-# program restores with PM_RESTORE_ALLOW_MOVED: layout is not tested here
-"$CC" -O2 -no-pie -I"$T/include" -o "$t/trust" \
-	"$T/tests/prog/trust.c" "$B/libpmalloc.a" -pthread || exit 1
-chmod 755 "$t/trust"
-as_user() { $NOBODY "$@"; }
+# the kernel randomises a setuid program's layout whatever personality
+# says, so the program restores with PM_RESTORE_ALLOW_MOVED: layout is not
+# tested here
+build_trust
 
 # files: one of root's, one of the user's, a group-writable one
 "$t/trust" save "$t/root.ckpt" >/dev/null || die "save"

@@ -7,8 +7,7 @@
 # gives 0600, not its read bits.  As root, setpriv(1) runs the checkpoints
 # as nobody; as another user, that user runs them.
 . "$(dirname "$0")/lib.sh"
-prog="$B/tests/ckpt_fault"
-[ -x "$prog" ] || { echo "missing $prog"; exit 1; }
+writer_tools
 chmod 755 "$t"
 # copies the other user can reach whatever the build directory's modes
 # (the program finds the library through its rpath, $ORIGIN/..)

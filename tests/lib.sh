@@ -135,6 +135,24 @@ build_static() { # OUT SRC [ARG...]
 }
 
 pm_run() { "$B/pmalloc" run -- "$@"; }
+# The checkpoint writer's test tools (tests/extra.mk): $prog checkpoints a
+# 1.5 MiB heap, $shim fails chosen calls of it.
+writer_tools() {
+	shim="$B/tests/iofault.so"
+	prog="$B/tests/ckpt_fault"
+	[ -f "$shim" ] && [ -x "$prog" ] || die "missing $shim or $prog"
+}
+# The trust tests' program (tests/prog/trust.c) with libpmalloc.a linked
+# in (a setuid program ignores $ORIGIN), built into $t/trust; $t/user
+# belongs to uid 65534, whom as_user runs as.
+build_trust() {
+	chmod 755 "$t"
+	mkdir "$t/user" && chown 65534:65534 "$t/user"
+	"$CC" -O2 -no-pie -I"$T/include" -o "$t/trust" \
+		"$T/tests/prog/trust.c" "$B/libpmalloc.a" -pthread || exit 1
+	chmod 755 "$t/trust"
+}
+as_user() { $NOBODY "$@"; }
 pm_restore() { # FILE CMD...
 	lib_f=$1
 	shift
