@@ -145,6 +145,24 @@ int pm_key_set(const void *key, size_t len);
  * by PMALLOC_RESTORE at start-up), 0 otherwise. */
 int pm_restored(void);
 
+/* Process images (docs/IMAGE.md): pm_image(path) writes an image of the
+ * whole calling process (heap, every writable mapping, stack, registers,
+ * signal state) and returns 0.  A later run of the same program resumed
+ * from it (`pmalloc run --resume path -- PROG ARGS`) continues inside this
+ * same call, which then returns PM_RESUMED.  The process must have one
+ * thread (-EBUSY) and run with address-space randomisation off, as under
+ * `pmalloc run` (-ENOTSUP); shared mappings are refused (-ENOTSUP).  The
+ * file is written as checkpoints are (temp, fsync, rename, mode 0600, a
+ * MAC when a key is set).  Every signal is blocked while it is written. */
+#define PM_RESUMED 1
+int pm_image(const char *path);
+/* Hooks: fn(arg) before an image is written (in registration order) and
+ * after a resume (in reverse order); up to 32 of each.  Close in the
+ * first what an image cannot hold (sockets, pipes), reopen in the second.
+ * 0, -EINVAL (fn NULL), -ENOSPC (too many). */
+int pm_at_image(void (*fn)(void *arg), void *arg);
+int pm_at_resume(void (*fn)(void *arg), void *arg);
+
 /* Named roots kept inside the heap (names up to 63 bytes), pointing into
  * the persistent heap.  pm_root_set with ptr NULL removes the root.
  * Errors: -EINVAL (bad name, or ptr outside the persistent heap),

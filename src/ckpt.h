@@ -122,7 +122,18 @@ int pm__ckpt_bad_padding(const struct pm__ckpt *ck);
 	 : (k) == PMF_SEC_PERSISTENT	 ? "persistent"                        \
 	 : (k) == PMF_SEC_REGISTERED	 ? "registered"                        \
 	 : (k) == PMF_SEC_CODE		 ? "code"                              \
+	 : (k) == PMF_SEC_VMAS		 ? "vmas"                              \
+	 : (k) == PMF_SEC_STRINGS	 ? "strings"                           \
+	 : (k) == PMF_SEC_PAGES		 ? "pages"                             \
+	 : (k) == PMF_SEC_STACK		 ? "stack"                             \
+	 : (k) == PMF_SEC_CPU		 ? "cpu"                               \
+	 : (k) == PMF_SEC_SIGNALS	 ? "signals"                           \
+	 : (k) == PMF_SEC_PROC		 ? "proc"                              \
+	 : (k) == PMF_SEC_FDS		 ? "fds"                               \
+	 : (k) == PMF_SEC_FILEDATA	 ? "filedata"                          \
 					 : "unknown")
+/* Sections whose data are page-aligned runs after heap_off. */
+#define PM__PAGED(k) ((k) == PMF_SEC_HEAP || (k) == PMF_SEC_PAGES)
 /* ckpt_verify.c: pread exactly n bytes at off; 0, -errno, or PM_ETRUNC
  * (through pm__err) at the end of the file. */
 int pm__pread_full(int fd, void *buf, size_t n, uint64_t off);
@@ -137,10 +148,23 @@ int pm__code_reserve_sections(const struct pmf_section *sec, uint32_t n);
 void pm__code_unreserve_sections(const struct pmf_section *sec,
 				 uint32_t upto);
 
+/* ckpt_restore.c, shared with image_resume.c: the file's owner and mode
+ * (the trust model; PM_RESTORE_ANY_OWNER skips it), and the loaded
+ * objects against the file's (PM_EEXEC, PM_ELAYOUT). */
+int pm__ckpt_check_trust(const struct pm__ckpt *ck, unsigned flags);
+int pm__ckpt_check_objects(const struct pm__ckpt *ck, unsigned flags,
+			   struct pm_object *cur, int ncur, intptr_t *exe_delta);
 /* The whole restore (flags PM_RESTORE_*), ckpt_restore.c. */
 int pm__ckpt_restore(const char *path, unsigned flags);
 /* The whole checkpoint, ckpt_write.c. */
 int pm__ckpt_write(const char *path);
+/* ckpt_write.c, shared with image_write.c: the metadata of a file written
+ * now (creator, host, pid, uid, threads) and the objects' table. */
+void pm__ckpt_meta(struct pmf_meta *meta, struct pmf_object *fobj,
+		   const struct pm_object *objs, int nobj);
+/* Copy n bytes of this process's memory that may be unmapped meanwhile:
+ * 0, or -EFAULT instead of a crash. */
+int pm__copy_checked(void *dst, const void *src, size_t n);
 
 /* ---- ckpt_runs.c: the heap's byte ranges a checkpoint saves ----
  * _begin before quiescing (it opens /proc/self/pagemap) with

@@ -45,7 +45,7 @@ PM_EXPORT int pm_restored(void)
 
 extern char **environ;
 
-static void env_remove(const char *name)
+void pm__env_remove(const char *name)
 {
 	size_t n = strlen(name);
 	if (!environ)
@@ -68,7 +68,7 @@ int pm__restore_at_startup(void)
 		n = sizeof path - 1;
 	memcpy(path, v, n);
 	path[n] = '\0';
-	env_remove("PMALLOC_RESTORE");
+	pm__env_remove("PMALLOC_RESTORE");
 	if (!path[0])
 		return 0;
 	int rc = pm__ckpt_restore(path, 0);

@@ -81,25 +81,30 @@ static int parse_header(const unsigned char *b, size_t len, uint64_t fsize,
 					"needs %d",
 			       len, PMF_HEADER_SIZE);
 	memcpy(&ck->h, b, sizeof ck->h);
-	if (h->version != PMF_VERSION)
+	if (h->version != PMF_VERSION && h->version != PMF_VERSION_IMAGE)
 		return pm__err(PM_EVERSION,
 			       "format version %u at offset 8; this pmalloc "
-			       "reads version %d",
-			       h->version, PMF_VERSION);
+			       "reads versions %d and %d",
+			       h->version, PMF_VERSION, PMF_VERSION_IMAGE);
 	uint32_t crc = pm__crc32c(0, b, PMF_HEADER_CRC_OFF);
 	if (crc != h->header_crc && !(how & PM__PARSE_NO_CRC))
 		return pm__err(PM_ECORRUPT,
 			       "header checksum mismatch (offset 252: stored "
 			       "%08x, computed %08x)",
 			       h->header_crc, crc);
+	if (h->kind != (h->version == PMF_VERSION ? PMF_KIND_CHECKPOINT
+						  : PMF_KIND_IMAGE))
+		return pm__err(PM_ECORRUPT, "header: kind %u in a version %u "
+					    "file",
+			       h->kind, h->version);
 	if (h->header_size != PMF_HEADER_SIZE ||
 	    (h->flags != 0 && h->flags != PMF_FLAG_MAC) ||
 	    !pm__ckpt_zero(h->reserved, sizeof h->reserved) ||
 	    (!(h->flags & PMF_FLAG_MAC) &&
 	     !pm__ckpt_zero(h->mac, sizeof h->mac)))
 		return pm__err(PM_ECORRUPT, "header: size %u, flags %x, mac "
-					    "or reserved bytes not as version "
-					    "1 writes them",
+					    "or reserved bytes not as a "
+					    "writer makes them",
 			       h->header_size, h->flags);
 	return header_layout(fsize, ck);
 }
@@ -267,10 +272,56 @@ static int place_other(const struct pm__ckpt *ck, uint32_t i,
 	return 0;
 }
 
+/* A process image's section: a record (8-aligned, after the table) or
+ * PAGES (page-aligned, after heap_off, in address order). */
+static int place_image(const struct pm__ckpt *ck, uint32_t i,
+		       const struct pmf_section *s, struct placement *pl)
+{
+	const struct pmf_header *h = &ck->h;
+	uint64_t ps = h->page_size;
+	if (s->keep_off || s->keep_crc)
+		return BAD("a keep bitmap in an image");
+	if (s->kind == PMF_SEC_PAGES) {
+		if ((s->addr | s->len | s->data_off) & (ps - 1))
+			return BAD("not page-aligned");
+		if (s->addr < pl->heap_end || s->addr + s->len < s->addr)
+			return BAD("out of address order");
+		if (s->data_off != pl->hcur)
+			return BAD("data not where the layout puts it");
+		pl->heap_end = s->addr + s->len;
+		pl->hcur += s->len;
+		if (pl->hcur > h->file_size || pl->hcur < s->len)
+			return BAD("data past the end of the file");
+		pl->heap_bytes += s->len;
+		return 0;
+	}
+	if (s->kind < PMF_SEC_VMAS || s->kind > PMF_SEC_MAX_KIND)
+		return BAD("a checkpoint's kind in an image");
+	if ((s->len & 7) && s->kind != PMF_SEC_FILEDATA)
+		return BAD("a record's length is not a multiple of 8");
+	if (s->data_off != pl->gcur ||
+	    !pm__range_in(s->data_off, s->len, pl->gcur, h->heap_off))
+		return BAD("data not where the layout puts it");
+	pl->gcur += (s->len + 7) & ~7ull;
+	pl->globals_bytes += s->len;
+	return 0;
+}
+
 static int place_section(const struct pm__ckpt *ck, uint32_t i,
 			 struct placement *pl)
 {
 	const struct pmf_section *s = &ck->sec[i];
+	int image = ck->h.kind == PMF_KIND_IMAGE;
+	if (image && (s->flags || s->reserved[0] || s->reserved[1] || !s->len))
+		return BAD("flags, reserved or length");
+	if (image && s->len > ck->h.file_size)
+		return BAD("longer than the file");
+	if (image && (s->kind == PMF_SEC_PAGES
+			      ? ++pl->nheap > PMF_MAX_HEAP_SECTIONS
+			      : ++pl->nother > PMF_MAX_OTHER_SECTIONS))
+		return BAD("more sections of its kind than a writer makes");
+	if (image)
+		return place_image(ck, i, s, pl);
 	uint32_t fl = s->kind == PMF_SEC_CODE ? 0 : s->flags;
 	if (fl || s->reserved[0] || s->reserved[1] || !s->len)
 		return BAD("flags, reserved or length");
@@ -323,7 +374,7 @@ static int parse_table(struct pm__ckpt *ck)
 		if (rc)
 			return rc;
 	}
-	if (!pl.nheap)
+	if (!pl.nheap && h->kind == PMF_KIND_CHECKPOINT)
 		return pm__err(PM_ECORRUPT, "no heap section");
 	if (pl.hcur != h->file_size || pl.heap_bytes != h->heap_bytes ||
 	    pl.globals_bytes != h->globals_bytes ||
@@ -336,7 +387,7 @@ static int parse_table(struct pm__ckpt *ck)
 			       (ull)pl.hcur, (ull)h->heap_bytes,
 			       (ull)h->globals_bytes, (ull)h->file_size);
 	ck->globals_end = pl.gcur;
-	return check_overlaps(ck);
+	return h->kind == PMF_KIND_IMAGE ? 0 : check_overlaps(ck);
 }
 
 int pm__ckpt_bad_padding(const struct pm__ckpt *ck)
@@ -360,6 +411,8 @@ static int section_crcs(const unsigned char *b, unsigned how,
 		if (c != s->data_crc && !(how & PM__PARSE_NO_CRC))
 			return pm__ckpt_bad_section(i, s,
 						    "data checksum mismatch");
+		if (ck->h.kind == PMF_KIND_IMAGE)
+			continue;
 		if (s->kind != PMF_SEC_HEAP) {
 			c = pm__crc32c(0, b + s->keep_off,
 				       pmf_keep_bytes(s->len));

@@ -58,8 +58,8 @@ static void hex_id(char *out, const uint8_t *id, uint32_t n)
 }
 
 /* The executable and every loaded object. */
-static int check_objects(const struct pm__ckpt *ck, unsigned flags,
-			 struct pm_object *cur, int ncur, intptr_t *exe_delta)
+int pm__ckpt_check_objects(const struct pm__ckpt *ck, unsigned flags,
+			   struct pm_object *cur, int ncur, intptr_t *exe_delta)
 {
 	const struct pmf_object *f = ck->obj;
 	int moved_ok = !!(flags & PM_RESTORE_ALLOW_MOVED);
@@ -248,7 +248,7 @@ static int check_map_count(const struct pm__ckpt *ck)
  * files (or root's), a setgid or file-capability program (same user,
  * more rights) root's only.  Checked on the open descriptor, so it is the
  * file that will be used. */
-static int check_trust(const struct pm__ckpt *ck, unsigned flags)
+int pm__ckpt_check_trust(const struct pm__ckpt *ck, unsigned flags)
 {
 	struct stat st;
 	if (flags & PM_RESTORE_ANY_OWNER)
@@ -497,7 +497,7 @@ static int check_process(struct pm__ckpt *ck, unsigned flags,
 	if ((rc = check_heap(ck)))
 		return rc;
 	int ncur = pm__objects(sc->cur, PMF_MAX_OBJECTS);
-	if ((rc = check_objects(ck, flags, sc->cur, ncur, exe_delta)))
+	if ((rc = pm__ckpt_check_objects(ck, flags, sc->cur, ncur, exe_delta)))
 		return rc;
 	int ngs = pm__globals_spans(sc->gs, PM_GSPAN_MAX);
 	if (ngs < 0)
@@ -584,7 +584,7 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 			       "restore: the heap is not available");
 	if ((rc = pm__ckpt_open(path, &ck)))
 		return rc;
-	if ((rc = check_trust(&ck, flags)) ||
+	if ((rc = pm__ckpt_check_trust(&ck, flags)) ||
 	    (rc = keyed = check_keyed(&ck, &hm)) < 0)
 		goto out;
 	if ((rc = scratch_get(&ck, &sc)) ||

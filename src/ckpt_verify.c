@@ -151,7 +151,7 @@ static void crc_heap_range(struct crc_half *j)
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		j->part[i] = 0; /* the crc of nothing */
-		if (s->kind != PMF_SEC_HEAP)
+		if (!PM__PAGED(s->kind))
 			continue;
 		uint64_t a = s->data_off > j->lo ? s->data_off : j->lo;
 		uint64_t b = s->data_off + s->len < j->hi ? s->data_off + s->len
@@ -206,7 +206,7 @@ static int verify_heap_parallel(struct pm__ckpt *ck, int *rc)
 			      pm_strerror(*rc));
 	for (uint32_t i = 0; i < nsec && !*rc; i++) {
 		const struct pmf_section *s = &ck->sec[i];
-		if (s->kind != PMF_SEC_HEAP)
+		if (!PM__PAGED(s->kind))
 			continue;
 		uint64_t end = s->data_off + s->len;
 		uint64_t upper = end <= mid ? 0
@@ -230,7 +230,9 @@ int pm__ckpt_verify_data(struct pm__ckpt *ck)
 	if (!pm__ckpt_zero(ck->chunk, pad))
 		return pm__ckpt_bad_padding(ck);
 	/* the region header at the start of the first heap section */
-	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+	for (uint32_t i = 0; i < ck->h.nsections &&
+			     ck->h.kind == PMF_KIND_CHECKPOINT;
+	     i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind != PMF_SEC_HEAP)
 			continue;
@@ -246,7 +248,7 @@ int pm__ckpt_verify_data(struct pm__ckpt *ck)
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		uint32_t c;
-		int heap = s->kind == PMF_SEC_HEAP;
+		int heap = PM__PAGED(s->kind);
 		if (heap && heap_done)
 			continue;
 		rc = crc_file(ck, s->data_off, s->len, &c);
@@ -255,7 +257,7 @@ int pm__ckpt_verify_data(struct pm__ckpt *ck)
 		if (c != s->data_crc)
 			return pm__ckpt_bad_section(i, s,
 						    "data checksum mismatch");
-		if (heap)
+		if (heap || ck->h.kind == PMF_KIND_IMAGE)
 			continue;
 		if ((rc = crc_file(ck, s->keep_off, pmf_keep_bytes(s->len),
 				   &c)))

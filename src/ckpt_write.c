@@ -58,7 +58,7 @@ typedef unsigned long long ull;
  * bytes written, whatever the memory does. */
 /* Copy n bytes that another thread may unmap meanwhile (JIT code a
  * library frees): EFAULT instead of a crash. */
-static int copy_checked(void *dst, const void *src, size_t n)
+int pm__copy_checked(void *dst, const void *src, size_t n)
 {
 	struct iovec l = {dst, n}, r = {(void *)(uintptr_t)src, n};
 	ssize_t got = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
@@ -99,7 +99,7 @@ static int write_mem(const struct pm__ckpt_out *o, const void *src,
 		size_t n = len < WRITE_PIECE ? (size_t)len : WRITE_PIECE;
 		if (!checked)
 			memcpy(piece, p, n);
-		else if (copy_checked(piece, p, n))
+		else if (pm__copy_checked(piece, p, n))
 			return pm__err(-EFAULT, "checkpoint: the code mapping "
 						"at %p went away while it was "
 						"copied",
@@ -445,6 +445,12 @@ static void header_rest(struct job *j)
 	h->heap_bytes = j->hbytes;
 	h->globals_bytes = j->gbytes;
 	h->heap_off = j->heap_off;
+	pm__ckpt_meta(meta, j->fo, j->s.objs, j->nobj);
+}
+
+void pm__ckpt_meta(struct pmf_meta *meta, struct pmf_object *fobj,
+		   const struct pm_object *objs, int nobj)
+{
 	copy_str(meta->creator, sizeof meta->creator,
 		 "pmalloc " PMALLOC_VERSION_STRING);
 	struct utsname un;
@@ -453,9 +459,9 @@ static void header_rest(struct job *j)
 	meta->pid = (uint32_t)getpid();
 	meta->uid = (uint32_t)getuid();
 	meta->nthreads = (uint32_t)pm__thread_count();
-	for (int i = 0; i < j->nobj; i++) {
-		const struct pm_object *o = &j->s.objs[i];
-		struct pmf_object *fo = &j->fo[i];
+	for (int i = 0; i < nobj; i++) {
+		const struct pm_object *o = &objs[i];
+		struct pmf_object *fo = &fobj[i];
 		fo->load = o->load;
 		fo->size = o->size;
 		fo->mtime = o->mtime;

@@ -38,7 +38,9 @@
 
 #define PMF_MAGIC "\x89PMCKPT\n" /* 8 bytes; \x89 catches 7-bit transfers */
 #define PMF_MAGIC_LEN 8
-#define PMF_VERSION 1
+#define PMF_VERSION 1       /* checkpoints (kind 0) */
+#define PMF_VERSION_IMAGE 2 /* process images (kind 1): a reader that
+			     * predates images says "unsupported version" */
 #define PMF_HEADER_SIZE 256
 #define PMF_HEADER_CRC_OFF 252
 
@@ -91,9 +93,14 @@ struct pmf_header {
 	uint64_t checkpoints;   /* 136 sequence number of this checkpoint */
 	uint64_t heap_off;      /* 144 file offset of the first heap section */
 	uint8_t mac[32];        /* 152 HMAC-SHA-256 if PMF_FLAG_MAC, else 0 */
-	uint8_t reserved[68];   /* 184 zero */
+	uint32_t kind;          /* 184 PMF_KIND_*; 0 in version 1 */
+	uint8_t reserved[64];   /* 188 zero */
 	uint32_t header_crc;    /* 252 crc32c of bytes [0, 252) */
 };
+
+/* What the file holds (header field kind). */
+#define PMF_KIND_CHECKPOINT 0u /* heap + globals (version 1) */
+#define PMF_KIND_IMAGE 1u      /* the whole process (version 2) */
 
 struct pmf_meta {
 	char creator[32];       /*   0 "pmalloc 1.0.0" */
@@ -123,7 +130,75 @@ enum pmf_kind {
 	PMF_SEC_CODE = 5,       /* anonymous executable mapping (JIT code):
 				 * page-aligned, flags = its protection,
 				 * keep bitmap present and all zero */
+	/* Process images (kind 1) only.  Records (6, 7, 9-14) are 8-aligned
+	 * in [table_end, heap_off) with no keep bitmap; PAGES sections
+	 * follow from heap_off, page-aligned, in increasing address order. */
+	PMF_SEC_VMAS = 6,       /* struct pmf_vma[]: every mapping at the save */
+	PMF_SEC_STRINGS = 7,    /* NUL-terminated strings (names, argv) */
+	PMF_SEC_PAGES = 8,      /* bytes of a copied mapping, addr = where */
+	PMF_SEC_STACK = 9,      /* bytes [rsp, stack top), addr = rsp */
+	PMF_SEC_CPU = 10,       /* struct pm__ctx (image_ctx.h) */
+	PMF_SEC_SIGNALS = 11,   /* image_format.h */
+	PMF_SEC_PROC = 12,      /* struct pmf_proc */
+	PMF_SEC_FDS = 13,       /* image_format.h */
+	PMF_SEC_FILEDATA = 14,  /* image_format.h */
 };
+#define PMF_SEC_MAX_KIND 14u
+
+/* One mapping of /proc/self/maps at the save (PMF_SEC_VMAS, in address
+ * order, not overlapping). */
+struct pmf_vma {
+	uint64_t start, end;    /*   0 page-aligned, start < end */
+	uint64_t offset;        /*  16 file offset (file-backed), else 0 */
+	uint64_t dev;           /*  24 device of the file (major << 32 | minor) */
+	uint64_t inode;         /*  32 inode of the file, 0 if anonymous */
+	uint32_t prot;          /*  40 PMF_PROT_* */
+	uint32_t vclass;        /*  44 PMF_VMA_* */
+	uint32_t name;          /*  48 offset in STRINGS, PMF_NO_NAME if none */
+	uint32_t flags;         /*  52 PMF_VMAF_* */
+	uint64_t reserved;      /*  56 zero */
+};                              /*  64 */
+#define PMF_NO_NAME 0xffffffffu
+/* Classes: what a resume does with the mapping. */
+#define PMF_VMA_NAMED 1u   /* a private file mapping never written: no
+			    * bytes; the resuming process must have it */
+#define PMF_VMA_COPIED 2u  /* its present pages are PAGES sections; the
+			    * rest read as zero (anonymous) */
+#define PMF_VMA_STACK 3u   /* [stack]: bytes in STACK */
+#define PMF_VMA_KERNEL 4u  /* [vdso], [vvar], [vsyscall]: checked */
+/* Flags. */
+#define PMF_VMAF_FILE 1u   /* backed by a file (private) */
+#define PMF_VMAF_HEAP 2u   /* [heap] (the brk area) */
+#define PMF_VMAF_SHARED 4u /* never in a file: the resuming process's
+			    * shared mappings (image_resume.c) */
+
+/* Facts of the process a resume must agree with (PMF_SEC_PROC). */
+struct pmf_proc {
+	uint64_t stack_top;     /*   0 end of [stack] */
+	uint64_t brk_start;     /*   8 start of the brk area (0: unknown) */
+	uint64_t brk_end;       /*  16 the break at the save */
+	uint64_t vdso;          /*  24 address of [vdso] (0: none) */
+	uint64_t vdso_len;      /*  32 its bytes */
+	uint8_t vdso_sha[32];   /*  40 SHA-256 of them */
+	uint64_t at_phdr;       /*  72 auxv values */
+	uint64_t at_base;       /*  80 */
+	uint64_t at_entry;      /*  88 */
+	uint64_t hwcap;         /*  96 */
+	uint64_t hwcap2;        /* 104 */
+	uint64_t fsbase;        /* 112 thread pointer */
+	uint64_t rlim_stack;    /* 120 RLIMIT_STACK soft limit */
+	uint32_t cpuid[8];      /* 128 CPUID leaf 1 (eax..edx), 7.0 (eax..edx) */
+	uint32_t tid_off;       /* 160 offset of the cached tid from fsbase,
+				 *     0 if not found */
+	uint32_t argc;          /* 164 */
+	uint32_t argv;          /* 168 offset in STRINGS of argv[0]; argc
+				 *     consecutive NUL-terminated strings */
+	uint32_t argv_len;      /* 172 bytes of them */
+	uint32_t exe;           /* 176 offset in STRINGS: /proc/self/exe */
+	uint32_t personality;   /* 180 */
+	uint64_t saved_errno;   /* 184 */
+	uint64_t reserved[6];   /* 192 zero */
+};                              /* 240 */
 
 /* Section flags of a code section (the mapping's protection). */
 #define PMF_PROT_READ 1u
@@ -156,6 +231,9 @@ _Static_assert(__builtin_offsetof(struct pmf_header, mac) == PMF_MAC_OFF,
 _Static_assert(sizeof(struct pmf_meta) == 128, "meta");
 _Static_assert(sizeof(struct pmf_object) == 320, "object");
 _Static_assert(sizeof(struct pmf_section) == 64, "section");
+_Static_assert(sizeof(struct pmf_vma) == 64, "vma");
+_Static_assert(sizeof(struct pmf_proc) == 240, "proc");
+_Static_assert(__builtin_offsetof(struct pmf_header, kind) == 184, "kind");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "the format is little-endian; add byte swapping first");
 

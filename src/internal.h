@@ -170,6 +170,8 @@ void pm__enter_main(void);
 /* Look up NAME in the initial environment without getenv and without
  * allocating.  Returns a pointer into environ (or a static buffer), or NULL. */
 const char *pm__env(const char *name);
+/* Take NAME=... out of environ (ckpt_api.c; start-up hooks only). */
+void pm__env_remove(const char *name);
 /* 1 in a program run with privileges its user lacks (AT_SECURE): pm__env
  * then returns NULL for every name, and restores trust fewer owners. */
 int pm__secure(void);

@@ -13,6 +13,7 @@
 #ifndef PM_NO_INTERPOSE
 #include "alloc.h"
 #include "libc_names.h"
+#include "image.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -233,6 +234,11 @@ PM_EXPORT int __libc_start_main(pm_main_fn main, int argc, char **argv,
 	if (!real)
 		pm__fatal("cannot find __libc_start_main", NULL);
 	real_main = main;
+	pm__start_argc = argc; /* the command line an image records */
+	pm__start_argv = argv;
+	/* PMALLOC_RESUME: replaced by the image and never back here, or
+	 * refused (said on fd 2) and the program runs normally */
+	pm__resume_at_startup();
 	/* every library's constructors have run; the executable's run
 	 * inside real(): their blocks are the program's (persistent) */
 	pm__begin_constructors();

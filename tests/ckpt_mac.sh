@@ -110,13 +110,14 @@ hdr() { # NAME FILE OFF BYTE: must be refused as corrupt
 	"$t/tamper" "$t/h.ckpt" --header $3 $4 || fail=1
 	out=$("$B/pmalloc" verify "$t/h.ckpt") &&
 		bad "$1 accepted"
-	expect "$1" "*corrupt*flags*" "$out"
+	expect "$1" "*corrupt*${5:-flags}*" "$out"
 }
 hdr "flags 2" "$t/f1.ckpt" 16 2
 hdr "flags 3" "$t/f1.ckpt" 16 3
 hdr "mac byte without the flag" "$t/f0.ckpt" 160 1
 hdr "MAC and flag cleared" "$t/f1.ckpt" 16 0
-hdr "reserved byte after the mac" "$t/f1.ckpt" 184 1
+hdr "kind 1 in a version 1 file" "$t/f1.ckpt" 184 1 "kind 1 in a version 1"
+hdr "reserved byte after the kind" "$t/f1.ckpt" 188 1
 hdr "last reserved byte" "$t/f1.ckpt" 251 1
 # a flipped MAC byte: sound to the parser, refused with the key
 cp "$t/f1.ckpt" "$t/h.ckpt"

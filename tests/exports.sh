@@ -70,6 +70,9 @@ pm_checkpoint
 pm_restore
 pm_restore_ex
 pm_restored
+pm_image
+pm_at_image
+pm_at_resume
 pm_key_set
 pm_root_set
 pm_root_get

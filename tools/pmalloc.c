@@ -19,7 +19,7 @@
  * `verify` checks exactly what a restore checks before it looks at the
  * process.
  */
-#include "../src/ckpt.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -42,6 +42,11 @@ static void usage_main(FILE *f)
 		"          run PROGRAM with pmalloc preloaded and address-space\n"
 		"          randomisation off; with --restore, restore FILE\n"
 		"          before its main()\n"
+		"  run --resume IMAGE [--] PROGRAM [ARGS...]\n"
+		"          resume a process image of PROGRAM ARGS (pm_image);\n"
+		"          a refused image runs PROGRAM from main()\n"
+		"  resume [--no-verify] IMAGE\n"
+		"          resume IMAGE with its own command line\n"
 		"  info [-v] FILE\n"
 		"          show a checkpoint file's header, objects and sections\n"
 		"  verify [--key KEYFILE] FILE...\n"
@@ -59,8 +64,8 @@ static void usage_main(FILE *f)
 static void usage_run(FILE *f)
 {
 	fprintf(f,
-		"usage: pmalloc run [--restore FILE] [--allow-moved] [--] "
-		"PROGRAM [ARGS...]\n"
+		"usage: pmalloc run [--restore FILE | --resume IMAGE] "
+		"[--no-verify] [--allow-moved] [--] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run PROGRAM with libpmalloc preloaded (LD_PRELOAD) and with\n"
 		"address-space randomisation turned off, so that a checkpoint it\n"
@@ -70,6 +75,14 @@ static void usage_run(FILE *f)
 		"                  are restored from FILE before PROGRAM's main()\n"
 		"                  (on failure a one-line reason goes to stderr\n"
 		"                  and the program starts fresh)\n"
+		"  --resume IMAGE  set PMALLOC_RESUME=IMAGE: PROGRAM continues\n"
+		"                  inside the pm_image() call that wrote IMAGE\n"
+		"                  (its memory, stack, registers, signal state\n"
+		"                  and files as they were); a refused image says\n"
+		"                  `pmalloc: not resumed: REASON` on stderr and\n"
+		"                  PROGRAM runs from main()\n"
+		"  --no-verify     with --resume: skip the data checksums\n"
+		"                  (PMALLOC_RESUME_VERIFY=0)\n"
 		"  --allow-moved   set PMALLOC_ALLOW_MOVED=1: accept a checkpoint\n"
 		"                  whose executable or libraries were loaded\n"
 		"                  elsewhere (pointers into them will be wrong)\n"
@@ -169,8 +182,8 @@ static char *find_lib(void)
 
 static int cmd_run(int argc, char **argv)
 {
-	const char *restore = NULL;
-	int allow_moved = 0, i;
+	const char *restore = NULL, *resume = NULL;
+	int allow_moved = 0, no_verify = 0, i;
 
 	for (i = 1; i < argc; i++) {
 		if (is_help(argv[i])) {
@@ -180,6 +193,12 @@ static int cmd_run(int argc, char **argv)
 			restore = argv[++i];
 		} else if (!strncmp(argv[i], "--restore=", 10)) {
 			restore = argv[i] + 10;
+		} else if (!strcmp(argv[i], "--resume") && i + 1 < argc) {
+			resume = argv[++i];
+		} else if (!strncmp(argv[i], "--resume=", 9)) {
+			resume = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--no-verify")) {
+			no_verify = 1;
 		} else if (!strcmp(argv[i], "--allow-moved")) {
 			allow_moved = 1;
 		} else if (!strcmp(argv[i], "--")) {
@@ -228,6 +247,13 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (allow_moved)
 		setenv("PMALLOC_ALLOW_MOVED", "1", 1);
+	if (resume) {
+		char *abs = realpath(resume, NULL);
+		setenv("PMALLOC_RESUME", abs ? abs : resume, 1);
+		free(abs);
+		if (no_verify)
+			setenv("PMALLOC_RESUME_VERIFY", "0", 1);
+	}
 
 	int pers = personality(0xffffffff);
 	if (pers == -1 || personality((unsigned long)pers | ADDR_NO_RANDOMIZE) == -1)
@@ -235,6 +261,12 @@ static int cmd_run(int argc, char **argv)
 			"%s run: cannot turn address-space randomisation off "
 			"(%s); a PIE program will load elsewhere each run\n",
 			prog, strerror(errno));
+	/* pmalloc resume: the image's executable, its argv[0] as it was */
+	char *exe = getenv("PMALLOC_RESUME_EXE");
+	if (exe && (exe = strdup(exe))) {
+		unsetenv("PMALLOC_RESUME_EXE");
+		execv(exe, argv + i);
+	}
 	execvp(argv[i], argv + i);
 	fprintf(stderr, "%s run: cannot run %s: %s\n", prog, argv[i],
 		strerror(errno));
@@ -245,22 +277,10 @@ static int cmd_run(int argc, char **argv)
 
 static const char *kind_name(uint32_t k)
 {
-	switch (k) {
-	case PMF_SEC_HEAP:
-		return "heap";
-	case PMF_SEC_DATA:
-		return "data";
-	case PMF_SEC_PERSISTENT:
-		return "persistent";
-	case PMF_SEC_REGISTERED:
-		return "registered";
-	case PMF_SEC_CODE:
-		return "code";
-	}
-	return "?";
+	return PM__KIND_NAME(k);
 }
 
-static void print_size(uint64_t n)
+void cli_print_size(uint64_t n)
 {
 	if (n >= (10ull << 30))
 		printf("%llu GiB", (unsigned long long)(n >> 30));
@@ -293,7 +313,8 @@ static void info_header(const struct pm__ckpt *ck, const char *path)
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", &tm);
 
 	printf("file:        %s\n", path);
-	printf("format:      version %u, page size %u\n", h->version,
+	printf("format:      version %u (%s), page size %u\n", h->version,
+	       h->kind == PMF_KIND_IMAGE ? "process image" : "checkpoint",
 	       h->page_size);
 	printf("made:        %s by %s, pid %u, uid %u, %u thread(s), on %s\n",
 	       when, ck->meta->creator, ck->meta->pid, ck->meta->uid,
@@ -302,22 +323,22 @@ static void info_header(const struct pm__ckpt *ck, const char *path)
 	printf("checkpoint:  #%llu of this heap\n",
 	       (unsigned long long)h->checkpoints);
 	printf("heap:        base 0x%llx, size ", (unsigned long long)h->base);
-	print_size(h->size);
+	cli_print_size(h->size);
 	printf(", persistent part up to 0x%llx\n",
 	       (unsigned long long)h->tbase);
 	printf("used extent: 0x%llx-0x%llx (", (unsigned long long)h->base,
 	       (unsigned long long)h->top_end);
-	print_size(h->top_end - h->base);
+	cli_print_size(h->top_end - h->base);
 	printf("), live blocks ");
-	print_size(h->live_bytes);
+	cli_print_size(h->live_bytes);
 	printf("\n");
 	printf("file size:   %llu (", (unsigned long long)h->file_size);
-	print_size(h->file_size);
+	cli_print_size(h->file_size);
 	printf("): heap ");
-	print_size(h->heap_bytes);
+	cli_print_size(h->heap_bytes);
 	printf(" in sections from offset %llu, globals ",
 	       (unsigned long long)h->heap_off);
-	print_size(h->globals_bytes);
+	cli_print_size(h->globals_bytes);
 	printf("\n");
 	printf("crc32c:      header %08x, metadata %08x, table %08x\n",
 	       h->header_crc, h->meta_crc, h->table_crc);
@@ -377,7 +398,7 @@ static void info_sections(const struct pm__ckpt *ck, int verbose)
 			       s->flags & PMF_PROT_READ ? 'r' : '-',
 			       s->flags & PMF_PROT_WRITE ? 'w' : '-',
 			       s->flags & PMF_PROT_EXEC ? 'x' : '-');
-		else if (s->kind != PMF_SEC_HEAP)
+		else if (s->kind != PMF_SEC_HEAP && ck->h.kind == PMF_KIND_CHECKPOINT)
 			printf(" %6llu", (unsigned long long)kept_words(ck, s));
 		printf("\n");
 	}
@@ -408,7 +429,8 @@ static int cmd_info(int argc, char **argv)
 	}
 
 	struct pm__ckpt ck;
-	int rc = pm__ckpt_open(path, &ck);
+	struct pm__image im;
+	int rc = pm__image_open(path, &ck, &im);
 	if (rc) {
 		fprintf(stderr, "%s: %s: %s\n", path, pm_strerror(rc),
 			pm_errmsg());
@@ -416,8 +438,10 @@ static int cmd_info(int argc, char **argv)
 	}
 	info_header(&ck, path);
 	info_objects(&ck);
+	if (im.rec)
+		cli_image_info(&ck, &im, verbose);
 	info_sections(&ck, verbose);
-	pm__ckpt_close(&ck);
+	pm__image_close(&ck, &im);
 	return 0;
 }
 
@@ -477,11 +501,12 @@ static int cmd_verify(int argc, char **argv)
 		pm__wipe(&hm, sizeof hm);
 	for (int i = first; i < argc; i++) {
 		struct pm__ckpt ck;
+		struct pm__image im;
 		files++;
-		int rc = pm__ckpt_open(argv[i], &ck);
+		int rc = pm__image_open(argv[i], &ck, &im);
 		if (!rc) {
 			rc = pm__ckpt_verify_data(&ck);
-			if (!rc)
+			if (!rc && !im.rec) /* (an image's heap: at resume) */
 				rc = check_heap(&ck, walk);
 			if (!rc && keyed)
 				rc = pm__ckpt_verify_mac(&ck);
@@ -494,7 +519,7 @@ static int cmd_verify(int argc, char **argv)
 					       ? ", has a MAC (not checked: "
 						 "no key)"
 					       : "");
-			pm__ckpt_close(&ck);
+			pm__image_close(&ck, &im);
 		}
 		if (rc) {
 			printf("%s: %s: %s\n", argv[i], pm_strerror(rc),
@@ -529,6 +554,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "resume"))
+		return cli_resume(argc - 1, argv + 1, cmd_run);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "verify"))

@@ -1,0 +1,583 @@
+/*
+ * image_resume.c - resume a process image (docs/IMAGE.md section 4):
+ * validate it against this process, stage what the restorer needs, then
+ * hand over to image_apply.c, which does not return.
+ *
+ * Runs from pmalloc's __libc_start_main (PMALLOC_RESUME=IMAGE, set by
+ * `pmalloc run --resume`): every library's constructors have run, the
+ * executable's have not.  Everything here can fail and then undoes what
+ * it did (the staging area, the break), so that a refused image leaves the
+ * process as it was and the program runs from main():
+ *
+ *   1. the file: trust (owner, mode), header, records, data crcs (unless
+ *      PMALLOC_RESUME_VERIFY=0), MAC when a key is configured;
+ *   2. this process against the image: the executable and every loaded
+ *      object (build-id, size, mtime, address), the command line, every
+ *      named mapping present here as the same file at the same place,
+ *      the kernel's mappings and the vDSO's bytes, the CPU (its extended
+ *      state, CPUID leaves 1 and 7, hwcaps), the stack top and limit,
+ *      the thread pointer (the kernel holds addresses in the TLS block:
+ *      rseq, the robust list, the tid word), the break;
+ *   3. staging: a gap free here and in the image gets the plan, the
+ *      context, the stack bytes and the restorer's stack; the break is
+ *      moved to the image's; the count of mappings is checked;
+ *   4. one thread, checked last; then pm__image_apply.
+ */
+#include "image.h"
+#include "image_apply.h"
+#include "sha256.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <asm/prctl.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+typedef unsigned long long ull;
+
+#define RESTORER_STACK (64u << 10)
+
+struct rs {
+	struct pm__ckpt ck;
+	struct pm__image im;
+	struct pm_object *cur;  /* this process's objects */
+	int ncur;
+	struct pm__vmalist l;   /* this process's mappings */
+	unsigned char *scratch;
+	size_t scratch_len;
+	uint64_t brk_old;
+	int brk_moved;
+	unsigned char *staging;
+	size_t staging_len;
+	int fd;
+};
+
+static size_t scratch_size(void)
+{
+	return PMF_MAX_OBJECTS * sizeof(struct pm_object) +
+	       PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma) +
+	       PM__IMAGE_MAX_STRINGS + PM__PAGEMAP_BATCH * 8 + 4096;
+}
+
+static int list_current(struct rs *r)
+{
+	r->l.n = 0;
+	r->l.slen = 0;
+	return pm__image_vmas(&r->l);
+}
+
+/* ---- 2. this process against the image ------------------------------- */
+
+static const char *cur_name(const struct rs *r, const struct pmf_vma *v)
+{
+	return v->name == PMF_NO_NAME ? "" : r->l.str + v->name;
+}
+
+static const struct pmf_vma *cur_at(const struct rs *r, uint64_t start)
+{
+	for (uint32_t i = 0; i < r->l.n; i++)
+		if (r->l.v[i].start == start)
+			return &r->l.v[i];
+	return NULL;
+}
+
+/* Is the image's named or kernel mapping v here, the same? */
+static int same_mapping(const struct rs *r, const struct pmf_vma *v,
+			const struct pmf_vma *c)
+{
+	return c && c->end == v->end && c->prot == v->prot &&
+	       c->vclass == v->vclass && c->offset == v->offset &&
+	       c->dev == v->dev && c->inode == v->inode &&
+	       !strcmp(cur_name(r, c), pm__image_name(&r->im, v->name));
+}
+
+static int check_mappings(struct rs *r)
+{
+	const struct pm__image *im = &r->im;
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		if (v->vclass != PMF_VMA_NAMED && v->vclass != PMF_VMA_KERNEL)
+			continue;
+		const struct pmf_vma *c = cur_at(r, v->start);
+		if (!same_mapping(r, v, c))
+			return pm__err(PM_ELAYOUT,
+				       "%s at %llx-%llx is not mapped here as "
+				       "it was in the image%s",
+				       pm__image_name(im, v->name),
+				       (ull)v->start, (ull)v->end,
+				       c ? " (another file, size or "
+					   "protection)"
+					 : "");
+	}
+	/* every copied mapping of the image lands on memory the restorer
+	 * may replace: nothing kept (named, kernel, [stack]) is in the way */
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		if (v->vclass != PMF_VMA_COPIED)
+			continue;
+		for (uint32_t j = 0; j < r->l.n; j++) {
+			const struct pmf_vma *c = &r->l.v[j];
+			if (c->vclass == PMF_VMA_COPIED || c->end <= v->start ||
+			    c->start >= v->end)
+				continue;
+			if (c->vclass == PMF_VMA_NAMED &&
+			    !same_mapping(r, c, cur_at(r, c->start)))
+				continue;
+			return pm__err(PM_ELAYOUT,
+				       "the image's memory at %llx-%llx "
+				       "overlaps %s here (%llx-%llx)",
+				       (ull)v->start, (ull)v->end,
+				       cur_name(r, c)[0] ? cur_name(r, c)
+							 : "a mapping",
+				       (ull)c->start, (ull)c->end);
+		}
+	}
+	return 0;
+}
+
+static int check_cmdline(struct rs *r)
+{
+	const struct pmf_proc *p = r->im.proc;
+	char *buf = r->l.str; /* free until list_current */
+	size_t have = 0;
+	int rc = pm__cmdline(buf, r->l.scap, &have);
+	if (rc)
+		return pm__err(rc, "cannot read the command line");
+	if (have != p->argv_len ||
+	    memcmp(buf, r->im.str + p->argv, have) != 0)
+		return pm__err(PM_ELAYOUT, "the arguments differ from the "
+					   "image's (`pmalloc resume IMAGE` "
+					   "runs the image's command line)");
+	return 0;
+}
+
+static int check_cpu(struct rs *r, struct pm__ctx *ctx)
+{
+	const struct pmf_proc *p = r->im.proc;
+	const char *why = "";
+	if (pm__ctx_check(ctx, &why))
+		return pm__err(PM_ELAYOUT, "CPU state: %s", why);
+	uint32_t c[8] = {0};
+	unsigned a, b, cc, d;
+	if (__get_cpuid(1, &a, &b, &cc, &d)) {
+		c[0] = a;
+		c[1] = b & 0x00ffffffu;
+		c[2] = cc;
+		c[3] = d;
+	}
+	if (__get_cpuid_max(0, NULL) >= 7) {
+		__cpuid_count(7, 0, a, b, cc, d);
+		c[4] = a, c[5] = b, c[6] = cc, c[7] = d;
+	}
+	if (memcmp(c, p->cpuid, sizeof c) || getauxval(AT_HWCAP) != p->hwcap ||
+	    getauxval(AT_HWCAP2) != p->hwcap2)
+		return pm__err(PM_ELAYOUT, "another CPU model or feature set "
+					   "(CPUID leaves 1 and 7, hwcaps): "
+					   "the C library chose its code for "
+					   "the image's");
+	return 0;
+}
+
+static int check_process(struct rs *r)
+{
+	const struct pmf_proc *p = r->im.proc;
+	intptr_t delta = 0;
+	int rc;
+	r->ncur = pm__objects(r->cur, PMF_MAX_OBJECTS);
+	if ((rc = pm__ckpt_check_objects(&r->ck, 0, r->cur, r->ncur, &delta)))
+		return rc;
+	if ((int)r->ck.h.nobjects != r->ncur)
+		return pm__err(PM_ELAYOUT, "%d objects are loaded here, %u in "
+					   "the image",
+			       r->ncur, r->ck.h.nobjects);
+	if ((rc = check_cmdline(r)))
+		return rc;
+	if (getauxval(AT_PHDR) != p->at_phdr ||
+	    getauxval(AT_ENTRY) != p->at_entry ||
+	    getauxval(AT_BASE) != p->at_base)
+		return pm__err(PM_ELAYOUT, "the executable or the loader is "
+					   "at another address");
+	uint64_t vdso = getauxval(AT_SYSINFO_EHDR);
+	if (vdso != p->vdso)
+		return pm__err(PM_ELAYOUT, "the vDSO is at %llx, at %llx in "
+					   "the image",
+			       (ull)vdso, (ull)p->vdso);
+	if (vdso) {
+		unsigned char h[PM_SHA256_LEN];
+		pm__sha256((const void *)(uintptr_t)vdso, (size_t)p->vdso_len,
+			   h);
+		if (memcmp(h, p->vdso_sha, sizeof h))
+			return pm__err(PM_ELAYOUT, "the kernel's vDSO differs "
+						   "from the image's (another "
+						   "kernel)");
+	}
+	uint64_t fs = 0;
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	if (fs != p->fsbase)
+		return pm__err(PM_ELAYOUT, "the thread pointer is %llx, %llx "
+					   "in the image",
+			       (ull)fs, (ull)p->fsbase);
+	if (!p->tid_off || *(const int32_t *)(uintptr_t)(fs + p->tid_off) !=
+				   (int32_t)syscall(SYS_gettid))
+		return pm__err(PM_ELAYOUT, "the thread descriptor does not "
+					   "hold the thread id at offset %u",
+			       p->tid_off);
+	struct rlimit rl;
+	uint64_t need = p->stack_top - r->im.stack_vma->start;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    need > rl.rlim_cur)
+		return pm__err(PM_ELAYOUT, "the image's stack needs %llu "
+					   "bytes; the limit is %llu",
+			       (ull)need, (ull)rl.rlim_cur);
+	if ((rc = list_current(r)))
+		return rc;
+	const struct pmf_vma *st = NULL, *heap = NULL;
+	for (uint32_t i = 0; i < r->l.n; i++) {
+		if (r->l.v[i].vclass == PMF_VMA_STACK)
+			st = &r->l.v[i];
+		if (r->l.v[i].flags & PMF_VMAF_HEAP)
+			heap = &r->l.v[i];
+	}
+	if (!st || st->end != p->stack_top)
+		return pm__err(PM_ELAYOUT, "the stack ends at %llx, at %llx in "
+					   "the image",
+			       (ull)(st ? st->end : 0), (ull)p->stack_top);
+	r->brk_old = (uint64_t)syscall(SYS_brk, 0);
+	uint64_t brk_start = heap ? heap->start : r->brk_old;
+	if (brk_start != p->brk_start)
+		return pm__err(PM_ELAYOUT, "the break starts at %llx, at %llx "
+					   "in the image",
+			       (ull)brk_start, (ull)p->brk_start);
+	return check_mappings(r);
+}
+
+/* ---- 3. staging ---------------------------------------------------------- */
+
+static int free_in_image(const struct pm__image *im, uint64_t lo, uint64_t hi)
+{
+	for (uint32_t i = 0; i < im->nvma; i++)
+		if (im->vma[i].start < hi && lo < im->vma[i].end)
+			return 0;
+	/* and away from the image's stack guard gap */
+	return hi <= im->stack_vma->start - (1ull << 20) ||
+	       lo >= im->proc->stack_top;
+}
+
+/* A gap free in both layouts: below each of the image's mappings in
+ * turn, from the top, try a fixed mapping that replaces nothing. */
+static int map_staging(struct rs *r, size_t len)
+{
+	const struct pm__image *im = &r->im;
+	for (uint32_t i = im->nvma; i-- > 0;) {
+		uint64_t hi = im->vma[i].start & ~(uint64_t)0xffff;
+		if (hi < len + (1ull << 32))
+			continue;
+		uint64_t lo = hi - len;
+		if (!free_in_image(im, lo, hi))
+			continue;
+		void *m = mmap((void *)(uintptr_t)lo, len,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_FIXED_NOREPLACE,
+			       -1, 0);
+		if (m == MAP_FAILED)
+			continue;
+		if ((uintptr_t)m != lo) {
+			munmap(m, len);
+			continue;
+		}
+		r->staging = m;
+		r->staging_len = len;
+		return 0;
+	}
+	return pm__err(-ENOMEM, "no address range free both here and in the "
+				"image for the restorer's %zu bytes",
+		       len);
+}
+
+static int prot_of(uint32_t p)
+{
+	return (p & PMF_PROT_READ ? PROT_READ : 0) |
+	       (p & PMF_PROT_WRITE ? PROT_WRITE : 0) |
+	       (p & PMF_PROT_EXEC ? PROT_EXEC : 0);
+}
+
+/* Is this process's mapping c kept through the resume? */
+static int kept(const struct rs *r, const struct pmf_vma *c)
+{
+	if (c->vclass == PMF_VMA_KERNEL || c->vclass == PMF_VMA_STACK)
+		return 1;
+	if (c->vclass != PMF_VMA_NAMED)
+		return 0;
+	for (uint32_t i = 0; i < r->im.nvma; i++) {
+		const struct pmf_vma *v = &r->im.vma[i];
+		if (v->start == c->start && v->vclass == PMF_VMA_NAMED)
+			return same_mapping(r, v, c);
+	}
+	return 0;
+}
+
+static struct pm__op *op(struct pm__plan *p, uint32_t what, uint64_t addr,
+			 uint64_t len, int prot, uint64_t off)
+{
+	struct pm__op *o = &p->ops[p->nops++];
+	o->what = what;
+	o->addr = addr;
+	o->len = len;
+	o->prot = (uint32_t)prot;
+	o->off = off;
+	return o;
+}
+
+static void plan_memory(struct rs *r, struct pm__plan *p)
+{
+	const struct pm__image *im = &r->im;
+	const struct pm__ckpt *ck = &r->ck;
+	for (uint32_t j = 0; j < r->l.n; j++) {
+		const struct pmf_vma *c = &r->l.v[j];
+		if (!kept(r, c))
+			op(p, PM__OP_UNMAP, c->start, c->end - c->start, 0, 0);
+	}
+	uint32_t s = 0;
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		if (v->vclass != PMF_VMA_COPIED)
+			continue;
+		int prot = prot_of(v->prot);
+		int rw = prot & PROT_READ ? PROT_READ | PROT_WRITE : PROT_NONE;
+		op(p, PM__OP_ANON, v->start, v->end - v->start, rw, 0);
+		for (; s < ck->h.nsections; s++) {
+			const struct pmf_section *x = &ck->sec[s];
+			if (x->kind != PMF_SEC_PAGES)
+				continue;
+			if (x->addr >= v->end)
+				break;
+			/* read-only and code pages are read in: a read-only
+			 * private mapping of the image would be "named" in an
+			 * image of the resumed process, and a noexec mount
+			 * refuses code mapped from it */
+			op(p, (prot & PROT_EXEC) || !(prot & PROT_WRITE)
+				      ? PM__OP_READ
+				      : PM__OP_FILE,
+			   x->addr, x->len, PROT_READ | PROT_WRITE, x->data_off);
+		}
+		if (prot != rw)
+			op(p, PM__OP_PROTECT, v->start, v->end - v->start, prot,
+			   0);
+	}
+}
+
+static int check_map_count(const struct rs *r)
+{
+	uint64_t limit = pm__os_sysctl("/proc/sys/vm/max_map_count", 65530);
+	uint64_t need = (uint64_t)r->l.n + 2ull * r->im.npages + r->im.nvma +
+			64;
+	if (need > limit)
+		return pm__err(-ENOMEM, "the resume may need %llu mappings; "
+					"vm.max_map_count is %llu",
+			       (ull)need, (ull)limit);
+	return 0;
+}
+
+static int stage(struct rs *r, struct pm__plan **out)
+{
+	const struct pm__image *im = &r->im;
+	uint64_t maxops = (uint64_t)r->l.n + 64 + 2ull * im->nvma + im->npages;
+	size_t len = sizeof(struct pm__plan) + maxops * sizeof(struct pm__op) +
+		     (size_t)im->stack_len + RESTORER_STACK + 2 * PM_PAGE;
+	len = (len + PM_PAGE - 1) & ~(size_t)(PM_PAGE - 1);
+	int rc = map_staging(r, len);
+	if (rc)
+		return rc;
+	struct pm__plan *p = (struct pm__plan *)r->staging;
+	memcpy(&p->ctx, im->cpu, sizeof p->ctx);
+	p->ops = (struct pm__op *)(p + 1);
+	unsigned char *stack = (unsigned char *)(p->ops + maxops);
+	memcpy(stack, im->stack, (size_t)im->stack_len);
+	p->stack = stack;
+	p->stack_addr = im->stack_addr;
+	p->stack_len = im->stack_len;
+	p->stack_hi = ((uintptr_t)r->staging + len) & ~(uintptr_t)15;
+	p->tid_addr = im->proc->fsbase + im->proc->tid_off;
+	p->staging_var = pm__image_staging;
+	p->staging = (uintptr_t)r->staging;
+	p->staging_len = len;
+	/* this process's mappings again, the staging area now among them */
+	r->l.skip_lo = (uintptr_t)r->staging;
+	r->l.skip_hi = (uintptr_t)r->staging + len;
+	if ((rc = list_current(r)) || (rc = check_mappings(r)) ||
+	    (rc = check_map_count(r)))
+		return rc;
+	plan_memory(r, p);
+	if (p->nops > maxops)
+		pm__fatal("resume: the plan overran its room", NULL);
+	if (im->proc->brk_end != r->brk_old) {
+		if ((uint64_t)syscall(SYS_brk, im->proc->brk_end) !=
+		    im->proc->brk_end)
+			return pm__err(-ENOMEM, "cannot move the break to %llx",
+				       (ull)im->proc->brk_end);
+		r->brk_moved = 1;
+	}
+	*out = p;
+	return 0;
+}
+
+/* glibc (2.35 and later) registers an rseq area for each thread and
+ * says where: __rseq_offset from the thread pointer, __rseq_size. */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+#define RSEQ_SIG_X86 0x53053053u
+#define RSEQ_FLAG_UNREGISTER 1
+
+/* Unregister this thread's rseq area (image_apply.h says why); the last
+ * step before the point of no return. */
+static int rseq_off(struct pm__plan *p)
+{
+	p->rseq_len = 0;
+	if (!&__rseq_size || !&__rseq_offset || !__rseq_size)
+		return 0;
+	uint64_t fs = 0;
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	p->rseq_addr = fs + (uint64_t)__rseq_offset;
+	p->rseq_sig = RSEQ_SIG_X86;
+	uint32_t lens[2] = {32, __rseq_size};
+	for (int i = 0; i < 2; i++) {
+		if (syscall(SYS_rseq, p->rseq_addr, lens[i],
+			    RSEQ_FLAG_UNREGISTER, p->rseq_sig) == 0) {
+			p->rseq_len = lens[i];
+			return 0;
+		}
+		if (errno == ENOSYS)
+			return 0;
+	}
+	return pm__err(-errno, "cannot unregister the thread's rseq area at "
+			       "%llx",
+		       (ull)p->rseq_addr);
+}
+
+/* ---- the whole resume ------------------------------------------------------ */
+
+static void undo(struct rs *r)
+{
+	if (r->brk_moved)
+		syscall(SYS_brk, r->brk_old);
+	if (r->staging)
+		munmap(r->staging, r->staging_len);
+	if (r->fd >= 0)
+		close(r->fd);
+	pm__image_close(&r->ck, &r->im);
+	if (r->scratch)
+		pm__scratch_free(r->scratch, r->scratch_len);
+}
+
+static int open_checked(struct rs *r, const char *path)
+{
+	int rc = pm__image_open(path, &r->ck, &r->im);
+	if (rc)
+		return rc;
+	if (!r->im.rec)
+		return pm__err(-EINVAL, "%s is a checkpoint, not a process "
+					"image (pmalloc run --restore)",
+			       path);
+	const char *any = pm__env("PMALLOC_TRUST_ANY_OWNER");
+	unsigned flags = any && !strcmp(any, "1") ? PM_RESTORE_ANY_OWNER : 0;
+	if ((rc = pm__ckpt_check_trust(&r->ck, flags)))
+		return rc;
+	const char *v = pm__env("PMALLOC_RESUME_VERIFY");
+	if (!(v && !strcmp(v, "0")) && (rc = pm__ckpt_verify_data(&r->ck)))
+		return rc;
+	return pm__ckpt_verify_mac(&r->ck);
+}
+
+int pm__image_resume(const char *path)
+{
+	struct rs r;
+	struct pm__plan *p = NULL;
+	int rc;
+	memset(&r, 0, sizeof r);
+	r.fd = -1;
+	r.ck.fd = -1;
+	r.scratch_len = scratch_size();
+	r.scratch = pm__scratch(r.scratch_len);
+	if (!r.scratch)
+		return pm__err(-ENOMEM, "no scratch memory");
+	uintptr_t at = (uintptr_t)r.scratch;
+	r.cur = (struct pm_object *)at;
+	at += PMF_MAX_OBJECTS * sizeof(struct pm_object);
+	r.l.v = (struct pmf_vma *)at;
+	at += PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma);
+	r.l.str = (char *)at;
+	at += PM__IMAGE_MAX_STRINGS;
+	r.l.pm = (uint64_t *)((at + 7) & ~(uintptr_t)7);
+	r.l.cap = PM__IMAGE_MAX_VMAS;
+	r.l.scap = PM__IMAGE_MAX_STRINGS;
+	r.l.current = 1;
+	r.l.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (!(rc = open_checked(&r, path)) && !(rc = check_process(&r))) {
+		struct pm__ctx *ctx = (struct pm__ctx *)r.scratch; /* (64-aligned) */
+		memcpy(ctx, r.im.cpu, sizeof *ctx);
+		rc = check_cpu(&r, ctx);
+	}
+	if (!rc)
+		rc = stage(&r, &p);
+	if (!rc) {
+		r.fd = fcntl(r.ck.fd, F_DUPFD_CLOEXEC, 100);
+		if (r.fd < 0)
+			rc = pm__err(-errno, "cannot keep the image open");
+	}
+	if (!rc) {
+		int nt = pm__thread_count();
+		if (nt != 1)
+			rc = pm__err(-EBUSY, "%d threads run here (a library "
+					     "started one); the image has one",
+				     nt);
+	}
+	if (rc) {
+		if (r.l.pagemap >= 0)
+			close(r.l.pagemap);
+		undo(&r);
+		return rc;
+	}
+	if (!rc)
+		rc = rseq_off(p);
+	if (rc) {
+		if (r.l.pagemap >= 0)
+			close(r.l.pagemap);
+		undo(&r);
+		return rc;
+	}
+	/* ---- the point of no return ---- */
+	p->fd = r.fd;
+	if (r.l.pagemap >= 0)
+		close(r.l.pagemap);
+	pm__image_close(&r.ck, &r.im);
+	pm__image_apply(p);
+}
+
+int pm__resume_at_startup(void)
+{
+	char path[4096], line[1024];
+	const char *v = pm__env("PMALLOC_RESUME");
+	if (!v || !v[0])
+		return 0;
+	size_t n = strlen(v);
+	if (n >= sizeof path)
+		n = sizeof path - 1;
+	memcpy(path, v, n);
+	path[n] = '\0';
+	int rc = pm__image_resume(path);
+	pm__env_remove("PMALLOC_RESUME"); /* not for our children */
+	size_t k = pm__fmt(line, sizeof line, "pmalloc: not resumed: %s: %s",
+			   path, pm_errmsg());
+	if (k > sizeof line - 2)
+		k = sizeof line - 2;
+	line[k++] = '\n';
+	pm__write_all(2, line, k);
+	return rc;
+}

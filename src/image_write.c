@@ -1,0 +1,640 @@
+/*
+ * image_write.c - pm_image(): the whole single-threaded process into a
+ * file (docs/IMAGE.md section 3; layout in format.h).
+ *
+ *   pm_image(path)
+ *     refuse: more than one thread (-EBUSY), address-space randomisation
+ *             on (-ENOTSUP: the image could never be resumed)
+ *     the image hooks (pm_at_image), in registration order
+ *     one scratch mapping (left out of the image), every signal blocked
+ *     pm__ctx_save(ctx)   -> 1: we are a resumed process (image_resume.c
+ *                            did the rest): PM_RESUMED
+ *     pm__image_write     -- runs in frames below ctx->rsp
+ *     signal mask back; return 0 or the error
+ *
+ * The writer lists the loaded objects and the mappings (image_maps.c),
+ * fixes the process facts (struct pmf_proc), copies the stack
+ * [ctx->rsp, stack top), lays out records then pages, and writes the file
+ * through ckpt_file.c (temp, fsync, rename, directory fsync), each piece
+ * checksummed as it is written, with a MAC when a key is configured.
+ * What it changes while it copies (its own frames below ctx->rsp, its
+ * scratch, errno, pmalloc's counters) is dead or set back on resume.
+ * No malloc, no stdio.
+ */
+#include "image.h"
+#include "image_apply.h"
+#include "sha256.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+typedef unsigned long long ull;
+
+#define PIECE (256u << 10)
+#define MAX_RUNS (1u << 18)
+#define STACK_CAP (64u << 20)
+#define REC_FIXED ((PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma)) +           \
+		   PM__IMAGE_MAX_STRINGS + sizeof(struct pm__ctx) +            \
+		   sizeof(struct pmf_proc) + 64)
+
+struct run {
+	uint64_t lo, hi;
+};
+
+/* One image's state, all in one scratch mapping. */
+struct iw {
+	struct pm__ctx ctx; /* first: 64-aligned */
+	struct pm__ckpt_out out;
+	unsigned char *map;
+	size_t maplen;
+	char *dir, *tmp;
+	struct pm_object *objs;
+	int nobj;
+	struct pm__vmalist l;
+	uint8_t *prefix;           /* header + metadata + table */
+	struct pmf_section *sec;
+	uint32_t nsec;
+	unsigned char *rec;        /* records: [table_end, heap_off) */
+	size_t rec_cap;
+	struct run *runs;
+	uint32_t nruns;
+	unsigned char *piece;
+	struct pmf_proc proc;
+	uint64_t stack_top;
+	uint64_t table_end, heap_off, file_size, hbytes, gbytes;
+	struct pm__hmac_sha256 hm;
+	struct pm__sha256 body_ctx, *body;
+	int err;
+};
+
+/* ---- hooks (pm_at_image, pm_at_resume) -------------------------------- */
+
+#define MAX_HOOKS 32
+struct hook {
+	void (*fn)(void *);
+	void *arg;
+};
+static struct hook image_hooks[MAX_HOOKS], resume_hooks[MAX_HOOKS];
+static unsigned n_image_hooks, n_resume_hooks;
+
+static int hook_add(struct hook *h, unsigned *n, void (*fn)(void *),
+		    void *arg)
+{
+	if (!fn)
+		return pm__err(-EINVAL, "no hook function");
+	if (*n == MAX_HOOKS)
+		return pm__err(-ENOSPC, "more than %d hooks", MAX_HOOKS);
+	h[*n].fn = fn;
+	h[*n].arg = arg;
+	++*n;
+	return 0;
+}
+
+PM_EXPORT int pm_at_image(void (*fn)(void *), void *arg)
+{
+	return hook_add(image_hooks, &n_image_hooks, fn, arg);
+}
+
+PM_EXPORT int pm_at_resume(void (*fn)(void *), void *arg)
+{
+	return hook_add(resume_hooks, &n_resume_hooks, fn, arg);
+}
+
+/* ---- scratch ----------------------------------------------------------- */
+
+static void *carve(uintptr_t *at, size_t n)
+{
+	void *p = (void *)*at;
+	*at += (n + 63) & ~(size_t)63;
+	return p;
+}
+
+static size_t layout(struct iw *w, uintptr_t base)
+{
+	uintptr_t at = base;
+	struct iw *self = carve(&at, sizeof *w);
+	(void)self;
+	w->dir = carve(&at, PM__CKPT_NAME_CAP);
+	w->tmp = carve(&at, PM__CKPT_NAME_CAP);
+	w->objs = carve(&at, PMF_MAX_OBJECTS * sizeof(struct pm_object));
+	w->l.v = carve(&at, PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma));
+	w->l.str = carve(&at, PM__IMAGE_MAX_STRINGS);
+	w->l.pm = carve(&at, PM__PAGEMAP_BATCH * 8);
+	w->prefix = carve(&at, PMF_HEADER_SIZE + sizeof(struct pmf_meta) +
+				       PMF_MAX_OBJECTS *
+					       sizeof(struct pmf_object) +
+				       PMF_MAX_SECTIONS *
+					       sizeof(struct pmf_section));
+	w->runs = carve(&at, MAX_RUNS * sizeof(struct run));
+	w->piece = carve(&at, PIECE);
+	w->rec_cap = REC_FIXED + STACK_CAP;
+	w->rec = carve(&at, w->rec_cap);
+	return (size_t)(at - base);
+}
+
+static struct iw *iw_new(void)
+{
+	struct iw probe;
+	memset(&probe, 0, sizeof probe);
+	size_t len = layout(&probe, 0) + 64;
+	unsigned char *m = pm__scratch(len);
+	if (!m) {
+		pm__err(-ENOMEM, "image: no scratch memory");
+		return NULL;
+	}
+	struct iw *w = (struct iw *)(((uintptr_t)m + 63) & ~(uintptr_t)63);
+	memset(w, 0, sizeof *w);
+	layout(w, (uintptr_t)w);
+	w->map = m;
+	w->maplen = len;
+	w->l.cap = PM__IMAGE_MAX_VMAS;
+	w->l.scap = PM__IMAGE_MAX_STRINGS;
+	w->l.skip_lo = (uintptr_t)m & ~(uintptr_t)(PM_PAGE - 1);
+	w->l.skip_hi = ((uintptr_t)m + len + PM_PAGE - 1) & ~(uintptr_t)(PM_PAGE - 1);
+	w->l.pagemap = -1;
+	w->out.fd = w->out.dfd = -1;
+	return w;
+}
+
+static void iw_free(struct iw *w)
+{
+	if (w->l.pagemap >= 0)
+		close(w->l.pagemap);
+	pm__scratch_free(w->map, w->maplen);
+}
+
+/* ---- the process facts ------------------------------------------------- */
+
+static int read_small(const char *path, char *buf, size_t cap, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t have = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, cap - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		if (have == cap)
+			break;
+	}
+	close(fd);
+	*n = have;
+	return have == cap ? -E2BIG : 0;
+}
+
+int pm__start_argc;
+char **pm__start_argv;
+
+int pm__cmdline(char *buf, size_t cap, size_t *n)
+{
+	if (!pm__start_argv) {
+		int rc = read_small("/proc/self/cmdline", buf, cap, n);
+		return rc ? rc : *n == 0 || buf[*n - 1] ? -EIO : 0;
+	}
+	size_t at = 0;
+	for (int i = 0; i < pm__start_argc; i++) {
+		size_t l = strlen(pm__start_argv[i]) + 1;
+		if (l > cap - at)
+			return -E2BIG;
+		memcpy(buf + at, pm__start_argv[i], l);
+		at += l;
+	}
+	*n = at;
+	return at ? 0 : -EIO;
+}
+
+/* The offset from the thread pointer of glibc's cached thread id: the
+ * one 4-byte word in the thread descriptor's first 2 KiB equal to
+ * gettid() (0 if none or several: then nothing is patched on resume). */
+static uint32_t find_tid(uint64_t fsbase)
+{
+	int32_t tid = (int32_t)syscall(SYS_gettid);
+	uint32_t found = 0, n = 0;
+	/* skip the header words (self pointers, dtv): start at 64 */
+	for (uint32_t off = 64; off < 2048; off += 4) {
+		int32_t v;
+		if (pm__copy_checked(&v, (const void *)(uintptr_t)(fsbase + off),
+				     4))
+			break;
+		if (v == tid)
+			found = off, n++;
+	}
+	return n == 1 ? found : 0;
+}
+
+static int proc_facts(struct iw *w)
+{
+	struct pmf_proc *p = &w->proc;
+	const struct pmf_vma *stack = NULL, *vdso = NULL, *heap = NULL;
+	for (uint32_t i = 0; i < w->l.n; i++) {
+		const struct pmf_vma *v = &w->l.v[i];
+		const char *nm = v->name == PMF_NO_NAME ? "" : w->l.str + v->name;
+		if (v->vclass == PMF_VMA_STACK)
+			stack = v;
+		else if (!strcmp(nm, "[vdso]"))
+			vdso = v;
+		else if (v->flags & PMF_VMAF_HEAP)
+			heap = v;
+	}
+	if (!stack)
+		return pm__err(-ENOTSUP, "image: no [stack] mapping");
+	if (w->ctx.rsp < stack->start || w->ctx.rsp >= stack->end)
+		return pm__err(-ENOTSUP, "image: the stack pointer %llx is "
+					 "not in [stack] (a thread stack or "
+					 "an alternate signal stack)",
+			       (ull)w->ctx.rsp);
+	p->stack_top = stack->end;
+	w->stack_top = stack->end;
+	p->brk_end = (uint64_t)syscall(SYS_brk, 0);
+	p->brk_start = heap ? heap->start : p->brk_end;
+	if (vdso) {
+		p->vdso = vdso->start;
+		p->vdso_len = vdso->end - vdso->start;
+		pm__sha256((const void *)(uintptr_t)vdso->start,
+			   (size_t)p->vdso_len, p->vdso_sha);
+	}
+	p->at_phdr = getauxval(AT_PHDR);
+	p->at_base = getauxval(AT_BASE);
+	p->at_entry = getauxval(AT_ENTRY);
+	p->hwcap = getauxval(AT_HWCAP);
+	p->hwcap2 = getauxval(AT_HWCAP2);
+	p->fsbase = w->ctx.fsbase;
+	struct rlimit rl;
+	p->rlim_stack = getrlimit(RLIMIT_STACK, &rl) == 0 ? rl.rlim_cur : 0;
+	unsigned a, b, c, d;
+	if (__get_cpuid(1, &a, &b, &c, &d)) {
+		p->cpuid[0] = a;
+		p->cpuid[1] = b & 0x00ffffffu; /* bits 24-31: this CPU's APIC id */
+		p->cpuid[2] = c;
+		p->cpuid[3] = d;
+	}
+	if (__get_cpuid_max(0, NULL) >= 7) {
+		__cpuid_count(7, 0, a, b, c, d);
+		p->cpuid[4] = a;
+		p->cpuid[5] = b;
+		p->cpuid[6] = c;
+		p->cpuid[7] = d;
+	}
+	p->tid_off = find_tid(w->ctx.fsbase);
+	if (!p->tid_off)
+		return pm__err(-ENOTSUP, "image: cannot find the thread id "
+					 "cached in the thread descriptor");
+	p->personality = (uint32_t)personality(0xffffffff);
+	/* the command line and the executable, into the strings */
+	char *s = w->l.str + w->l.slen;
+	size_t n = 0, room = w->l.scap - w->l.slen;
+	int rc = pm__cmdline(s, room, &n);
+	if (rc)
+		return pm__err(rc, "image: cannot read the command line");
+	p->argv = w->l.slen;
+	p->argv_len = (uint32_t)n;
+	for (size_t k = 0; k < n; k++)
+		p->argc += s[k] == '\0';
+	w->l.slen += (uint32_t)n;
+	char exe[4096];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (el <= 0)
+		return pm__err(-errno, "image: cannot read /proc/self/exe");
+	p->exe = pm__image_str(&w->l, exe, (size_t)el);
+	if (p->exe == PMF_NO_NAME)
+		return pm__err(-E2BIG, "image: strings too long");
+	return 0;
+}
+
+/* ---- layout ------------------------------------------------------------ */
+
+static int run_cb(void *vctx, uint64_t lo, uint64_t hi)
+{
+	struct iw *w = vctx;
+	if (w->nruns && w->runs[w->nruns - 1].hi == lo) {
+		w->runs[w->nruns - 1].hi = hi;
+		return 0;
+	}
+	if (w->nruns == MAX_RUNS)
+		return pm__err(-E2BIG, "image: more than %u runs of pages",
+			       MAX_RUNS);
+	w->runs[w->nruns].lo = lo;
+	w->runs[w->nruns].hi = hi;
+	w->nruns++;
+	return 0;
+}
+
+/* Runs of one mapping go into one run list; runs never span two
+ * mappings (a reader requires each PAGES section inside one). */
+static int find_runs(struct iw *w)
+{
+	for (uint32_t i = 0; i < w->l.n; i++) {
+		uint32_t before = w->nruns;
+		/* a boundary: no merge with the previous mapping's last run */
+		struct run keep = {0, 0};
+		if (before) {
+			keep = w->runs[before - 1];
+			w->runs[before - 1].hi = keep.hi | 1; /* cannot match */
+		}
+		int rc = pm__image_runs(&w->l, &w->l.v[i], run_cb, w);
+		if (before)
+			w->runs[before - 1] = keep;
+		if (rc)
+			return rc;
+	}
+	/* too many for a resume to map: merge small gaps inside a mapping */
+	for (uint64_t gap = 2 * PM_PAGE; w->nruns > PMF_MAX_HEAP_SECTIONS;
+	     gap *= 2) {
+		uint32_t n = 0, j = 0;
+		for (uint32_t i = 0; i < w->nruns; i++) {
+			struct run r = w->runs[i];
+			while (w->l.v[j].end <= r.lo)
+				j++;
+			if (n && r.lo - w->runs[n - 1].hi <= gap &&
+			    w->runs[n - 1].hi > w->l.v[j].start)
+				w->runs[n - 1].hi = r.hi;
+			else
+				w->runs[n++] = r;
+		}
+		w->nruns = n;
+	}
+	return 0;
+}
+
+static struct pmf_section *rec_sec(struct iw *w, uint32_t kind,
+				   uint64_t addr, const void *data,
+				   uint64_t len, uint64_t *cur)
+{
+	struct pmf_section *s = &w->sec[w->nsec++];
+	s->kind = kind;
+	s->addr = addr;
+	s->len = len;
+	s->data_off = *cur;
+	memcpy(w->rec + (*cur - w->table_end), data, (size_t)len);
+	s->data_crc = pm__crc32c(0, data, (size_t)len);
+	*cur += (len + 7) & ~7ull;
+	w->gbytes += len;
+	return s;
+}
+
+static int lay_out(struct iw *w)
+{
+	uint64_t msize = sizeof(struct pmf_meta) +
+			 (uint64_t)w->nobj * sizeof(struct pmf_object);
+	uint32_t nrec = 5;
+	w->nsec = 0;
+	w->sec = (struct pmf_section *)(w->prefix + PMF_HEADER_SIZE + msize);
+	w->table_end = PMF_HEADER_SIZE + msize +
+		       (uint64_t)(nrec + w->nruns) * sizeof(struct pmf_section);
+	uint64_t stack_len = w->stack_top - w->ctx.rsp;
+	if (stack_len > STACK_CAP)
+		return pm__err(-E2BIG, "image: %llu bytes of stack (at most "
+				       "%u)",
+			       (ull)stack_len, STACK_CAP);
+	/* the strings padded to 8 with NULs */
+	while (w->l.slen & 7)
+		w->l.str[w->l.slen++] = '\0';
+	uint64_t cur = w->table_end;
+	rec_sec(w, PMF_SEC_VMAS, 0, w->l.v, w->l.n * sizeof(struct pmf_vma),
+		&cur);
+	rec_sec(w, PMF_SEC_STRINGS, 0, w->l.str, w->l.slen, &cur);
+	/* the stack last of all the copies: nothing of the writer's above
+	 * ctx.rsp changes after this */
+	unsigned char *sdst = w->rec + (cur - w->table_end);
+	struct pmf_section *st = &w->sec[w->nsec++];
+	st->kind = PMF_SEC_STACK;
+	st->addr = w->ctx.rsp;
+	st->len = stack_len;
+	st->data_off = cur;
+	memcpy(sdst, (const void *)(uintptr_t)w->ctx.rsp, (size_t)stack_len);
+	st->data_crc = pm__crc32c(0, sdst, (size_t)stack_len);
+	cur += stack_len;
+	w->gbytes += stack_len;
+	rec_sec(w, PMF_SEC_CPU, 0, &w->ctx, sizeof w->ctx, &cur);
+	rec_sec(w, PMF_SEC_PROC, 0, &w->proc, sizeof w->proc, &cur);
+	w->heap_off = (cur + PM_PAGE - 1) & ~(uint64_t)(PM_PAGE - 1);
+	uint64_t off = w->heap_off;
+	for (uint32_t i = 0; i < w->nruns; i++) {
+		struct pmf_section *s = &w->sec[w->nsec++];
+		s->kind = PMF_SEC_PAGES;
+		s->addr = w->runs[i].lo;
+		s->len = w->runs[i].hi - w->runs[i].lo;
+		s->data_off = off;
+		off += s->len;
+		w->hbytes += s->len;
+	}
+	w->file_size = off;
+	return 0;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static int out_write(struct iw *w, const void *buf, size_t n, uint64_t off)
+{
+	if (w->body)
+		pm__sha256_update(w->body, buf, n);
+	int rc = pm__ckpt_out_write(&w->out, buf, n, off);
+	return rc ? pm__ckpt_out_failed(&w->out, rc) : 0;
+}
+
+static int write_pages(struct iw *w)
+{
+	int rc = out_write(w, w->rec, (size_t)(w->heap_off - w->table_end),
+			   w->table_end);
+	for (uint32_t i = 0; i < w->nsec && !rc; i++) {
+		struct pmf_section *s = &w->sec[i];
+		if (s->kind != PMF_SEC_PAGES)
+			continue;
+		uint32_t crc = 0;
+		for (uint64_t at = 0; at < s->len && !rc; at += PIECE) {
+			size_t n = s->len - at < PIECE ? (size_t)(s->len - at)
+						       : PIECE;
+			const void *src = (const void *)(uintptr_t)(s->addr + at);
+			if (pm__copy_checked(w->piece, src, n))
+				return pm__err(-EFAULT, "image: cannot read "
+							"%llx+%zu",
+					       (ull)(s->addr + at), n);
+			crc = pm__crc32c(crc, w->piece, n);
+			rc = out_write(w, w->piece, n, s->data_off + at);
+		}
+		s->data_crc = crc;
+	}
+	return rc;
+}
+
+static int write_prefix(struct iw *w)
+{
+	struct pmf_header *h = (struct pmf_header *)w->prefix;
+	struct pmf_meta *meta = (struct pmf_meta *)(h + 1);
+	const struct pm_region *reg = pm__region;
+	uint64_t msize = sizeof(struct pmf_meta) +
+			 (uint64_t)w->nobj * sizeof(struct pmf_object);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memcpy(h->magic, PMF_MAGIC, PMF_MAGIC_LEN);
+	h->version = PMF_VERSION_IMAGE;
+	h->kind = PMF_KIND_IMAGE;
+	h->header_size = PMF_HEADER_SIZE;
+	h->page_size = (uint32_t)PM_PAGE;
+	h->base = reg->base;
+	h->size = reg->size;
+	h->tbase = reg->tbase;
+	h->top_end = reg->p.top_end;
+	h->live_bytes = reg->p.live_bytes;
+	h->checkpoints = reg->checkpoints;
+	h->file_size = w->file_size;
+	h->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h->meta_off = PMF_HEADER_SIZE;
+	h->meta_size = msize;
+	h->table_off = PMF_HEADER_SIZE + msize;
+	h->nsections = w->nsec;
+	h->nobjects = (uint32_t)w->nobj;
+	h->heap_bytes = w->hbytes;
+	h->globals_bytes = w->gbytes;
+	h->heap_off = w->heap_off;
+	pm__ckpt_meta(meta, (struct pmf_object *)(meta + 1), w->objs, w->nobj);
+	h->meta_crc = pm__crc32c(0, meta, (size_t)msize);
+	h->table_crc = pm__crc32c(0, w->sec, w->nsec * sizeof *w->sec);
+	if (w->body) {
+		unsigned char bh[PM_SHA256_LEN];
+		h->flags |= PMF_FLAG_MAC;
+		pm__sha256_final(w->body, bh);
+		pm__ckpt_mac(&w->hm, w->prefix, w->table_end, bh, h->mac);
+		w->body = NULL;
+	}
+	h->header_crc = pm__crc32c(0, h, PMF_HEADER_CRC_OFF);
+	int rc = pm__ckpt_out_write(&w->out, w->prefix, (size_t)w->table_end, 0);
+	return rc ? pm__ckpt_out_failed(&w->out, rc) : 0;
+}
+
+static int collect(struct iw *w)
+{
+	w->nobj = pm__objects(w->objs, PMF_MAX_OBJECTS);
+	if (w->nobj < 1)
+		return pm__err(-ENOENT, "image: cannot list loaded objects");
+	w->l.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int rc = pm__image_vmas(&w->l);
+	if (!rc)
+		rc = proc_facts(w);
+	if (!rc)
+		rc = find_runs(w);
+	return rc;
+}
+
+static int write_file(struct iw *w)
+{
+	int rc = pm__key_hmac(&w->hm, "image");
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		w->body = &w->body_ctx;
+		pm__sha256_init(w->body);
+	}
+	if (!(rc = pm__ckpt_out_open(&w->out, w->dir, w->tmp))) {
+		rc = pm__ckpt_out_reserve(&w->out, w->file_size);
+		if (rc)
+			rc = pm__ckpt_out_failed(&w->out, rc);
+	}
+	if (!rc && !(rc = write_pages(w)) && !(rc = write_prefix(w)))
+		rc = pm__ckpt_out_commit(&w->out);
+	if (w->body) {
+		pm__wipe(&w->hm, sizeof w->hm);
+		pm__wipe(w->body, sizeof *w->body);
+		w->body = NULL;
+	}
+	return rc;
+}
+
+/* ---- pm_image ----------------------------------------------------------- */
+
+/* The staging area a resume leaves mapped (image_resume.c sets it in the
+ * resumed process's memory; pm_image unmaps it after the return). */
+uint64_t pm__image_staging[2];
+
+static int aslr_off(void)
+{
+	int pers = personality(0xffffffff);
+	if (pers != -1 && (pers & ADDR_NO_RANDOMIZE))
+		return 1;
+	return pm__os_sysctl("/proc/sys/kernel/randomize_va_space", 2) == 0;
+}
+
+__attribute__((noinline)) static int image_body(struct iw *w,
+						const char *path)
+{
+	(void)path; /* checked and kept in w->out by pm__ckpt_out_check */
+	int rc = collect(w);
+	if (!rc)
+		rc = lay_out(w);
+	if (!rc)
+		rc = write_file(w);
+	return rc;
+}
+
+PM_EXPORT int pm_image(const char *path)
+{
+	int saved_errno = errno;
+	if (!path || !path[0])
+		return pm__err(-EINVAL, "image: no file name");
+	if (pm__ensure_init() || !pm__region)
+		return pm__err(PM_ENOHEAP, "image: the heap is not available");
+	int nt = pm__thread_count();
+	if (nt != 1)
+		return pm__err(-EBUSY, "image: the process has %d threads; an "
+				       "image holds one",
+			       nt);
+	if (!aslr_off())
+		return pm__err(-ENOTSUP, "image: address-space randomisation "
+					 "is on, so no later run could resume "
+					 "the image (run the program with "
+					 "pmalloc run)");
+	for (unsigned i = 0; i < n_image_hooks; i++)
+		image_hooks[i].fn(image_hooks[i].arg);
+
+	struct iw *volatile w = iw_new();
+	if (!w)
+		return -ENOMEM;
+	int rc = pm__ckpt_out_check(&w->out, path);
+	if (rc) {
+		iw_free(w);
+		return rc;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	rc = pm__ctx_init(&w->ctx);
+	if (!rc)
+		rc = pm__ctx_save(&w->ctx);
+	if (rc == 1) {
+		/* resumed: the restorer left its staging area mapped */
+		if (pm__image_staging[1])
+			pm__os_unmap((void *)pm__image_staging[0],
+				     pm__image_staging[1]);
+		pm__image_staging[0] = pm__image_staging[1] = 0;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		for (unsigned i = n_resume_hooks; i-- > 0;)
+			resume_hooks[i].fn(resume_hooks[i].arg);
+		errno = saved_errno;
+		return PM_RESUMED;
+	}
+	if (!rc) {
+		/* the mask the program had, not the all-blocked one */
+		memcpy(&w->ctx.sigmask, &old, sizeof w->ctx.sigmask);
+		w->proc.saved_errno = (uint64_t)saved_errno;
+		rc = image_body(w, path);
+	}
+	pm__ckpt_out_close(&w->out, rc);
+	iw_free(w);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (!rc)
+		errno = saved_errno;
+	return rc;
+}

@@ -1,0 +1,133 @@
+/*
+ * cli_image.c - the CLI's view of a process image (`pmalloc info`): the
+ * command line it was taken from, the process facts and the mappings with
+ * their classes and the bytes saved of each.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned long long ull;
+
+/* Bytes of PAGES sections inside [lo, hi). */
+static uint64_t saved_in(const struct pm__ckpt *ck, uint64_t lo, uint64_t hi)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind == PMF_SEC_PAGES && s->addr >= lo &&
+		    s->addr + s->len <= hi)
+			n += s->len;
+	}
+	return n;
+}
+
+void cli_image_info(const struct pm__ckpt *ck, const struct pm__image *im,
+		    int verbose)
+{
+	const struct pmf_proc *p = im->proc;
+	printf("\nprocess image:\n");
+	printf("  command:   ");
+	const char *a = im->str + p->argv;
+	for (uint32_t k = 0; k < p->argc; k++) {
+		printf("%s%s", k ? " " : "", a);
+		a += strlen(a) + 1;
+	}
+	printf("\n  executable: %s\n", im->str + p->exe);
+	printf("  stack:     0x%llx-0x%llx (", (ull)im->stack_addr,
+	       (ull)p->stack_top);
+	cli_print_size(im->stack_len);
+	printf(" saved), thread pointer 0x%llx\n", (ull)p->fsbase);
+	printf("  brk:       0x%llx-0x%llx, vdso 0x%llx (%llu bytes)\n",
+	       (ull)p->brk_start, (ull)p->brk_end, (ull)p->vdso,
+	       (ull)p->vdso_len);
+	printf("  records:   %s%s\n", im->signals ? "signals " : "",
+	       im->fds ? "descriptors" : "");
+	uint32_t counts[5] = {0};
+	for (uint32_t i = 0; i < im->nvma; i++)
+		counts[im->vma[i].vclass]++;
+	printf("  mappings:  %u (%u named, %u copied, %u kernel, 1 stack), "
+	       "%u runs of pages\n",
+	       im->nvma, counts[PMF_VMA_NAMED], counts[PMF_VMA_COPIED],
+	       counts[PMF_VMA_KERNEL], im->npages);
+	uint32_t shown = verbose || im->nvma <= 40 ? im->nvma : 40;
+	printf("\n  %-18s %-18s %-4s %-7s %12s  %s\n", "from", "to", "prot",
+	       "class", "saved", "name");
+	for (uint32_t i = 0; i < shown; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		uint64_t saved = v->vclass == PMF_VMA_STACK ? im->stack_len
+				 : v->vclass == PMF_VMA_COPIED
+					 ? saved_in(ck, v->start, v->end)
+					 : 0;
+		printf("  0x%016llx 0x%016llx %c%c%c  %-7s %12llu  %s\n",
+		       (ull)v->start, (ull)v->end,
+		       v->prot & PMF_PROT_READ ? 'r' : '-',
+		       v->prot & PMF_PROT_WRITE ? 'w' : '-',
+		       v->prot & PMF_PROT_EXEC ? 'x' : '-',
+		       pm__image_class(v->vclass), (ull)saved,
+		       pm__image_name(im, v->name));
+	}
+	if (shown < im->nvma)
+		printf("  ... %u more (-v lists all)\n", im->nvma - shown);
+}
+
+int cli_resume(int argc, char **argv, int (*run)(int, char **))
+{
+	int i = 1, no_verify = 0;
+	if (i < argc && !strcmp(argv[i], "--no-verify"))
+		no_verify = 1, i++;
+	if (i + 1 != argc || argv[i][0] == '-') {
+		fprintf(stderr, "usage: pmalloc resume [--no-verify] IMAGE\n"
+				"\n"
+				"Resume IMAGE (written by pm_image) with the "
+				"command line it was\ntaken from: `pmalloc "
+				"run --resume IMAGE -- ARGS...`.\n");
+		return argc == 2 && (!strcmp(argv[1], "--help") ||
+				     !strcmp(argv[1], "-h"))
+			       ? 0
+			       : 2;
+	}
+	struct pm__ckpt ck;
+	struct pm__image im;
+	const char *path = argv[i];
+	int rc = pm__image_open(path, &ck, &im);
+	if (!rc && !im.rec) {
+		pm__image_close(&ck, &im);
+		fprintf(stderr, "pmalloc resume: %s is a checkpoint, not a "
+				"process image\n",
+			path);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "pmalloc resume: %s: %s: %s\n", path,
+			pm_strerror(rc), pm_errmsg());
+		return 1;
+	}
+	const struct pmf_proc *p = im.proc;
+	char **av = calloc((size_t)p->argc + 6, sizeof *av);
+	if (!av)
+		return 127;
+	int n = 0;
+	av[n++] = "run";
+	av[n++] = "--resume";
+	av[n++] = (char *)path;
+	if (no_verify)
+		av[n++] = "--no-verify";
+	av[n++] = "--";
+	const char *a = im.str + p->argv;
+	for (uint32_t k = 0; k < p->argc; k++) {
+		av[n++] = strdup(a);
+		a += strlen(a) + 1;
+	}
+	/* argv[0] as the image ran it; the executable by its full path if
+	 * argv[0] does not name it from here */
+	char *exe = strdup(im.str + p->exe);
+	pm__image_close(&ck, &im);
+	if (!exe)
+		return 127;
+	if (!strchr(av[no_verify ? 5 : 4], '/') ||
+	    access(av[no_verify ? 5 : 4], X_OK) != 0)
+		setenv("PMALLOC_RESUME_EXE", exe, 1);
+	return run(n, av);
+}
