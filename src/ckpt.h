@@ -162,9 +162,7 @@ int pm__ckpt_write(const char *path);
  * now (creator, host, pid, uid, threads) and the objects' table. */
 void pm__ckpt_meta(struct pmf_meta *meta, struct pmf_object *fobj,
 		   const struct pm_object *objs, int nobj);
-/* Copy n bytes of this process's memory that may be unmapped meanwhile:
- * 0, or -EFAULT instead of a crash. */
-int pm__copy_checked(void *dst, const void *src, size_t n);
+
 
 /* ---- ckpt_runs.c: the heap's byte ranges a checkpoint saves ----
  * _begin before quiescing (it opens /proc/self/pagemap) with

@@ -367,8 +367,9 @@ static int parse_table(struct pm__ckpt *ck)
 {
 	const struct pmf_header *h = &ck->h;
 	uint64_t ps = h->page_size;
-	struct placement pl = { ck->table_end, h->heap_off, h->base, 0, 0, 0,
-				0 };
+	struct placement pl = { ck->table_end, h->heap_off,
+				h->kind == PMF_KIND_IMAGE ? 0 : h->base, 0, 0,
+				0, 0 };
 	for (uint32_t i = 0; i < h->nsections; i++) {
 		int rc = place_section(ck, i, &pl);
 		if (rc)

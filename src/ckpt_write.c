@@ -56,22 +56,6 @@ typedef unsigned long long ull;
  * (only the allocator is quiesced), and the loader may fill a lazy GOT
  * slot in the middle of a checkpoint: the crc must describe exactly the
  * bytes written, whatever the memory does. */
-/* Copy n bytes that another thread may unmap meanwhile (JIT code a
- * library frees): EFAULT instead of a crash. */
-int pm__copy_checked(void *dst, const void *src, size_t n)
-{
-	struct iovec l = {dst, n}, r = {(void *)(uintptr_t)src, n};
-	ssize_t got = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-	if (got == (ssize_t)n)
-		return 0;
-	if (got < 0 && errno != EFAULT) { /* not allowed here (a seccomp
-					   * filter): copy and trust it */
-		memcpy(dst, src, n);
-		return 0;
-	}
-	return -EFAULT;
-}
-
 /* pmalloc's own state (PM_STATE) when libpmalloc.a is linked into the
  * executable: inside the data section, yet it describes this process (a
  * restore keeps the live words) and may hold the checkpoint key, so the

@@ -169,8 +169,8 @@ struct pmf_vma {
 /* Flags. */
 #define PMF_VMAF_FILE 1u   /* backed by a file (private) */
 #define PMF_VMAF_HEAP 2u   /* [heap] (the brk area) */
-#define PMF_VMAF_SHARED 4u /* never in a file: the resuming process's
-			    * shared mappings (image_resume.c) */
+#define PMF_VMAF_SHARED 4u /* a shared mapping: in a file only named and
+			    * read-only (a resume maps the file shared) */
 
 /* Facts of the process a resume must agree with (PMF_SEC_PROC). */
 struct pmf_proc {

@@ -27,6 +27,7 @@ struct pm__vmalist {
 	char *str;              /* the STRINGS section being built */
 	uint32_t slen, scap;
 	uintptr_t skip_lo, skip_hi; /* left out: the writer's own scratch */
+	int no_heap_walk;       /* in a signal handler: pagemap only */
 	int current;            /* listing the resuming process: a shared
 				 * mapping is recorded (to be replaced),
 				 * not refused */
@@ -91,6 +92,14 @@ extern char **pm__start_argv;
 /* That command line as NUL-terminated strings one after the other (from
  * /proc/self/cmdline before __libc_start_main); 0 or -errno. */
 int pm__cmdline(char *buf, size_t cap, size_t *n);
+
+/* ---- image_write.c, image_trigger.c ----
+ * pm_image's body; from_signal: taken in a signal handler (no hooks, no
+ * loader lock, no heap walk).  0, PM_RESUMED or a negative code. */
+int pm__image_take(const char *path, int from_signal);
+/* PMALLOC_IMAGE=path with PMALLOC_IMAGE_ON=SIGNAL: install the handler
+ * that images the process on SIGNAL (from __libc_start_main). */
+void pm__image_trigger_startup(void);
 
 /* ---- image_resume.c ----
  * Resume from path: returns only when the image is refused (the reason in

@@ -29,7 +29,7 @@
 
 #define PM__STR2(x) #x
 #define PM__STR(x) PM__STR2(x)
-#define PM__PLAN_STACK_HI 4304
+#define PM__PLAN_STACK_HI 4304 /* (the ops are pointed to) */
 _Static_assert(offsetof(struct pm__plan, stack_hi) == PM__PLAN_STACK_HI,
 	       "the trampoline's offset of stack_hi");
 
@@ -120,6 +120,17 @@ static RESTORER void run_op(const struct pm__plan *p, const struct pm__op *o,
 		}
 		break;
 	}
+	case PM__OP_MAPFILE:
+		r = sys6(SYS_mmap, (long)o->addr, (long)o->len, o->prot,
+			 o->flags | MAP_FIXED_NOREPLACE, o->fd, (long)o->off);
+		if (r == (long)o->addr)
+			r = 0;
+		else if (r >= 0)
+			r = -17;
+		break;
+	case PM__OP_CLOSE:
+		r = sys6(SYS_close, o->fd, 0, 0, 0, 0, 0);
+		break;
 	case PM__OP_PROTECT:
 		r = sys6(SYS_mprotect, (long)o->addr, (long)o->len, o->prot, 0,
 			 0, 0);

@@ -23,11 +23,15 @@ enum pm__op_what {
 	PM__OP_READ = 4,    /* the image file's bytes at off, read in (code:
 			     * a noexec mount must not stop it) */
 	PM__OP_PROTECT = 5, /* mprotect(addr, len, prot) */
+	PM__OP_MAPFILE = 6, /* a named file's bytes at off (fd, flags: shared
+			     * or private), as the image had it mapped */
+	PM__OP_CLOSE = 7,   /* close(fd) */
 };
 
 struct pm__op {
 	uint32_t what, prot; /* prot: PROT_* */
 	uint64_t addr, len, off;
+	int32_t fd, flags;   /* MAPFILE, CLOSE */
 };
 
 struct pm__plan {

@@ -6,7 +6,8 @@
  *   [stack]                       stack (bytes in the STACK record)
  *   [vdso] [vvar] [vsyscall]...   kernel (never copied; checked at resume):
  *                                 every bracketed name but [heap], [anon:]
- *   shared (perms "s")            refused: an image holds private memory
+ *   shared, read-only, of a file  named (as below; mapped shared again)
+ *   other shared mappings         refused: an image holds private memory
  *   private file mapping, read-only, no page written (no anonymous page
  *     in /proc/self/pagemap)      named (the resuming process has it)
  *   everything else               copied
@@ -122,6 +123,19 @@ static int classify(struct pm__vmalist *l, struct pmf_vma *v,
 {
 	size_t pl = strlen(path);
 	int deleted = pl > 10 && !strcmp(path + pl - 10, " (deleted)");
+	if (perms[3] == 's' && v->inode && path[0] == '/' && !deleted &&
+	    !(v->prot & PMF_PROT_WRITE)) {
+		/* a read-only shared file mapping (locale and gconv caches):
+		 * its bytes are the file's, as for a named one */
+		v->flags |= PMF_VMAF_FILE | PMF_VMAF_SHARED;
+		v->vclass = PMF_VMA_NAMED;
+		v->name = pm__image_str(l, path, pl);
+		return v->name == PMF_NO_NAME
+			       ? pm__err(-E2BIG, "image: mapping names exceed "
+						 "%u bytes",
+					 l->scap)
+			       : 0;
+	}
 	if (perms[3] == 's' && l->current) {
 		v->vclass = PMF_VMA_COPIED; /* (to be replaced) */
 		v->flags |= PMF_VMAF_SHARED;
@@ -324,7 +338,10 @@ int pm__image_runs(const struct pm__vmalist *l, const struct pmf_vma *v,
 	uint64_t lo = v->start, hi = v->end;
 	if (lo < pb && !r.rc) /* below the persistent arena */
 		present(&r, lo, hi < pb ? hi : pb);
-	if (hi > pb && lo < pe && !r.rc) { /* in it: outside free chunks */
+	if (hi > pb && lo < pe && !r.rc && l->no_heap_walk) {
+		/* a signal may have stopped malloc half-way: no walk */
+		present(&r, lo > pb ? lo : pb, hi < pe ? hi : pe);
+	} else if (hi > pb && lo < pe && !r.rc) { /* outside free chunks */
 		r.lo = lo > pb ? lo : pb;
 		r.hi = hi < pe ? hi : pe;
 		pm__heap_spans(span_cb, &r);

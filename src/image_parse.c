@@ -50,9 +50,14 @@ static int check_vmas(const struct pm__ckpt *ck, struct pm__image *im)
 		prev = v->end;
 		if (v->prot & ~(PMF_PROT_READ | PMF_PROT_WRITE | PMF_PROT_EXEC) ||
 		    v->vclass < PMF_VMA_NAMED || v->vclass > PMF_VMA_KERNEL ||
-		    v->flags & ~(PMF_VMAF_FILE | PMF_VMAF_HEAP) || v->reserved)
+		    v->flags & ~(PMF_VMAF_FILE | PMF_VMAF_HEAP | PMF_VMAF_SHARED) ||
+		    v->reserved)
 			return bad_vma(i, v, "protection, class, flags or "
 					     "reserved bits");
+		if ((v->flags & PMF_VMAF_SHARED) &&
+		    (v->vclass != PMF_VMA_NAMED || (v->prot & PMF_PROT_WRITE)))
+			return bad_vma(i, v, "a shared mapping that is not a "
+					     "named read-only file");
 		if (v->name != PMF_NO_NAME && v->name >= im->str_len)
 			return bad_vma(i, v, "name outside the strings");
 		if (v->vclass == PMF_VMA_NAMED &&

@@ -36,6 +36,8 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
 typedef unsigned long long ull;
@@ -55,12 +57,15 @@ struct rs {
 	unsigned char *staging;
 	size_t staging_len;
 	int fd;
+	int *vfd;               /* per image mapping: its file, or -1 */
+	uint32_t nvfd;
+	int vfd_set;            /* vfd[0, nvma) are set */
 };
 
 static size_t scratch_size(void)
 {
 	return PMF_MAX_OBJECTS * sizeof(struct pm_object) +
-	       PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma) +
+	       PM__IMAGE_MAX_VMAS * (sizeof(struct pmf_vma) + sizeof(int)) +
 	       PM__IMAGE_MAX_STRINGS + PM__PAGEMAP_BATCH * 8 + 4096;
 }
 
@@ -92,6 +97,7 @@ static int same_mapping(const struct rs *r, const struct pmf_vma *v,
 {
 	return c && c->end == v->end && c->prot == v->prot &&
 	       c->vclass == v->vclass && c->offset == v->offset &&
+	       (c->flags & PMF_VMAF_SHARED) == (v->flags & PMF_VMAF_SHARED) &&
 	       c->dev == v->dev && c->inode == v->inode &&
 	       !strcmp(cur_name(r, c), pm__image_name(&r->im, v->name));
 }
@@ -104,6 +110,8 @@ static int check_mappings(struct rs *r)
 		if (v->vclass != PMF_VMA_NAMED && v->vclass != PMF_VMA_KERNEL)
 			continue;
 		const struct pmf_vma *c = cur_at(r, v->start);
+		if (!c && v->vclass == PMF_VMA_NAMED)
+			continue; /* mapped from its file (map_named) */
 		if (!same_mapping(r, v, c))
 			return pm__err(PM_ELAYOUT,
 				       "%s at %llx-%llx is not mapped here as "
@@ -118,7 +126,8 @@ static int check_mappings(struct rs *r)
 	 * may replace: nothing kept (named, kernel, [stack]) is in the way */
 	for (uint32_t i = 0; i < im->nvma; i++) {
 		const struct pmf_vma *v = &im->vma[i];
-		if (v->vclass != PMF_VMA_COPIED)
+		if (v->vclass != PMF_VMA_COPIED &&
+		    (v->vclass != PMF_VMA_NAMED || cur_at(r, v->start)))
 			continue;
 		for (uint32_t j = 0; j < r->l.n; j++) {
 			const struct pmf_vma *c = &r->l.v[j];
@@ -136,6 +145,67 @@ static int check_mappings(struct rs *r)
 							 : "a mapping",
 				       (ull)c->start, (ull)c->end);
 		}
+	}
+	return 0;
+}
+
+static int same_object(const struct pmf_object *f, const struct pm_object *c)
+{
+	if (f->build_id_len && c->build_id_len)
+		return f->build_id_len == c->build_id_len &&
+		       !memcmp(f->build_id, c->build_id, c->build_id_len);
+	return f->size == c->size && f->mtime == c->mtime;
+}
+
+/* The executable must be the image's; every object loaded here must be
+ * the image's at the same address; an object the image had loaded later
+ * (dlopen) and this process has not is mapped from its file, which must
+ * not have changed (size, mtime; the mappings' device and inode are
+ * checked when they are opened). */
+static int check_objects(struct rs *r)
+{
+	const struct pmf_object *f = r->ck.obj;
+	if (r->ncur < 1 || !same_object(&f[0], &r->cur[0]) ||
+	    f[0].load != r->cur[0].load)
+		return pm__err(PM_EEXEC, "the image was made by %s (%llu bytes, "
+					 "mtime %llu); this is %s (%llu bytes, "
+					 "mtime %llu)%s",
+			       f[0].path, (ull)f[0].size, (ull)f[0].mtime,
+			       r->ncur > 0 ? r->cur[0].path : "?",
+			       (ull)(r->ncur > 0 ? r->cur[0].size : 0),
+			       (ull)(r->ncur > 0 ? r->cur[0].mtime : 0),
+			       r->ncur > 0 && f[0].load != r->cur[0].load
+				       ? ", loaded elsewhere"
+				       : "");
+	for (int j = 1; j < r->ncur; j++) {
+		const struct pm_object *c = &r->cur[j];
+		const struct pmf_object *o = NULL;
+		for (uint32_t i = 1; i < r->ck.h.nobjects && !o; i++)
+			if (!strcmp(f[i].path, c->path))
+				o = &f[i];
+		if (!o)
+			return pm__err(PM_ELAYOUT, "%s is loaded here, not in "
+						   "the image",
+				       c->path);
+		if (o->load != c->load || !same_object(o, c))
+			return pm__err(PM_ELAYOUT, "%s differs from the "
+						   "image's (another build, "
+						   "or loaded elsewhere)",
+				       c->path);
+	}
+	for (uint32_t i = 1; i < r->ck.h.nobjects; i++) {
+		int here = 0;
+		for (int j = 1; j < r->ncur && !here; j++)
+			here = !strcmp(f[i].path, r->cur[j].path);
+		struct stat st;
+		if (!here && f[i].path[0] &&
+		    (stat(f[i].path, &st) != 0 ||
+		     (uint64_t)st.st_size != f[i].size ||
+		     (uint64_t)st.st_mtime != f[i].mtime))
+			return pm__err(PM_ELAYOUT, "%s, loaded by the imaged "
+						   "process, is gone or "
+						   "changed",
+				       f[i].path);
 	}
 	return 0;
 }
@@ -186,15 +256,10 @@ static int check_cpu(struct rs *r, struct pm__ctx *ctx)
 static int check_process(struct rs *r)
 {
 	const struct pmf_proc *p = r->im.proc;
-	intptr_t delta = 0;
 	int rc;
 	r->ncur = pm__objects(r->cur, PMF_MAX_OBJECTS);
-	if ((rc = pm__ckpt_check_objects(&r->ck, 0, r->cur, r->ncur, &delta)))
+	if ((rc = check_objects(r)))
 		return rc;
-	if ((int)r->ck.h.nobjects != r->ncur)
-		return pm__err(PM_ELAYOUT, "%d objects are loaded here, %u in "
-					   "the image",
-			       r->ncur, r->ck.h.nobjects);
 	if ((rc = check_cmdline(r)))
 		return rc;
 	if (getauxval(AT_PHDR) != p->at_phdr ||
@@ -268,32 +333,52 @@ static int free_in_image(const struct pm__image *im, uint64_t lo, uint64_t hi)
 	       lo >= im->proc->stack_top;
 }
 
-/* A gap free in both layouts: below each of the image's mappings in
- * turn, from the top, try a fixed mapping that replaces nothing. */
+static int free_here(const struct rs *r, uint64_t lo, uint64_t hi)
+{
+	for (uint32_t i = 0; i < r->l.n; i++)
+		if (r->l.v[i].start < hi && lo < r->l.v[i].end)
+			return 0;
+	return 1;
+}
+
+static int try_staging(struct rs *r, uint64_t lo, size_t len)
+{
+	uint64_t hi = lo + len;
+	if (lo < (1ull << 32) || hi < lo || hi > (1ull << 47) ||
+	    !free_in_image(&r->im, lo, hi) || !free_here(r, lo, hi))
+		return 0;
+	void *m = mmap((void *)(uintptr_t)lo, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	if (m == MAP_FAILED)
+		return 0;
+	if ((uintptr_t)m != lo) {
+		munmap(m, len);
+		return 0;
+	}
+	r->staging = m;
+	r->staging_len = len;
+	return 1;
+}
+
+/* A gap free in both layouts (the image's mappings and this process's):
+ * the candidates are the ends and starts of every mapping of either,
+ * with 64 KiB to spare on each side; a fixed mapping that replaces
+ * nothing. */
 static int map_staging(struct rs *r, size_t len)
 {
-	const struct pm__image *im = &r->im;
-	for (uint32_t i = im->nvma; i-- > 0;) {
-		uint64_t hi = im->vma[i].start & ~(uint64_t)0xffff;
-		if (hi < len + (1ull << 32))
-			continue;
-		uint64_t lo = hi - len;
-		if (!free_in_image(im, lo, hi))
-			continue;
-		void *m = mmap((void *)(uintptr_t)lo, len,
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-				       MAP_FIXED_NOREPLACE,
-			       -1, 0);
-		if (m == MAP_FAILED)
-			continue;
-		if ((uintptr_t)m != lo) {
-			munmap(m, len);
-			continue;
+	const uint64_t guard = 1u << 16;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t n = pass ? r->l.n : r->im.nvma;
+		const struct pmf_vma *v = pass ? r->l.v : r->im.vma;
+		for (uint32_t i = n; i-- > 0;) {
+			uint64_t above = (v[i].end + 2 * guard) & ~(guard - 1);
+			uint64_t below = ((v[i].start - guard) & ~(guard - 1)) - len;
+			if (try_staging(r, below, len) ||
+			    try_staging(r, above, len))
+				return 0;
 		}
-		r->staging = m;
-		r->staging_len = len;
-		return 0;
 	}
 	return pm__err(-ENOMEM, "no address range free both here and in the "
 				"image for the restorer's %zu bytes",
@@ -334,6 +419,62 @@ static struct pm__op *op(struct pm__plan *p, uint32_t what, uint64_t addr,
 	return o;
 }
 
+/* Open the files of the image's named mappings this process lacks
+ * (libraries the program loaded later, locale caches): the same file
+ * (device, inode) by the recorded name, kept at a high descriptor for
+ * the restorer. */
+static int open_named(struct rs *r)
+{
+	const struct pm__image *im = &r->im;
+	for (uint32_t i = 0; i < im->nvma; i++)
+		r->vfd[i] = -1;
+	r->vfd_set = 1;
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		if (v->vclass != PMF_VMA_NAMED || cur_at(r, v->start))
+			continue;
+		const char *name = pm__image_name(im, v->name);
+		for (uint32_t k = 0; k < i && r->vfd[i] < 0; k++)
+			if (r->vfd[k] >= 0 && im->vma[k].dev == v->dev &&
+			    im->vma[k].inode == v->inode)
+				r->vfd[i] = r->vfd[k];
+		if (r->vfd[i] >= 0)
+			continue;
+		int fd = open(name, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) != 0 ||
+		    ((uint64_t)major(st.st_dev) << 32 | minor(st.st_dev)) != v->dev ||
+		    (uint64_t)st.st_ino != v->inode) {
+			if (fd >= 0)
+				close(fd);
+			return pm__err(PM_ELAYOUT, "%s, mapped at %llx in the "
+						   "image, is gone or another "
+						   "file now",
+				       name, (ull)v->start);
+		}
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+		close(fd);
+		if (hi < 0)
+			return pm__err(-errno, "cannot keep %s open", name);
+		r->vfd[i] = hi;
+		r->nvfd++;
+	}
+	return 0;
+}
+
+static void close_named(struct rs *r)
+{
+	for (uint32_t i = 0; r->vfd_set && i < r->im.nvma; i++) {
+		if (r->vfd[i] < 0)
+			continue;
+		int fd = r->vfd[i];
+		for (uint32_t k = i; k < r->im.nvma; k++)
+			if (r->vfd[k] == fd)
+				r->vfd[k] = -1;
+		close(fd);
+	}
+}
+
 static void plan_memory(struct rs *r, struct pm__plan *p)
 {
 	const struct pm__image *im = &r->im;
@@ -346,6 +487,15 @@ static void plan_memory(struct rs *r, struct pm__plan *p)
 	uint32_t s = 0;
 	for (uint32_t i = 0; i < im->nvma; i++) {
 		const struct pmf_vma *v = &im->vma[i];
+		if (v->vclass == PMF_VMA_NAMED && r->vfd[i] >= 0) {
+			struct pm__op *o = op(p, PM__OP_MAPFILE, v->start,
+					      v->end - v->start,
+					      prot_of(v->prot), v->offset);
+			o->fd = r->vfd[i];
+			o->flags = v->flags & PMF_VMAF_SHARED ? MAP_SHARED
+							      : MAP_PRIVATE;
+			continue;
+		}
 		if (v->vclass != PMF_VMA_COPIED)
 			continue;
 		int prot = prot_of(v->prot);
@@ -370,6 +520,14 @@ static void plan_memory(struct rs *r, struct pm__plan *p)
 			op(p, PM__OP_PROTECT, v->start, v->end - v->start, prot,
 			   0);
 	}
+	/* the files' descriptors, each once */
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		int fd = r->vfd[i], seen = 0;
+		for (uint32_t k = 0; k < i && !seen; k++)
+			seen = r->vfd[k] == fd;
+		if (fd >= 0 && !seen)
+			op(p, PM__OP_CLOSE, 0, 0, 0, 0)->fd = fd;
+	}
 }
 
 static int check_map_count(const struct rs *r)
@@ -387,7 +545,7 @@ static int check_map_count(const struct rs *r)
 static int stage(struct rs *r, struct pm__plan **out)
 {
 	const struct pm__image *im = &r->im;
-	uint64_t maxops = (uint64_t)r->l.n + 64 + 2ull * im->nvma + im->npages;
+	uint64_t maxops = (uint64_t)r->l.n + 64 + 3ull * im->nvma + im->npages;
 	size_t len = sizeof(struct pm__plan) + maxops * sizeof(struct pm__op) +
 		     (size_t)im->stack_len + RESTORER_STACK + 2 * PM_PAGE;
 	len = (len + PM_PAGE - 1) & ~(size_t)(PM_PAGE - 1);
@@ -411,7 +569,7 @@ static int stage(struct rs *r, struct pm__plan **out)
 	r->l.skip_lo = (uintptr_t)r->staging;
 	r->l.skip_hi = (uintptr_t)r->staging + len;
 	if ((rc = list_current(r)) || (rc = check_mappings(r)) ||
-	    (rc = check_map_count(r)))
+	    (rc = check_map_count(r)) || (rc = open_named(r)))
 		return rc;
 	plan_memory(r, p);
 	if (p->nops > maxops)
@@ -470,6 +628,7 @@ static void undo(struct rs *r)
 		munmap(r->staging, r->staging_len);
 	if (r->fd >= 0)
 		close(r->fd);
+	close_named(r);
 	pm__image_close(&r->ck, &r->im);
 	if (r->scratch)
 		pm__scratch_free(r->scratch, r->scratch_len);
@@ -511,6 +670,8 @@ int pm__image_resume(const char *path)
 	at += PMF_MAX_OBJECTS * sizeof(struct pm_object);
 	r.l.v = (struct pmf_vma *)at;
 	at += PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma);
+	r.vfd = (int *)at;
+	at += PM__IMAGE_MAX_VMAS * sizeof(int);
 	r.l.str = (char *)at;
 	at += PM__IMAGE_MAX_STRINGS;
 	r.l.pm = (uint64_t *)((at + 7) & ~(uintptr_t)7);

@@ -73,7 +73,7 @@ struct iw {
 	uint64_t table_end, heap_off, file_size, hbytes, gbytes;
 	struct pm__hmac_sha256 hm;
 	struct pm__sha256 body_ctx, *body;
-	int err;
+	int from_signal;
 };
 
 /* ---- hooks (pm_at_image, pm_at_resume) -------------------------------- */
@@ -517,7 +517,11 @@ static int write_prefix(struct iw *w)
 
 static int collect(struct iw *w)
 {
-	w->nobj = pm__objects(w->objs, PMF_MAX_OBJECTS);
+	w->nobj = w->from_signal ? pm__objects_nolock(w->objs, PMF_MAX_OBJECTS)
+				 : pm__objects(w->objs, PMF_MAX_OBJECTS);
+	if (w->nobj == -EAGAIN)
+		return pm__err(-EAGAIN, "image: the loader is loading or "
+					"unloading a library; try again");
 	if (w->nobj < 1)
 		return pm__err(-ENOENT, "image: cannot list loaded objects");
 	w->l.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -581,6 +585,15 @@ __attribute__((noinline)) static int image_body(struct iw *w,
 
 PM_EXPORT int pm_image(const char *path)
 {
+	return pm__image_take(path, 0);
+}
+
+/* pm_image, and the signal trigger (image_trigger.c) with from_signal:
+ * then no hooks (they may allocate), no loader lock, no heap walk (the
+ * interrupted code may be inside malloc: its pages are saved as they
+ * are, and the resumed process finishes what it was doing). */
+int pm__image_take(const char *path, int from_signal)
+{
 	int saved_errno = errno;
 	if (!path || !path[0])
 		return pm__err(-EINVAL, "image: no file name");
@@ -596,12 +609,14 @@ PM_EXPORT int pm_image(const char *path)
 					 "is on, so no later run could resume "
 					 "the image (run the program with "
 					 "pmalloc run)");
-	for (unsigned i = 0; i < n_image_hooks; i++)
+	for (unsigned i = 0; i < n_image_hooks && !from_signal; i++)
 		image_hooks[i].fn(image_hooks[i].arg);
 
 	struct iw *volatile w = iw_new();
 	if (!w)
 		return -ENOMEM;
+	w->from_signal = from_signal;
+	w->l.no_heap_walk = from_signal;
 	int rc = pm__ckpt_out_check(&w->out, path);
 	if (rc) {
 		iw_free(w);
@@ -620,7 +635,7 @@ PM_EXPORT int pm_image(const char *path)
 				     pm__image_staging[1]);
 		pm__image_staging[0] = pm__image_staging[1] = 0;
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		for (unsigned i = n_resume_hooks; i-- > 0;)
+		for (unsigned i = n_resume_hooks; i-- > 0 && !from_signal;)
 			resume_hooks[i].fn(resume_hooks[i].arg);
 		errno = saved_errno;
 		return PM_RESUMED;

@@ -496,6 +496,11 @@ struct pm_object {
 	char path[256];
 };
 int pm__objects(struct pm_object *out, int max); /* [0] is the executable */
+/* The same from the loader's public list, without its lock (a signal
+ * handler); -EAGAIN while the loader changes the list. */
+int pm__objects_nolock(struct pm_object *out, int max);
+/* os.c: copy memory that may be unmapped meanwhile; 0 or -EFAULT. */
+int pm__copy_checked(void *dst, const void *src, size_t n);
 
 /* ---- tsd.c: pthread keys across a restore ----------------------------------
  * A library that keeps per-thread data under a pthread key (Tcl, ...)

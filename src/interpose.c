@@ -239,6 +239,7 @@ PM_EXPORT int __libc_start_main(pm_main_fn main, int argc, char **argv,
 	/* PMALLOC_RESUME: replaced by the image and never back here, or
 	 * refused (said on fd 2) and the program runs normally */
 	pm__resume_at_startup();
+	pm__image_trigger_startup(); /* PMALLOC_IMAGE_ON */
 	/* every library's constructors have run; the executable's run
 	 * inside real(): their blocks are the program's (persistent) */
 	pm__begin_constructors();

@@ -9,6 +9,7 @@
  */
 #include "globals.h"
 #include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -145,4 +146,55 @@ int pm__objects(struct pm_object *out, int max)
 	pm__globals_ensure(); /* pm__exe_file compares program headers */
 	dl_iterate_phdr(obj_cb, &c);
 	return c.n;
+}
+
+/* The same list without the loader's lock, for an image taken in a signal
+ * handler (the interrupted code may hold that lock, inside dlopen): the
+ * loader's public list of objects, _r_debug.r_map, read only when the
+ * loader says it is consistent (r_state RT_CONSISTENT).  Each library's
+ * program headers are read from its ELF header at its load address (the
+ * first segment maps the file's start there); the executable's come from
+ * the auxiliary vector.  -EAGAIN while the loader is changing the list. */
+extern struct r_debug _r_debug __attribute__((weak));
+
+int pm__objects_nolock(struct pm_object *out, int max)
+{
+	uintptr_t vdso = getauxval(AT_SYSINFO_EHDR);
+	if (!&_r_debug || _r_debug.r_state != RT_CONSISTENT)
+		return -EAGAIN;
+	int n = 0, first = 1;
+	for (const struct link_map *l = _r_debug.r_map; l && n < max;
+	     l = l->l_next, first = 0) {
+		const char *name = l->l_name ? l->l_name : "";
+		if (!first && (!name[0] || l->l_addr == vdso))
+			continue;
+		struct pm_object *o = &out[n++];
+		memset(o, 0, sizeof *o);
+		o->load = l->l_addr;
+		const ElfW(Phdr) *ph;
+		int phnum;
+		if (first) {
+			int fd = pm__exe_file(o->path, sizeof o->path);
+			if (fd >= 0)
+				close(fd);
+			ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+			phnum = (int)getauxval(AT_PHNUM);
+		} else {
+			ElfW(Ehdr) e;
+			copy_path(o->path, name);
+			if (pm__copy_checked(&e, (const void *)l->l_addr, sizeof e) ||
+			    memcmp(e.e_ident, ELFMAG, SELFMAG) ||
+			    e.e_phentsize != sizeof(ElfW(Phdr)))
+				continue;
+			ph = (const ElfW(Phdr) *)(l->l_addr + e.e_phoff);
+			phnum = e.e_phnum;
+		}
+		struct stat st;
+		if (o->path[0] && stat(o->path, &st) == 0) {
+			o->size = (uint64_t)st.st_size;
+			o->mtime = (uint64_t)st.st_mtime;
+		}
+		o->build_id_len = build_id(l->l_addr, ph, phnum, o->build_id);
+	}
+	return _r_debug.r_state == RT_CONSISTENT ? n : -EAGAIN;
 }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -449,3 +450,18 @@ int pm__thread_count(void)
 	return v;
 }
 
+/* Copy n bytes that another thread may unmap meanwhile (JIT code a
+ * library frees): EFAULT instead of a crash. */
+int pm__copy_checked(void *dst, const void *src, size_t n)
+{
+	struct iovec l = {dst, n}, r = {(void *)(uintptr_t)src, n};
+	ssize_t got = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	if (got == (ssize_t)n)
+		return 0;
+	if (got < 0 && errno != EFAULT) { /* not allowed here (a seccomp
+					   * filter): copy and trust it */
+		memcpy(dst, src, n);
+		return 0;
+	}
+	return -EFAULT;
+}

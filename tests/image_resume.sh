@@ -64,7 +64,7 @@ refused "other arguments" "arguments differ" "$t/r/b.img" \
 	"$B/pmalloc" run --resume "$t/r/b.img" -- "$prog" a.img c.img
 cp "$prog" "$t/other_prog"
 build_c "$t/other_prog" "$T/tests/prog/image_prog.c" -pthread -DOTHER_BUILD=1 -g
-refused "another executable" "checkpoint made by" "$t/r/b.img" \
+refused "another executable" "the image was made by" "$t/r/b.img" \
 	"$B/pmalloc" run --resume "$t/r/b.img" -- "$t/other_prog" a.img b.img
 cp "$t/r/b.img" "$t/bad.img"
 size=$(wc -c <"$t/bad.img")

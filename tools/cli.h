@@ -17,4 +17,12 @@ void cli_image_info(const struct pm__ckpt *ck, const struct pm__image *im,
  * ARGV` with the image's own command line (run is cmd_run). */
 int cli_resume(int argc, char **argv, int (*run)(int, char **));
 
+/* The signal --image-every sends when --image-on names none. */
+#define CLI_EVERY_SIGNAL "RTMIN+6"
+/* PMALLOC_IMAGE (absolute) and PMALLOC_IMAGE_ON; 0 or -1 (said). */
+int cli_set_image_env(const char *image, const char *sig);
+/* Run argv[0] as a child and send it the image signal every period
+ * seconds until it ends; its exit status (128+N if killed by N). */
+int cli_run_every(char **argv, double period);
+
 #endif /* PM_CLI_H */

@@ -5,8 +5,14 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 typedef unsigned long long ull;
 
@@ -130,4 +136,120 @@ int cli_resume(int argc, char **argv, int (*run)(int, char **))
 	    access(av[no_verify ? 5 : 4], X_OK) != 0)
 		setenv("PMALLOC_RESUME_EXE", exe, 1);
 	return run(n, av);
+}
+
+/* ---- --image, --image-on, --image-every ---------------------------------- */
+
+static int every_sig;
+
+static int signal_number(const char *s)
+{
+	static const struct {
+		const char *n;
+		int sig;
+	} names[] = {{"HUP", SIGHUP},	{"INT", SIGINT},   {"QUIT", SIGQUIT},
+		     {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
+		     {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH},
+		     {"PWR", SIGPWR}};
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	if (!strncmp(s, "RTMIN+", 6))
+		return SIGRTMIN + atoi(s + 6);
+	if (!strcmp(s, "RTMIN"))
+		return SIGRTMIN;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(s, names[i].n))
+			return names[i].sig;
+	return atoi(s);
+}
+
+int cli_set_image_env(const char *image, const char *sig)
+{
+	int n = signal_number(sig);
+	if (n <= 0 || n > SIGRTMAX || n == SIGKILL || n == SIGSTOP) {
+		fprintf(stderr, "pmalloc run: --image-on %s: not a signal\n",
+			sig);
+		return -1;
+	}
+	every_sig = n;
+	char num[16];
+	snprintf(num, sizeof num, "%d", n);
+	/* the file need not exist yet: make its directory absolute */
+	char abs[PATH_MAX];
+	if (image[0] == '/' || !getcwd(abs, sizeof abs - strlen(image) - 2))
+		snprintf(abs, sizeof abs, "%s", image);
+	else
+		snprintf(abs + strlen(abs), sizeof abs - strlen(abs), "/%s",
+			 image);
+	setenv("PMALLOC_IMAGE", abs, 1);
+	setenv("PMALLOC_IMAGE_ON", num, 1);
+	return 0;
+}
+
+static volatile sig_atomic_t forward;
+
+static void on_term(int sig)
+{
+	forward = sig;
+}
+
+int cli_run_every(char **argv, double period)
+{
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("pmalloc run: fork");
+		return 127;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "pmalloc run: cannot run %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	/* the terminal's ^C and ^\ reach the child too; TERM and HUP are
+	 * passed on */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		long long ns = (long long)(period * 1e9);
+		next.tv_sec += ns / 1000000000;
+		next.tv_nsec += ns % 1000000000;
+		if (next.tv_nsec >= 1000000000)
+			next.tv_sec++, next.tv_nsec -= 1000000000;
+		for (;;) {
+			struct timespec now, left;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left.tv_sec = next.tv_sec - now.tv_sec;
+			left.tv_nsec = next.tv_nsec - now.tv_nsec;
+			if (left.tv_nsec < 0)
+				left.tv_sec--, left.tv_nsec += 1000000000;
+			if (left.tv_sec < 0)
+				break;
+			int s = sigtimedwait(&chld, NULL, &left);
+			if (forward) {
+				kill(pid, forward);
+				forward = 0;
+			}
+			if (s == SIGCHLD) {
+				int st;
+				if (waitpid(pid, &st, WNOHANG) == pid)
+					return WIFEXITED(st)
+						       ? WEXITSTATUS(st)
+						       : 128 + WTERMSIG(st);
+			}
+		}
+		kill(pid, every_sig);
+	}
 }

@@ -65,7 +65,9 @@ static void usage_run(FILE *f)
 {
 	fprintf(f,
 		"usage: pmalloc run [--restore FILE | --resume IMAGE] "
-		"[--no-verify] [--allow-moved] [--] PROGRAM [ARGS...]\n"
+		"[--no-verify] [--allow-moved]\n"
+		"                  [--image FILE [--image-on SIG] "
+		"[--image-every S]] [--] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run PROGRAM with libpmalloc preloaded (LD_PRELOAD) and with\n"
 		"address-space randomisation turned off, so that a checkpoint it\n"
@@ -81,6 +83,12 @@ static void usage_run(FILE *f)
 		"                  and files as they were); a refused image says\n"
 		"                  `pmalloc: not resumed: REASON` on stderr and\n"
 		"                  PROGRAM runs from main()\n"
+		"  --image FILE    where --image-on and --image-every write\n"
+		"                  process images (each replaces the last)\n"
+		"  --image-on SIG  image PROGRAM when it receives SIG (USR1,\n"
+		"                  USR2, HUP, RTMIN+N or a number); PROGRAM\n"
+		"                  then keeps running\n"
+		"  --image-every S image PROGRAM every S seconds\n"
 		"  --no-verify     with --resume: skip the data checksums\n"
 		"                  (PMALLOC_RESUME_VERIFY=0)\n"
 		"  --allow-moved   set PMALLOC_ALLOW_MOVED=1: accept a checkpoint\n"
@@ -182,7 +190,8 @@ static char *find_lib(void)
 
 static int cmd_run(int argc, char **argv)
 {
-	const char *restore = NULL, *resume = NULL;
+	const char *restore = NULL, *resume = NULL, *image = NULL;
+	const char *image_on = NULL, *every = NULL;
 	int allow_moved = 0, no_verify = 0, i;
 
 	for (i = 1; i < argc; i++) {
@@ -197,6 +206,12 @@ static int cmd_run(int argc, char **argv)
 			resume = argv[++i];
 		} else if (!strncmp(argv[i], "--resume=", 9)) {
 			resume = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--image") && i + 1 < argc) {
+			image = argv[++i];
+		} else if (!strcmp(argv[i], "--image-on") && i + 1 < argc) {
+			image_on = argv[++i];
+		} else if (!strcmp(argv[i], "--image-every") && i + 1 < argc) {
+			every = argv[++i];
 		} else if (!strcmp(argv[i], "--no-verify")) {
 			no_verify = 1;
 		} else if (!strcmp(argv[i], "--allow-moved")) {
@@ -247,6 +262,28 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (allow_moved)
 		setenv("PMALLOC_ALLOW_MOVED", "1", 1);
+	if ((image_on || every) && !image) {
+		fprintf(stderr, "%s run: --image-on and --image-every need "
+				"--image FILE\n",
+			prog);
+		return 2;
+	}
+	double period = 0;
+	if (every) {
+		char *end;
+		period = strtod(every, &end);
+		if (*end || !(period > 0) || period > 1e6) {
+			fprintf(stderr, "%s run: --image-every %s: not a number "
+					"of seconds\n",
+				prog, every);
+			return 2;
+		}
+	}
+	if (image) {
+		if (cli_set_image_env(image, image_on ? image_on
+						      : CLI_EVERY_SIGNAL))
+			return 2;
+	}
 	if (resume) {
 		char *abs = realpath(resume, NULL);
 		setenv("PMALLOC_RESUME", abs ? abs : resume, 1);
@@ -261,6 +298,8 @@ static int cmd_run(int argc, char **argv)
 			"%s run: cannot turn address-space randomisation off "
 			"(%s); a PIE program will load elsewhere each run\n",
 			prog, strerror(errno));
+	if (every)
+		return cli_run_every(argv + i, period);
 	/* pmalloc resume: the image's executable, its argv[0] as it was */
 	char *exe = getenv("PMALLOC_RESUME_EXE");
 	if (exe && (exe = strdup(exe))) {

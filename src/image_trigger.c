@@ -1,0 +1,110 @@
+/*
+ * image_trigger.c - images of programs that cannot be changed: on a
+ * signal (`pmalloc run --image IMAGE --image-on SIGNAL`, which sets
+ * PMALLOC_IMAGE and PMALLOC_IMAGE_ON; `--image-every SECONDS` is the CLI
+ * sending that signal periodically).
+ *
+ * The handler takes the image at whatever instruction the signal
+ * interrupted, possibly inside malloc or with a lock held: the writer
+ * then allocates nothing, takes no lock (the loader's list is read
+ * without its lock, the heap is not walked) and calls no hook.  The
+ * handler's frame and the kernel's signal frame are on the stack the
+ * image saves, so a resumed process returns from the handler into the
+ * interrupted code, as the imaged process does.  The program keeps
+ * running after the image; each image replaces the previous one (temp
+ * and rename).  A program that installs its own handler for the signal
+ * replaces this one.
+ */
+#include "image.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+static char trigger_path[4096];
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)si, (void)uc;
+	int e = errno;
+	int rc = pm__image_take(trigger_path, 1);
+	if (rc < 0) {
+		char line[600];
+		size_t n = pm__fmt(line, sizeof line,
+				   "pmalloc: image on signal %d not written: "
+				   "%s\n",
+				   sig, pm_errmsg());
+		pm__write_all(2, line, n < sizeof line ? n : sizeof line - 1);
+	}
+	errno = e;
+}
+
+static const struct {
+	const char *name;
+	int sig;
+} names[] = {
+	{"HUP", SIGHUP},   {"INT", SIGINT},	  {"QUIT", SIGQUIT},
+	{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
+	{"TERM", SIGTERM}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH},
+	{"PWR", SIGPWR},
+};
+
+/* "USR1", "SIGUSR1", "10", "RTMIN+3": the signal, or 0. */
+static int parse_signal(const char *s)
+{
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	int base = 0;
+	if (!strncmp(s, "RTMIN", 5)) {
+		base = SIGRTMIN;
+		s += 5;
+		if (!*s)
+			return base;
+		if (*s++ != '+')
+			return 0;
+	} else {
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (!strcmp(s, names[i].name))
+				return names[i].sig;
+	}
+	int v = 0;
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 64)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	v += base;
+	return v >= 1 && v <= SIGRTMAX && v != SIGKILL && v != SIGSTOP &&
+			       v != SIGSEGV && v != SIGBUS && v != SIGFPE &&
+			       v != SIGILL
+		       ? v
+		       : 0;
+}
+
+void pm__image_trigger_startup(void)
+{
+	const char *path = pm__env("PMALLOC_IMAGE");
+	const char *on = pm__env("PMALLOC_IMAGE_ON");
+	if (!path || !on)
+		return;
+	int sig = parse_signal(on);
+	size_t n = strlen(path);
+	if (!sig || !n || n >= sizeof trigger_path) {
+		pm__warn("PMALLOC_IMAGE_ON=%s PMALLOC_IMAGE=%s: %s", on, path,
+			 sig ? "bad file name" : "not a signal pmalloc can use");
+		return;
+	}
+	memcpy(trigger_path, path, n + 1);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) != 0)
+		pm__warn("PMALLOC_IMAGE_ON=%s: cannot install the handler", on);
+	/* the program's children are not imaged into the same file */
+	pm__env_remove("PMALLOC_IMAGE");
+	pm__env_remove("PMALLOC_IMAGE_ON");
+}
