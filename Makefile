@@ -24,10 +24,19 @@ WARN    := -Wall -Wextra
 # the library and the CLI: every cross-file name in a header, no shadowing;
 # WERROR=1 (CI) makes any warning an error
 LIB_WARN := -Wmissing-prototypes -Wshadow $(if $(WERROR),-Werror)
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 $(WARN)
+# -gdwarf-4: valgrind 3.19 (Debian 12) cannot read clang 14's DWARF 5
+# (and stops); gdb reads either
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -gdwarf-4 -O2 $(WARN)
 LIB_CFLAGS  := $(BASE_CFLAGS) $(LIB_WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector $(EXTRA_CFLAGS)
+# Valgrind's client requests (src/vg.h): compiled in when the compiler
+# finds <valgrind/memcheck.h> (Debian: the valgrind package; a build-time
+# dependency only, the library needs nothing but libc at run time);
+# without the header, or with `make PM_VALGRIND=0`, they compile to nothing
+ifdef PM_VALGRIND
+LIB_CFLAGS += -DPM_VALGRIND=$(PM_VALGRIND)
+endif
 LIB_SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRCS))
 LIB_HDRS := $(wildcard src/*.h) include/pmalloc.h

@@ -8,6 +8,7 @@
  * Invariant: no lock is held across a call that can re-enter malloc.
  */
 #include "alloc.h"
+#include "vg.h"
 #include "os_sync.h"
 #include <errno.h>
 #include <string.h>
@@ -304,6 +305,7 @@ void pm__fork_prepare(void)
 {
 	if (!pm__region)
 		return;
+	pm__vg_mute(); /* unmuted by the parent and the child handler */
 	lock(&plock);
 	lock(&tlock);
 	pm__tc_stop_all();
@@ -318,6 +320,7 @@ void pm__fork_parent(void)
 	pm__tc_start_all();
 	unlock(&tlock);
 	unlock(&plock);
+	pm__vg_unmute();
 }
 
 void pm__fork_child(void)
@@ -328,6 +331,7 @@ void pm__fork_child(void)
 	plock = tlock = 0;
 	pm__tc_release_others(pm__tls_tc);
 	pm__tc_start_all();
+	pm__vg_unmute();
 }
 
 /* ---- restore hooks ------------------------------------------------------ */
@@ -468,24 +472,33 @@ PM_EXPORT int pm_heap_info(struct pm_heap_info *out)
 
 /* ---- the prefixed API: always the persistent heap ----------------------- */
 
-PM_EXPORT void *pm_malloc(size_t n) { return pm__malloc(n, 0); }
-PM_EXPORT void pm_free(void *p) { pm__free(p); }
-PM_EXPORT void *pm_calloc(size_t a, size_t b) { return pm__calloc(a, b, 0); }
-PM_EXPORT void *pm_realloc(void *p, size_t n) { return pm__realloc(p, n, 0); }
+PM_EXPORT void *pm_malloc(size_t n) { return PM_API_MALLOC(n, 0); }
+PM_EXPORT void pm_free(void *p) { PM_API_FREE(p); }
+PM_EXPORT void *pm_calloc(size_t a, size_t b)
+{
+	return PM_API_CALLOC(a, b, 0);
+}
+PM_EXPORT void *pm_realloc(void *p, size_t n)
+{
+	return PM_API_REALLOC(p, n, 0);
+}
 PM_EXPORT void *pm_memalign(size_t al, size_t n)
 {
-	return pm__memalign(al, n, 0);
+	return PM_API_MEMALIGN(al, n, 0);
 }
 PM_EXPORT int pm_posix_memalign(void **out, size_t al, size_t n)
 {
 	if (al < sizeof(void *) || (al & (al - 1)))
 		return EINVAL;
 	int e = errno;
-	void *p = pm__memalign(al, n, 0);
+	void *p = PM_API_MEMALIGN(al, n, 0);
 	if (!p)
 		return ENOMEM;
 	errno = e;
 	*out = p;
 	return 0;
 }
-PM_EXPORT size_t pm_usable_size(const void *p) { return pm__usable_size(p); }
+PM_EXPORT size_t pm_usable_size(const void *p)
+{
+	return PM_API_USABLE_SIZE(p);
+}

@@ -18,6 +18,7 @@
  * match; every cached block is an in-use chunk of its class.
  */
 #include "tcache.h"
+#include "vg.h"
 #include <string.h>
 
 struct img {
@@ -431,6 +432,7 @@ PM_EXPORT int pm_heap_check(void)
 	if (pm__region->magic != PM_REGION_MAGIC)
 		return pm__err(PM_ECORRUPT, "region header magic is wrong");
 	/* stop the caches so that other threads' lists hold still */
+	pm__vg_mute();
 	pm__lock_persistent();
 	pm__lock_transient();
 	pm__tc_stop_all();
@@ -438,6 +440,7 @@ PM_EXPORT int pm_heap_check(void)
 	pm__tc_start_all();
 	pm__unlock_transient();
 	pm__unlock_persistent();
+	pm__vg_unmute();
 	return r;
 }
 

@@ -15,27 +15,47 @@
  * allocator is in it.
  */
 #include "ckpt.h"
+#include "vg.h"
 
 #include <string.h>
 
+/* Under memcheck a checkpoint and a restore are pmalloc's own work: they
+ * read chunk heads and free chunks (NOACCESS to memcheck) and write the
+ * program's blocks, undefined bytes included, to the file (vg.h). */
+static int write_file(const char *path)
+{
+	pm__vg_mute();
+	int rc = pm__ckpt_write(path);
+	pm__vg_unmute();
+	return rc;
+}
+
+static int restore_file(const char *path, unsigned flags)
+{
+	pm__vg_mute();
+	int rc = pm__ckpt_restore(path, flags);
+	pm__vg_unmute();
+	return rc;
+}
+
 PM_EXPORT int pm_checkpoint(const char *path)
 {
-	return pm__ckpt_write(path);
+	return write_file(path);
 }
 
 PM_EXPORT int mm_store_heap_file(const char *filename)
 {
-	return pm__ckpt_write(filename);
+	return write_file(filename);
 }
 
 PM_EXPORT int pm_restore_ex(const char *path, unsigned flags)
 {
-	return pm__ckpt_restore(path, flags);
+	return restore_file(path, flags);
 }
 
 PM_EXPORT int pm_restore(const char *path)
 {
-	return pm__ckpt_restore(path, 0);
+	return restore_file(path, 0);
 }
 
 PM_EXPORT int pm_restored(void)
@@ -57,10 +77,17 @@ void pm__env_remove(const char *name)
 	*w = NULL;
 }
 
+/* `pmalloc run --valgrind --restore FILE` passes FILE as
+ * PMALLOC_VALGRIND_RESTORE, honoured only by a process valgrind runs: the
+ * valgrind wrapper script and launcher run with the library preloaded
+ * too, and would take (and refuse) PMALLOC_RESTORE first. */
 int pm__restore_at_startup(void)
 {
 	char path[4096], line[1024];
-	const char *v = pm__env("PMALLOC_RESTORE");
+	const char *name = "PMALLOC_RESTORE";
+	const char *v = pm__env(name);
+	if (!v && PM_VG_RUNNING())
+		v = pm__env(name = "PMALLOC_VALGRIND_RESTORE");
 	if (!v)
 		return 0;
 	size_t n = strlen(v);
@@ -68,13 +95,13 @@ int pm__restore_at_startup(void)
 		n = sizeof path - 1;
 	memcpy(path, v, n);
 	path[n] = '\0';
-	pm__env_remove("PMALLOC_RESTORE");
+	pm__env_remove(name);
 	if (!path[0])
 		return 0;
-	int rc = pm__ckpt_restore(path, 0);
+	int rc = restore_file(path, 0);
 	if (rc) {
 		size_t k = pm__fmt(line, sizeof line,
-				   "pmalloc: PMALLOC_RESTORE=%s: %s: %s", path,
+				   "pmalloc: %s=%s: %s: %s", name, path,
 				   pm_strerror(rc), pm_errmsg());
 		if (k > sizeof line - 2)
 			k = sizeof line - 2;

@@ -21,6 +21,7 @@
  * Owns pm__ckpt_restored.
  */
 #include "ckpt.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -560,9 +561,11 @@ static int apply(struct pm__ckpt *ck, struct pm__stage *st,
 		return rc;
 	}
 	/* ---- from here on, no way back ---- */
+	pm__vg_restore_begin(); /* memcheck: the blocks are overwritten */
 	stage_apply(ck, st);
 	apply_globals(ck, gdata, exe_delta);
 	pm__heap_after_restore();
+	pm__vg_restore_end(); /* memcheck: the restored heap's blocks */
 	pm__heap_resume();
 	pm__tsd_restore(keys_before); /* may allocate: after resuming */
 	pm__ckpt_restored = 1;

@@ -21,6 +21,7 @@
  * Owns no state.
  */
 #include "ckpt.h"
+#include "vg.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,6 +39,11 @@ static int code_cb(void *vctx, uintptr_t lo, uintptr_t hi, const char *perms,
 		return 0;
 	if (pm__region && lo < pm__region->base + pm__region->size &&
 	    hi > pm__region->base)
+		return 0;
+	/* under valgrind, the maps also list valgrind's own rwx mappings
+	 * (its translation cache), which nothing tells from JIT code: none
+	 * is saved (docs/DESIGN.md, "Under valgrind") */
+	if (PM_VG_RUNNING())
 		return 0;
 	if (c->n >= c->max) {
 		c->full = 1;

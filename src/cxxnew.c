@@ -23,7 +23,7 @@
  * "RKSt9nothrow_t").
  */
 #ifndef PM_NO_INTERPOSE
-#include "alloc.h"
+#include "vg.h"
 #include "libc_names.h"
 #include <dlfcn.h>
 
@@ -93,12 +93,12 @@ static int program_replaced(void)
 
 static inline void *get(size_t n, uintptr_t ra)
 {
-	return pm__malloc(n ? n : 1, pm__transient_caller(ra));
+	return PM_API_MALLOC(n ? n : 1, pm__transient_caller(ra));
 }
 
 static inline void *get_al(size_t n, size_t al, uintptr_t ra)
 {
-	return pm__memalign(al, n ? n : 1, pm__transient_caller(ra));
+	return PM_API_MEMALIGN(al, n ? n : 1, pm__transient_caller(ra));
 }
 
 /* ---- new ----------------------------------------------------------------- */
@@ -171,7 +171,7 @@ CXX void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al,
 		if (program_replaced())                                        \
 			NEXT(slot, type, #name) args;                          \
 		else                                                           \
-			pm__free(p);                                           \
+			PM_API_FREE(p);                                       \
 	}
 
 DELETE(_ZdlPv, S_DEL, del_fn, (void *p), (p))

@@ -15,6 +15,7 @@
  * start-up runs at most once (init_failed makes a failure final).
  */
 #include "alloc.h"
+#include "vg.h"
 #include <pthread.h>
 
 struct pm_region *pm__region PM_STATE;
@@ -103,6 +104,9 @@ static int setup_region(void)
 	struct pm_arena *t = (struct pm_arena *)tbase;
 	pm__arena_init(t, tbase + sizeof *t, base + got);
 	pm__transient = t;
+	if (PM_VG_ON()) /* under memcheck: no chunk is the program's yet */
+		pm__vg_region(pm__arena_first(&r->p), base + (64 << 10),
+			      pm__arena_first(t), tbase + (64 << 10));
 	pm__pbase = base;
 	pm__plen = tbase - base;
 	pm__tc_process_init(); /* caps and key before any cache exists */
@@ -145,6 +149,8 @@ void pm__enter_main(void)
 	if (pm__ensure_init())
 		return;
 	pm__begin_persistent();
+	if (PM_VALGRIND)
+		pm__vg_main();
 	if (pm__restore_at_startup)
 		pm__restore_at_startup();
 }
@@ -156,4 +162,6 @@ void pm__enter_main(void)
 void pm__os_release(void *p, size_t n)
 {
 	pm__os_discard(p, n, pm__os_region_has_files);
+	if (PM_VG_ON()) /* fresh pages would be accessible again */
+		pm__vg_noaccess(p, n);
 }

@@ -5,13 +5,15 @@
  * functions that hand the program memory of its own are in owned.c.)
  *
  * Every entry point takes its caller's return address: requests from libc
- * and ld.so themselves go to the transient arena (see alloc.h).
+ * and ld.so themselves go to the transient arena (see alloc.h).  They call
+ * the allocator through vg.h's PM_API_* (one test of a flag: under
+ * memcheck, the blocks are described to it).
  *
  * Built without PM_NO_INTERPOSE only (the sanitizer build leaves libc's
  * names to ASan).
  */
 #ifndef PM_NO_INTERPOSE
-#include "alloc.h"
+#include "vg.h"
 #include "libc_names.h"
 #include "image.h"
 #include <dlfcn.h>
@@ -24,15 +26,18 @@
 #define RA ((uintptr_t)__builtin_return_address(0))
 #define CALLER_TRANSIENT() pm__transient_caller(RA)
 
-PM_EXPORT void *malloc(size_t n) { return pm__malloc(n, CALLER_TRANSIENT()); }
-PM_EXPORT void free(void *p) { pm__free(p); }
+PM_EXPORT void *malloc(size_t n)
+{
+	return PM_API_MALLOC(n, CALLER_TRANSIENT());
+}
+PM_EXPORT void free(void *p) { PM_API_FREE(p); }
 PM_EXPORT void *calloc(size_t a, size_t b)
 {
-	return pm__calloc(a, b, CALLER_TRANSIENT());
+	return PM_API_CALLOC(a, b, CALLER_TRANSIENT());
 }
 PM_EXPORT void *realloc(void *p, size_t n)
 {
-	return pm__realloc(p, n, CALLER_TRANSIENT());
+	return PM_API_REALLOC(p, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *reallocarray(void *p, size_t a, size_t b)
 {
@@ -41,18 +46,18 @@ PM_EXPORT void *reallocarray(void *p, size_t a, size_t b)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return pm__realloc(p, n, CALLER_TRANSIENT());
+	return PM_API_REALLOC(p, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *memalign(size_t al, size_t n)
 {
-	return pm__memalign(al, n, CALLER_TRANSIENT());
+	return PM_API_MEMALIGN(al, n, CALLER_TRANSIENT());
 }
 PM_EXPORT int posix_memalign(void **out, size_t al, size_t n)
 {
 	if (al < sizeof(void *) || (al & (al - 1)))
 		return EINVAL;
 	int e = errno;
-	void *p = pm__memalign(al, n, CALLER_TRANSIENT());
+	void *p = PM_API_MEMALIGN(al, n, CALLER_TRANSIENT());
 	if (!p)
 		return ENOMEM;
 	errno = e;
@@ -65,11 +70,11 @@ PM_EXPORT void *aligned_alloc(size_t al, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return pm__memalign(al, n, CALLER_TRANSIENT());
+	return PM_API_MEMALIGN(al, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *valloc(size_t n)
 {
-	return pm__memalign(PM_PAGE, n, CALLER_TRANSIENT());
+	return PM_API_MEMALIGN(PM_PAGE, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *pvalloc(size_t n)
 {
@@ -78,32 +83,35 @@ PM_EXPORT void *pvalloc(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return pm__memalign(PM_PAGE, r ? r : PM_PAGE, CALLER_TRANSIENT());
+	return PM_API_MEMALIGN(PM_PAGE, r ? r : PM_PAGE, CALLER_TRANSIENT());
 }
-PM_EXPORT size_t malloc_usable_size(void *p) { return pm__usable_size(p); }
+PM_EXPORT size_t malloc_usable_size(void *p)
+{
+	return PM_API_USABLE_SIZE(p);
+}
 
 /* glibc's own names for the same functions (used by some programs and
  * by libraries that wrap malloc). */
 PM_EXPORT void *__libc_malloc(size_t n)
 {
-	return pm__malloc(n, CALLER_TRANSIENT());
+	return PM_API_MALLOC(n, CALLER_TRANSIENT());
 }
-PM_EXPORT void __libc_free(void *p) { pm__free(p); }
+PM_EXPORT void __libc_free(void *p) { PM_API_FREE(p); }
 PM_EXPORT void *__libc_calloc(size_t a, size_t b)
 {
-	return pm__calloc(a, b, CALLER_TRANSIENT());
+	return PM_API_CALLOC(a, b, CALLER_TRANSIENT());
 }
 PM_EXPORT void *__libc_realloc(void *p, size_t n)
 {
-	return pm__realloc(p, n, CALLER_TRANSIENT());
+	return PM_API_REALLOC(p, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *__libc_memalign(size_t al, size_t n)
 {
-	return pm__memalign(al, n, CALLER_TRANSIENT());
+	return PM_API_MEMALIGN(al, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *__libc_valloc(size_t n)
 {
-	return pm__memalign(PM_PAGE, n, CALLER_TRANSIENT());
+	return PM_API_MEMALIGN(PM_PAGE, n, CALLER_TRANSIENT());
 }
 PM_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
 
@@ -113,10 +121,12 @@ PM_EXPORT int malloc_trim(size_t pad)
 {
 	if (pm__ensure_init())
 		return 0;
+	pm__vg_mute();
 	pm__heap_quiesce(); /* also gives cached blocks back */
 	int did = pm__arena_trim_all(&pm__region->p, pad);
 	did |= pm__arena_trim_all(pm__transient, pad);
 	pm__heap_resume();
+	pm__vg_unmute();
 	return did;
 }
 

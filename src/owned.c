@@ -9,7 +9,7 @@
  * getline inline, which would clash with ours.
  */
 #ifndef PM_NO_INTERPOSE
-#include "alloc.h"
+#include "vg.h"
 #include "libc_names.h"
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,7 +26,7 @@ extern int vsnprintf(char *, size_t, const char *, va_list);
 static char *dup_owned(const char *s, size_t max, uintptr_t ra)
 {
 	size_t n = strnlen(s, max);
-	char *p = pm__malloc(n + 1, pm__owned_transient(ra));
+	char *p = PM_API_MALLOC(n + 1, pm__owned_transient(ra));
 	if (!p)
 		return NULL;
 	memcpy(p, s, n);
@@ -60,7 +60,7 @@ static ssize_t getdelim_owned(char **line, size_t *n, int delim, FILE *f,
 		real = (ssize_t(*)(char **, size_t *, int, FILE *))next_fn(
 			"getdelim");
 	if (line && n && !*line) { /* libc would malloc it: we do */
-		*line = pm__malloc(120, pm__owned_transient(ra));
+		*line = PM_API_MALLOC(120, pm__owned_transient(ra));
 		if (!*line) {
 			errno = ENOMEM;
 			return -1;
@@ -103,7 +103,7 @@ static int format_owned(char **out, int flag, const char *fmt, va_list ap,
 			   : vsnprintf(buf, sizeof buf, fmt, ap);
 	char *p = NULL;
 	if (len >= 0)
-		p = pm__malloc((size_t)len + 1, pm__owned_transient(ra));
+		p = PM_API_MALLOC((size_t)len + 1, pm__owned_transient(ra));
 	if (p && (size_t)len < sizeof buf)
 		memcpy(p, buf, (size_t)len + 1);
 	else if (p)
@@ -174,7 +174,7 @@ PM_EXPORT char *getcwd(char *buf, size_t size)
 		errno = ERANGE;
 		return NULL;
 	}
-	char *p = pm__malloc(size > n ? size : n, pm__owned_transient(RA));
+	char *p = PM_API_MALLOC(size > n ? size : n, pm__owned_transient(RA));
 	return p ? memcpy(p, tmp, n) : NULL;
 }
 #endif /* PM_NO_INTERPOSE */

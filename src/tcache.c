@@ -7,6 +7,7 @@
  * exactly its class's size; its 2nd word holds TC_KEY while cached.
  */
 #include "tcache.h"
+#include "vg.h"
 #include "os_sync.h"
 #include <pthread.h>
 #include <sched.h>
@@ -165,11 +166,13 @@ static void tc_thread_exit(void *arg)
 	pm__tls_tc = NULL;
 	if (!tc || !pm__region)
 		return;
+	pm__vg_mute();
 	pm__lock_persistent();
 	pm__tc_drain(tc);
 	unlink_tc(tc);
 	pm__arena_free(&pm__region->p, tc);
 	pm__unlock_persistent();
+	pm__vg_unmute();
 }
 
 /* Refill class cls and return one block.  The blocks go from the arena

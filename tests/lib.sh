@@ -48,6 +48,15 @@
 #                               calls pm_restore itself (pm_run, no --restore)
 #   same_output WHAT A B        files A and B are identical (diff if not)
 #   norand CMD...               CMD with address-space randomisation off
+#
+# Valgrind (tests/vg_*.sh, valgrind.sh):
+#   need_valgrind               skip unless valgrind is installed and can
+#                               run a program here, and the library was
+#                               built with the memcheck annotations
+#   vg CMD...                   CMD under memcheck with pmalloc preloaded
+#                               and kept as its allocator (README.md's
+#                               command line), leak check on, exit 9 on
+#                               any error
 set -u
 
 lib_here=$(cd "$(dirname "$0")" && pwd)
@@ -164,6 +173,21 @@ pm_verify() { # FILE...
 	return 1
 }
 norand() { setarch "$(uname -m)" -R "$@"; }
+
+need_valgrind() {
+	need valgrind
+	valgrind --quiet --error-exitcode=1 true >"$t/.vgprobe" 2>&1 ||
+		skip "valgrind cannot run a program here: $(head -n 1 "$t/.vgprobe")"
+	# src/vg.c's advice is in the library only with the annotations
+	grep -q nouserintercepts "$B/libpmalloc.so" ||
+		skip "libpmalloc.so was built without <valgrind/memcheck.h> (or PM_VALGRIND=0)"
+}
+vg() {
+	LD_PRELOAD="$B/libpmalloc.so" valgrind \
+		--soname-synonyms=somalloc=nouserintercepts --quiet \
+		--leak-check=full --errors-for-leak-kinds=definite \
+		--error-exitcode=9 "$@"
+}
 
 same_output() { # WHAT A B
 	cmp -s "$2" "$3" && return 0

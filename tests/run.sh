@@ -18,6 +18,7 @@ group_of() {
 	u_* | san_* | valgrind.sh | image_ctx_vg.sh | region_layout.sh) echo unit ;;
 	t_* | core_env.sh) echo api ;;
 	dbg_*) echo debug ;;
+	vg_*) echo valgrind ;;
 	ckpt_* | lib_* | interp_* | globals_* | fuzz_* | image_* | example.sh)
 		echo ckpt ;;
 	attack_*) echo attack ;;
@@ -33,6 +34,7 @@ title() {
 	unit) echo "unit: the allocator's parts on their own (u_*, san_*, under valgrind)" ;;
 	api) echo "API: the library through its interface (t_*, start-up)" ;;
 	debug) echo "debug build: allocator tests against -DPM_DEBUG=2 (asserts on, heap walk at every quiesce) (dbg_*)" ;;
+	valgrind) echo "valgrind: memcheck with pmalloc as the allocator, its blocks described (vg_*)" ;;
 	ckpt) echo "checkpoint: checkpoint, restore and what they keep (ckpt_*, lib_*, interp_*, globals_*, fuzz_*, image_*)" ;;
 	attack) echo "attacks: reproducers of reported weaknesses (attack_*)" ;;
 	real) echo "compatibility: real programs with and without pmalloc (real_*)" ;;
@@ -66,7 +68,7 @@ run_one() { # TEST
 	echo "$secs $name" >>"$logdir/times"
 }
 
-for g in unit api debug ckpt attack real build other; do
+for g in unit api debug valgrind ckpt attack real build other; do
 	header=0
 	for t in "$@"; do
 		[ "$(group_of "$(basename "$t")")" = $g ] || continue

@@ -2,7 +2,8 @@
  * pmalloc - the command-line tool: run a program on pmalloc, and look inside
  * checkpoint files (our `crit`).
  *
- *   pmalloc run [--restore FILE] [--allow-moved] [--] PROGRAM [ARGS...]
+ *   pmalloc run [--restore FILE] [--allow-moved] [--valgrind] [--] PROGRAM
+ *               [ARGS...]
  *   pmalloc info [-v] FILE
  *   pmalloc verify [--key KEYFILE] FILE...
  *
@@ -38,10 +39,11 @@ static void usage_main(FILE *f)
 	fprintf(f,
 		"usage: pmalloc COMMAND [ARGS]\n"
 		"\n"
-		"  run [--restore FILE] [--allow-moved] [--] PROGRAM [ARGS...]\n"
+		"  run [--restore FILE] [--allow-moved] [--valgrind] [--] PROGRAM\n"
+		"      [ARGS...]\n"
 		"          run PROGRAM with pmalloc preloaded and address-space\n"
 		"          randomisation off; with --restore, restore FILE\n"
-		"          before its main()\n"
+		"          before its main(); with --valgrind, under memcheck\n"
 		"  run --resume IMAGE [--] PROGRAM [ARGS...]\n"
 		"          resume a process image of PROGRAM ARGS (pm_image);\n"
 		"          a refused image runs PROGRAM from main()\n"
@@ -66,8 +68,9 @@ static void usage_run(FILE *f)
 	fprintf(f,
 		"usage: pmalloc run [--restore FILE | --resume IMAGE] "
 		"[--no-verify] [--allow-moved]\n"
-		"                  [--image FILE [--image-on SIG] "
-		"[--image-every S]] [--] PROGRAM [ARGS...]\n"
+		"                  [--valgrind] [--image FILE [--image-on SIG] "
+		"[--image-every S]]\n"
+		"                  [--] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run PROGRAM with libpmalloc preloaded (LD_PRELOAD) and with\n"
 		"address-space randomisation turned off, so that a checkpoint it\n"
@@ -94,6 +97,11 @@ static void usage_run(FILE *f)
 		"  --allow-moved   set PMALLOC_ALLOW_MOVED=1: accept a checkpoint\n"
 		"                  whose executable or libraries were loaded\n"
 		"                  elsewhere (pointers into them will be wrong)\n"
+		"  --valgrind      run PROGRAM under valgrind's memcheck with\n"
+		"                  pmalloc kept as its allocator (valgrind\n"
+		"                  --soname-synonyms=somalloc=nouserintercepts):\n"
+		"                  memcheck sees pmalloc's blocks in the region;\n"
+		"                  valgrind's own options go in VALGRIND_OPTS\n"
 		"\n"
 		"The library is $PMALLOC_LIB, else libpmalloc.so beside this\n"
 		"binary, else in ../lib or ../lib/MULTIARCH relative to it.\n"
@@ -192,7 +200,7 @@ static int cmd_run(int argc, char **argv)
 {
 	const char *restore = NULL, *resume = NULL, *image = NULL;
 	const char *image_on = NULL, *every = NULL;
-	int allow_moved = 0, no_verify = 0, i;
+	int allow_moved = 0, no_verify = 0, valgrind = 0, i;
 
 	for (i = 1; i < argc; i++) {
 		if (is_help(argv[i])) {
@@ -216,6 +224,8 @@ static int cmd_run(int argc, char **argv)
 			no_verify = 1;
 		} else if (!strcmp(argv[i], "--allow-moved")) {
 			allow_moved = 1;
+		} else if (!strcmp(argv[i], "--valgrind")) {
+			valgrind = 1;
 		} else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
@@ -256,8 +266,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (restore) {
 		char *abs = realpath(restore, NULL);
-		/* a missing file is the restore's to report, with its code */
-		setenv("PMALLOC_RESTORE", abs ? abs : restore, 1);
+		/* a missing file is the restore's to report, with its code;
+		 * under valgrind a name only the program under it honours
+		 * (the valgrind script and launcher get the library too) */
+		setenv(valgrind ? "PMALLOC_VALGRIND_RESTORE" : "PMALLOC_RESTORE",
+		       abs ? abs : restore, 1);
 		free(abs);
 	}
 	if (allow_moved)
@@ -305,6 +318,21 @@ static int cmd_run(int argc, char **argv)
 	if (exe && (exe = strdup(exe))) {
 		unsetenv("PMALLOC_RESUME_EXE");
 		execv(exe, argv + i);
+	}
+	if (valgrind) {
+		/* memcheck would replace the malloc of every object that
+		 * defines one, pmalloc's too: only libc's and libstdc++'s */
+		char **vargv = calloc((size_t)(argc - i) + 3, sizeof *vargv);
+		if (!vargv)
+			return 127;
+		vargv[0] = "valgrind";
+		vargv[1] = "--soname-synonyms=somalloc=nouserintercepts";
+		for (int k = i; k < argc; k++)
+			vargv[k - i + 2] = argv[k];
+		execvp(vargv[0], vargv);
+		fprintf(stderr, "%s run: cannot run valgrind: %s\n", prog,
+			strerror(errno));
+		return 127;
 	}
 	execvp(argv[i], argv + i);
 	fprintf(stderr, "%s run: cannot run %s: %s\n", prog, argv[i],
