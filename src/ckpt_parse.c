@@ -297,8 +297,6 @@ static int place_image(const struct pm__ckpt *ck, uint32_t i,
 	}
 	if (s->kind < PMF_SEC_VMAS || s->kind > PMF_SEC_MAX_KIND)
 		return BAD("a checkpoint's kind in an image");
-	if ((s->len & 7) && s->kind != PMF_SEC_FILEDATA)
-		return BAD("a record's length is not a multiple of 8");
 	if (s->data_off != pl->gcur ||
 	    !pm__range_in(s->data_off, s->len, pl->gcur, h->heap_off))
 		return BAD("data not where the layout puts it");

@@ -13,6 +13,7 @@
 
 #include "ckpt.h"
 #include "image_ctx.h"
+#include "image_kstate.h"
 
 /* Limits a writer keeps and a reader enforces. */
 #define PM__IMAGE_MAX_VMAS 65536u
@@ -64,6 +65,8 @@ struct pm__image {
 	uint64_t signals_len, fds_len;
 	uint32_t npages;            /* PAGES sections */
 	const struct pmf_vma *stack_vma;
+	struct pm__ks_blob filedata[PMF_MAX_OTHER_SECTIONS];
+	uint32_t nfiledata;         /* FILEDATA sections, in file order */
 	unsigned char *rec;         /* pm__image_open's copy of [0, heap_off) */
 	size_t rec_len;
 };
@@ -84,13 +87,12 @@ const char *pm__image_name(const struct pm__image *im, uint32_t off);
 /* Class name, for messages and the CLI. */
 const char *pm__image_class(uint32_t c);
 
-/* The command line, as __libc_start_main received it (interpose.c):
- * what an image records and a resume compares (/proc/self/cmdline reads
- * the stack at this process's offsets, which a resume has replaced). */
-extern int pm__start_argc;
-extern char **pm__start_argv;
-/* That command line as NUL-terminated strings one after the other (from
- * /proc/self/cmdline before __libc_start_main); 0 or -errno. */
+/* The command line: copied as __libc_start_main received it
+ * (interpose.c), before the program can rewrite it; what an image
+ * records and a resume compares.  pm__cmdline gives it as NUL-terminated
+ * strings one after the other (from /proc/self/cmdline without the copy);
+ * 0 or -errno (-E2BIG past 64 KiB). */
+void pm__note_cmdline(int argc, char **argv);
 int pm__cmdline(char *buf, size_t cap, size_t *n);
 
 /* ---- image_write.c, image_trigger.c ----

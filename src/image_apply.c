@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include "image_apply.h"
+#include "image_kstate.h"
 
 #if defined(__has_attribute)
 #if __has_attribute(no_stack_protector)
@@ -158,10 +159,24 @@ pm__image_apply_body(struct pm__plan *p)
 			 : "+D"(dst), "+S"(src), "+c"(len)
 			 :
 			 : "memory");
-	/* facts of this process in the resumed memory */
+	/* facts of this process in the resumed memory: the descriptors it
+	 * was started with, its thread id */
+	dst = p->inh_addr;
+	src = p->inh_bytes;
+	len = p->inh_len;
+	__asm__ volatile("rep movsb"
+			 : "+D"(dst), "+S"(src), "+c"(len)
+			 :
+			 : "memory");
 	if (p->tid_addr)
 		*(volatile int32_t *)(uintptr_t)p->tid_addr =
 			(int32_t)sys6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	/* descriptors, handlers, cwd, umask: after the memory (the plan
+	 * is in staging), before the jump */
+	int ks_step = 0;
+	long kr = pm__ks_apply(p->ks, &ks_step);
+	if (kr < 0)
+		die(1000 + ks_step, kr);
 	if (p->rseq_len) {
 		long r = sys6(SYS_rseq, (long)p->rseq_addr, p->rseq_len, 0,
 			      p->rseq_sig, 0, 0);

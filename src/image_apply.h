@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include "image_ctx.h"
 
+struct pm__ks_plan;
+
 enum pm__op_what {
 	PM__OP_UNMAP = 1,   /* munmap(addr, len) */
 	PM__OP_ANON = 2,    /* fresh private anonymous pages, prot */
@@ -53,6 +55,13 @@ struct pm__plan {
 	 * process.  rseq_len 0: none was registered. */
 	uint64_t rseq_addr;
 	uint32_t rseq_len, rseq_sig;
+	/* descriptors, signal dispositions, cwd, umask (image_kstate.h) */
+	const struct pm__ks_plan *ks;
+	/* this process's table of inherited descriptors, copied over the
+	 * image's (same address: libpmalloc is where it was) */
+	void *inh_addr;
+	const void *inh_bytes;
+	uint64_t inh_len;
 };
 
 /* Block every signal, move to the private stack and run the plan. */

@@ -163,9 +163,20 @@ int pm__image_parse(const struct pm__ckpt *ck, const unsigned char *rec,
 		if (pm__crc32c(0, d, s->len) != s->data_crc)
 			return pm__ckpt_bad_section(i, s, "data checksum "
 							  "mismatch");
+		for (uint64_t k = s->len; k & 7; k++)
+			if (d[k])
+				return pm__ckpt_bad_section(i, s, "padding after "
+								  "the record is "
+								  "not zero");
 		if (s->kind != PMF_SEC_FILEDATA &&
 		    (rc = one(ck, i, &seen[s->kind])))
 			return rc;
+		if (s->kind == PMF_SEC_FILEDATA) {
+			if (im->nfiledata == PMF_MAX_OTHER_SECTIONS)
+				return pm__ckpt_bad_section(i, s, "too many");
+			im->filedata[im->nfiledata].p = d;
+			im->filedata[im->nfiledata++].len = s->len;
+		}
 		switch (s->kind) {
 		case PMF_SEC_VMAS:
 			if (s->len % sizeof(struct pmf_vma) ||
@@ -206,12 +217,17 @@ int pm__image_parse(const struct pm__ckpt *ck, const unsigned char *rec,
 			break;
 		}
 	}
-	if (!im->vma || !im->str || !im->stack || !im->cpu || !im->proc)
+	if (!im->vma || !im->str || !im->stack || !im->cpu || !im->proc ||
+	    !im->signals || !im->fds)
 		return pm__err(PM_ECORRUPT, "image: a record is missing "
-					    "(mappings, strings, stack, cpu "
-					    "or process)");
+					    "(mappings, strings, stack, cpu, "
+					    "process, signals or descriptors)");
 	if ((rc = check_vmas(ck, im)) || (rc = check_pages(ck, im)) ||
 	    (rc = check_proc(im)))
+		return rc;
+	if ((rc = pm__ks_check_records(im->signals, im->signals_len, im->fds,
+				       im->fds_len, im->filedata,
+				       im->nfiledata)))
 		return rc;
 	return 0;
 }

@@ -57,6 +57,9 @@ struct rs {
 	unsigned char *staging;
 	size_t staging_len;
 	int fd;
+	void *ks_mem;           /* the kernel state's plan, in staging */
+	size_t ks_len;
+	struct pm__ks_plan *ks;
 	int *vfd;               /* per image mapping: its file, or -1 */
 	uint32_t nvfd;
 	int vfd_set;            /* vfd[0, nvma) are set */
@@ -452,7 +455,7 @@ static int open_named(struct rs *r)
 						   "file now",
 				       name, (ull)v->start);
 		}
-		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 1000);
 		close(fd);
 		if (hi < 0)
 			return pm__err(-errno, "cannot keep %s open", name);
@@ -546,8 +549,12 @@ static int stage(struct rs *r, struct pm__plan **out)
 {
 	const struct pm__image *im = &r->im;
 	uint64_t maxops = (uint64_t)r->l.n + 64 + 3ull * im->nvma + im->npages;
+	size_t kslen = pm__ks_plan_size(im->fds, (size_t)im->fds_len);
+	if (!kslen)
+		return pm__err(PM_ECORRUPT, "image: the descriptors' record");
 	size_t len = sizeof(struct pm__plan) + maxops * sizeof(struct pm__op) +
-		     (size_t)im->stack_len + RESTORER_STACK + 2 * PM_PAGE;
+		     (size_t)im->stack_len + 64 + kslen + RESTORER_STACK + 8192 +
+		     2 * PM_PAGE;
 	len = (len + PM_PAGE - 1) & ~(size_t)(PM_PAGE - 1);
 	int rc = map_staging(r, len);
 	if (rc)
@@ -558,6 +565,18 @@ static int stage(struct rs *r, struct pm__plan **out)
 	unsigned char *stack = (unsigned char *)(p->ops + maxops);
 	memcpy(stack, im->stack, (size_t)im->stack_len);
 	p->stack = stack;
+	size_t inh_len;
+	void *inh = pm__ks_inherited_table(&inh_len);
+	if (inh_len > 8192)
+		pm__fatal("resume: the inherited table outgrew its room", NULL);
+	unsigned char *inh_copy = stack + im->stack_len;
+	memcpy(inh_copy, inh, inh_len);
+	p->inh_addr = inh;
+	p->inh_bytes = inh_copy;
+	p->inh_len = inh_len;
+	r->ks_mem = (void *)(((uintptr_t)inh_copy + inh_len + 63) &
+			     ~(uintptr_t)63);
+	r->ks_len = kslen;
 	p->stack_addr = im->stack_addr;
 	p->stack_len = im->stack_len;
 	p->stack_hi = ((uintptr_t)r->staging + len) & ~(uintptr_t)15;
@@ -620,8 +639,37 @@ static int rseq_off(struct pm__plan *p)
 
 /* ---- the whole resume ------------------------------------------------------ */
 
+/* The kernel state (image_kstate.h): files opened and checked, written
+ * files recreated in temporaries, in the staging area; the resume's own
+ * descriptors (the image, the files of named mappings) kept open. */
+static int prepare_kstate(struct rs *r, struct pm__plan *p)
+{
+	int *keep = (int *)(r->scratch + 8192), nkeep = 0;
+	keep[nkeep++] = r->fd;
+	for (uint32_t i = 0; r->vfd_set && i < r->im.nvma; i++) {
+		int seen = r->vfd[i] < 0;
+		for (int k = 0; k < nkeep && !seen; k++)
+			seen = keep[k] == r->vfd[i];
+		if (!seen)
+			keep[nkeep++] = r->vfd[i];
+	}
+	const struct pm__image *im = &r->im;
+	int rc = pm__ks_prepare(im->signals, (size_t)im->signals_len, im->fds,
+				(size_t)im->fds_len, im->filedata,
+				im->nfiledata, keep, nkeep, r->ks_mem,
+				r->ks_len, &r->ks);
+	if (rc) {
+		r->ks = NULL;
+		return rc;
+	}
+	p->ks = r->ks;
+	return 0;
+}
+
 static void undo(struct rs *r)
 {
+	if (r->ks)
+		pm__ks_undo(r->ks);
 	if (r->brk_moved)
 		syscall(SYS_brk, r->brk_old);
 	if (r->staging)
@@ -688,10 +736,12 @@ int pm__image_resume(const char *path)
 	if (!rc)
 		rc = stage(&r, &p);
 	if (!rc) {
-		r.fd = fcntl(r.ck.fd, F_DUPFD_CLOEXEC, 100);
+		r.fd = fcntl(r.ck.fd, F_DUPFD_CLOEXEC, 1000);
 		if (r.fd < 0)
 			rc = pm__err(-errno, "cannot keep the image open");
 	}
+	if (!rc)
+		rc = prepare_kstate(&r, p);
 	if (!rc) {
 		int nt = pm__thread_count();
 		if (nt != 1)

@@ -23,6 +23,7 @@
  */
 #include "image.h"
 #include "image_apply.h"
+#include "image_kstate.h"
 #include "sha256.h"
 
 #include <cpuid.h>
@@ -42,9 +43,10 @@ typedef unsigned long long ull;
 #define PIECE (256u << 10)
 #define MAX_RUNS (1u << 18)
 #define STACK_CAP (64u << 20)
+#define FILEDATA_CAP (128u << 20) /* saved contents of written files */
 #define REC_FIXED ((PM__IMAGE_MAX_VMAS * sizeof(struct pmf_vma)) +           \
 		   PM__IMAGE_MAX_STRINGS + sizeof(struct pm__ctx) +            \
-		   sizeof(struct pmf_proc) + 64)
+		   sizeof(struct pmf_proc) + PM__KS_SCRATCH + 64)
 
 struct run {
 	uint64_t lo, hi;
@@ -68,6 +70,9 @@ struct iw {
 	struct run *runs;
 	uint32_t nruns;
 	unsigned char *piece;
+	unsigned char *ks_mem;     /* the kernel state's capture */
+	struct pm__ks_capture ks;
+	uint64_t fd_bytes;         /* FILEDATA bytes (headers included) */
 	struct pmf_proc proc;
 	uint64_t stack_top;
 	uint64_t table_end, heap_off, file_size, hbytes, gbytes;
@@ -136,7 +141,8 @@ static size_t layout(struct iw *w, uintptr_t base)
 					       sizeof(struct pmf_section));
 	w->runs = carve(&at, MAX_RUNS * sizeof(struct run));
 	w->piece = carve(&at, PIECE);
-	w->rec_cap = REC_FIXED + STACK_CAP;
+	w->ks_mem = carve(&at, PM__KS_SCRATCH);
+	w->rec_cap = REC_FIXED + STACK_CAP + FILEDATA_CAP;
 	w->rec = carve(&at, w->rec_cap);
 	return (size_t)(at - base);
 }
@@ -195,25 +201,41 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *n)
 	return have == cap ? -E2BIG : 0;
 }
 
-int pm__start_argc;
-char **pm__start_argv;
+/* The command line as the process started, copied before main() (a
+ * program may rewrite its argv strings: setproctitle, or cutting a path
+ * in place, and /proc/self/cmdline shows the live bytes). */
+#define ARGS_CAP (64u << 10)
+static char start_args[ARGS_CAP];
+static size_t start_args_len;
+static int start_args_set, start_args_long;
+
+void pm__note_cmdline(int argc, char **argv)
+{
+	size_t at = 0;
+	start_args_set = 1;
+	for (int i = 0; i < argc && argv && argv[i]; i++) {
+		size_t l = strlen(argv[i]) + 1;
+		if (l > ARGS_CAP - at) {
+			start_args_long = 1;
+			return;
+		}
+		memcpy(start_args + at, argv[i], l);
+		at += l;
+	}
+	start_args_len = at;
+}
 
 int pm__cmdline(char *buf, size_t cap, size_t *n)
 {
-	if (!pm__start_argv) {
+	if (!start_args_set) {
 		int rc = read_small("/proc/self/cmdline", buf, cap, n);
 		return rc ? rc : *n == 0 || buf[*n - 1] ? -EIO : 0;
 	}
-	size_t at = 0;
-	for (int i = 0; i < pm__start_argc; i++) {
-		size_t l = strlen(pm__start_argv[i]) + 1;
-		if (l > cap - at)
-			return -E2BIG;
-		memcpy(buf + at, pm__start_argv[i], l);
-		at += l;
-	}
-	*n = at;
-	return at ? 0 : -EIO;
+	if (start_args_long || !start_args_len || start_args_len > cap)
+		return -E2BIG;
+	memcpy(buf, start_args, start_args_len);
+	*n = start_args_len;
+	return 0;
 }
 
 /* The offset from the thread pointer of glibc's cached thread id: the
@@ -385,11 +407,68 @@ static struct pmf_section *rec_sec(struct iw *w, uint32_t kind,
 	return s;
 }
 
+struct fd_sink {
+	unsigned char *at;
+	uint64_t room;
+	uint32_t crc;
+};
+
+static int fd_sink_cb(void *ctx, const void *p, size_t n)
+{
+	struct fd_sink *k = ctx;
+	if (n > k->room)
+		return -EFBIG;
+	memcpy(k->at, p, n);
+	k->crc = pm__crc32c(k->crc, p, n);
+	k->at += n;
+	k->room -= n;
+	return 0;
+}
+
+/* The FILEDATA sections: each written file's header and bytes, read from
+ * its descriptor into the records. */
+static int lay_out_filedata(struct iw *w, uint64_t *cur)
+{
+	for (uint32_t i = 0; i < w->ks.nfiledata; i++) {
+		struct pmf_filedata head;
+		int rc = pm__ks_filedata(&w->ks, i, &head);
+		if (rc)
+			return pm__err(rc, "image: file data %u", i);
+		uint64_t used = *cur - w->table_end;
+		uint64_t len = sizeof head + head.len;
+		if (len > w->rec_cap - used ||
+		    w->fd_bytes + len > FILEDATA_CAP)
+			return pm__err(-EFBIG, "image: the files being written "
+					       "hold more than %u bytes",
+				       FILEDATA_CAP);
+		struct fd_sink k = {w->rec + used, w->rec_cap - used, 0};
+		fd_sink_cb(&k, &head, sizeof head);
+		rc = pm__ks_copy_file(head.fd, head.len, w->piece, PIECE,
+				      fd_sink_cb, &k);
+		if (rc)
+			return pm__err(rc < 0 ? rc : -EIO,
+				       "image: cannot save the contents of "
+				       "fd %d",
+				       head.fd);
+		struct pmf_section *s = &w->sec[w->nsec++];
+		s->kind = PMF_SEC_FILEDATA;
+		s->len = len;
+		s->data_off = *cur;
+		s->data_crc = k.crc;
+		/* the padding to 8 is zero (the scratch is fresh) */
+		*cur += (len + 7) & ~7ull;
+		w->gbytes += len;
+		w->fd_bytes += len;
+	}
+	return 0;
+}
+
 static int lay_out(struct iw *w)
 {
 	uint64_t msize = sizeof(struct pmf_meta) +
 			 (uint64_t)w->nobj * sizeof(struct pmf_object);
-	uint32_t nrec = 5;
+	uint32_t nrec = 5 + (w->ks.signals ? 1 : 0) + (w->ks.fds ? 1 : 0) +
+			w->ks.nfiledata;
 	w->nsec = 0;
 	w->sec = (struct pmf_section *)(w->prefix + PMF_HEADER_SIZE + msize);
 	w->table_end = PMF_HEADER_SIZE + msize +
@@ -420,6 +499,14 @@ static int lay_out(struct iw *w)
 	w->gbytes += stack_len;
 	rec_sec(w, PMF_SEC_CPU, 0, &w->ctx, sizeof w->ctx, &cur);
 	rec_sec(w, PMF_SEC_PROC, 0, &w->proc, sizeof w->proc, &cur);
+	if (w->ks.signals)
+		rec_sec(w, PMF_SEC_SIGNALS, 0, w->ks.signals,
+			w->ks.signals_len, &cur);
+	if (w->ks.fds)
+		rec_sec(w, PMF_SEC_FDS, 0, w->ks.fds, w->ks.fds_len, &cur);
+	int rc = lay_out_filedata(w, &cur);
+	if (rc)
+		return rc;
 	w->heap_off = (cur + PM_PAGE - 1) & ~(uint64_t)(PM_PAGE - 1);
 	uint64_t off = w->heap_off;
 	for (uint32_t i = 0; i < w->nruns; i++) {
@@ -525,7 +612,18 @@ static int collect(struct iw *w)
 	if (w->nobj < 1)
 		return pm__err(-ENOENT, "image: cannot list loaded objects");
 	w->l.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	int rc = pm__image_vmas(&w->l);
+	/* the kernel state first: it drops stdio's read-ahead (fflush),
+	 * which changes memory the image copies afterwards */
+	int skip[1] = {w->l.pagemap};
+	int rc = pm__ks_capture(w->ks_mem, PM__KS_SCRATCH, skip,
+				w->l.pagemap >= 0, w->from_signal ? PM__KS_FROM_SIGNAL : 0,
+				&w->ks);
+	if (rc == -ENOSPC)
+		rc = pm__err(-E2BIG, "image: the descriptor table needs %zu "
+				     "bytes of records (at most %u)",
+			     w->ks.need, PM__KS_SCRATCH);
+	if (!rc)
+		rc = pm__image_vmas(&w->l);
 	if (!rc)
 		rc = proc_facts(w);
 	if (!rc)

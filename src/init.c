@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "vg.h"
 #include <pthread.h>
+#include "image_kstate.h"
 
 struct pm_region *pm__region PM_STATE;
 uint64_t pm__free_key PM_STATE = 0x7066726565645f6bULL; /* until set_up */
@@ -67,6 +68,7 @@ static int parse_size(const char *s, uintptr_t *out)
 
 static int setup_region(void)
 {
+	pm__ks_note_inherited(); /* before anything of the program opens one */
 	uintptr_t base = EHEAP_START_ADDRESS, size = PM_DEFAULT_SIZE;
 	const char *s;
 	if ((s = pm__env("PMALLOC_BASE")) &&
@@ -140,6 +142,13 @@ int pm__ensure_init(void)
 	pthread_atfork(pm__fork_prepare, pm__fork_parent, pm__fork_child);
 	pm__globals_startup();
 	return 0;
+}
+
+/* The descriptors open at start-up are the caller's (process images,
+ * image_kstate.c); the first malloc usually records them earlier. */
+__attribute__((constructor(101))) static void note_inherited(void)
+{
+	pm__ks_note_inherited();
 }
 
 /* Called right before main(): the program's own blocks are persistent

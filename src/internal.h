@@ -41,6 +41,9 @@
  *     format.h    the file, byte by byte
  *     image_ctx.c, image_restore.c  process images (docs/IMAGE.md): one
  *                 thread's CPU state, a stack put back (own headers)
+ *     image_kstate*.c  process images' kernel state (image_kstate.h,
+ *                 image_format.h, docs/IMAGE_KSTATE.md): descriptors,
+ *                 signals, cwd, umask; the descriptors inherited at start
  *   base (below every layer; know nothing of the region)
  *     os.c        the only door to the kernel's memory calls (mmap,
  *                 mprotect, madvise), /proc reading, the environment, fatal

@@ -244,8 +244,7 @@ PM_EXPORT int __libc_start_main(pm_main_fn main, int argc, char **argv,
 	if (!real)
 		pm__fatal("cannot find __libc_start_main", NULL);
 	real_main = main;
-	pm__start_argc = argc; /* the command line an image records */
-	pm__start_argv = argv;
+	pm__note_cmdline(argc, argv); /* what an image records */
 	/* PMALLOC_RESUME: replaced by the image and never back here, or
 	 * refused (said on fd 2) and the program runs normally */
 	pm__resume_at_startup();

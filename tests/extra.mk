@@ -129,3 +129,19 @@ $(B)/tests/u_tcache: tests/u_tcache.c tests/testlib.h $(U_TCACHE_SRCS) $(LIB_HDR
 		-DEHEAP_START_ADDRESS=0x300000000000UL -o $@ tests/u_tcache.c $(U_TCACHE_SRCS)
 EXTRA_TESTS += $(B)/tests/u_arena $(B)/tests/u_tcache
 CHECK_EXTRA += $(B)/tests/u_arena $(B)/tests/u_tcache
+
+# u_image_kstate: the kernel state of process images (src/image_kstate*.c):
+# capture, then prepare and apply in a forked child; every refusal.  Also
+# built with ASan+UBSan (the records are untrusted input).
+U_KSTATE_SRCS := src/image_kstate.c src/image_kstate_inherit.c src/image_kstate_check.c \
+	src/image_kstate_prep.c src/image_kstate_apply.c \
+	src/sha256.c src/util.c src/os.c
+U_KSTATE_DEPS := tests/u_image_kstate.c tests/testlib.h $(U_KSTATE_SRCS) $(LIB_HDRS)
+$(B)/tests/u_image_kstate: $(U_KSTATE_DEPS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -fno-stack-protector -Iinclude -Isrc -o $@ \
+		tests/u_image_kstate.c $(U_KSTATE_SRCS)
+$(B)/tests/u_image_kstate_san: $(U_KSTATE_DEPS) | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iinclude -Isrc -o $@ \
+		tests/u_image_kstate.c $(U_KSTATE_SRCS)
+EXTRA_TESTS += $(B)/tests/u_image_kstate $(B)/tests/u_image_kstate_san
+CHECK_EXTRA += $(B)/tests/u_image_kstate $(B)/tests/u_image_kstate_san
