@@ -11,10 +11,15 @@ $(B)/examples:
 $(B)/examples/%: examples/%.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/examples
 	$(CC) $(BASE_CFLAGS) -Iinclude -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 
-.PHONY: examples demo
+.PHONY: examples demo demo-latex
 examples: $(EXAMPLE_BINS)
 demo: all examples
 	@PMALLOC_DEMO_BUILT=1 sh examples/demo.sh
 
 # tests/example.sh runs the example in `make check`
 CHECK_EXTRA += $(EXAMPLE_BINS)
+
+# make demo-latex: the LuaLaTeX showcase (examples/latex/run.sh): a real
+# preamble imaged at \begin{document}, the edited body resumed from it.
+demo-latex: all
+	@sh examples/latex/run.sh $(B)
