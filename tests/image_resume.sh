@@ -84,6 +84,21 @@ if [ "$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null)" != 0 ]; then
 		env LD_PRELOAD="$B/libpmalloc.so" PMALLOC_RESUME="$t/r/b.img" "$prog" a.img b.img
 fi
 
+normal="pm_image(a.img) = 0" normal_rc=0
+# keyed images: a MAC with PMALLOC_KEY_FILE; another key refuses
+head -c 32 /dev/urandom >"$t/k1"; head -c 32 /dev/urandom >"$t/k2"
+chmod 600 "$t/k1" "$t/k2"
+mkdir "$t/k" && cd "$t/k" || die "no $t/k"
+STOP=1 PMALLOC_KEY_FILE="$t/k1" pm_run "$prog" a.img b.img >/dev/null 2>&1 || bad "keyed imaging run"
+"$B/pmalloc" verify --key "$t/k1" a.img >v.out 2>&1 || bad "keyed image: $(cat v.out)"
+expect_has "keyed image verifies" "MAC verified" "$(cat v.out)"
+PMALLOC_KEY_FILE="$t/k1" "$B/pmalloc" run --resume a.img -- "$prog" a.img b.img >k1.out 2>k1.err
+expect_has "keyed image, its key: resumed" "pm_image(a.img) = 1" "$(cat k1.err)"
+rm -f b.img
+refused "keyed image, another key" "MAC" "$t/k/a.img" \
+	env PMALLOC_KEY_FILE="$t/k2" "$B/pmalloc" run --resume "$t/k/a.img" -- "$prog" a.img b.img
+cd "$t/r" || die "no $t/r"
+
 # a second thread: pm_image refuses
 THREAD=1 pm_run "$prog" a.img b.img >th.out 2>th.err
 expect_rc "pm_image with two threads: exit" 3 sh -c 'exit '$?
