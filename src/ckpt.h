@@ -162,6 +162,9 @@ int pm__ckpt_write(const char *path);
  * now (creator, host, pid, uid, threads) and the objects' table. */
 void pm__ckpt_meta(struct pmf_meta *meta, struct pmf_object *fobj,
 		   const struct pm_object *objs, int nobj);
+/* The header's magic, version, kind, sizes and this heap's facts. */
+void pm__ckpt_header_heap(struct pmf_header *h, uint32_t version,
+			  uint32_t kind);
 
 
 /* ---- ckpt_runs.c: the heap's byte ranges a checkpoint saves ----

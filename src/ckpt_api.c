@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "vg.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 /* Under memcheck a checkpoint and a restore are pmalloc's own work: they
@@ -90,23 +91,34 @@ int pm__restore_at_startup(void)
 		v = pm__env(name = "PMALLOC_VALGRIND_RESTORE");
 	if (!v)
 		return 0;
-	size_t n = strlen(v);
-	if (n >= sizeof path)
-		n = sizeof path - 1;
-	memcpy(path, v, n);
-	path[n] = '\0';
+	pm__env_copy(v, path, sizeof path);
 	pm__env_remove(name);
 	if (!path[0])
 		return 0;
 	int rc = restore_file(path, 0);
-	if (rc) {
-		size_t k = pm__fmt(line, sizeof line,
-				   "pmalloc: %s=%s: %s: %s", name, path,
-				   pm_strerror(rc), pm_errmsg());
-		if (k > sizeof line - 2)
-			k = sizeof line - 2;
-		line[k++] = '\n';
-		pm__write_all(2, line, k);
-	}
+	if (rc)
+		pm__say_line(line, sizeof line, "pmalloc: %s=%s: %s: %s", name,
+			     path, pm_strerror(rc), pm_errmsg());
 	return rc;
+}
+
+void pm__env_copy(const char *v, char *buf, size_t cap)
+{
+	size_t n = strlen(v);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+}
+
+void pm__say_line(char *line, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t k = pm__vfmt(line, cap, fmt, ap);
+	va_end(ap);
+	if (k > cap - 2)
+		k = cap - 2;
+	line[k++] = '\n';
+	pm__write_all(2, line, k);
 }

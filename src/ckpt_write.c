@@ -376,10 +376,16 @@ static int write_data(struct job *j)
 /* Quiesced: the header's facts about the heap. */
 static void header_heap(struct job *j)
 {
-	struct pmf_header *h = j->h;
+	pm__ckpt_header_heap(j->h, PMF_VERSION, PMF_KIND_CHECKPOINT);
+}
+
+void pm__ckpt_header_heap(struct pmf_header *h, uint32_t version,
+			  uint32_t kind)
+{
 	const struct pm_region *reg = pm__region;
 	memcpy(h->magic, PMF_MAGIC, PMF_MAGIC_LEN);
-	h->version = PMF_VERSION;
+	h->version = version;
+	h->kind = kind;
 	h->header_size = PMF_HEADER_SIZE;
 	h->page_size = (uint32_t)PM_PAGE;
 	h->base = reg->base;

@@ -18,15 +18,7 @@
 #include "image_apply.h"
 #include "image_kstate.h"
 
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define NO_SSP __attribute__((no_stack_protector))
-#endif
-#endif
-#ifndef NO_SSP
-#define NO_SSP
-#endif
-#define RESTORER NO_SSP
+#define RESTORER RESTORER_NO_SSP
 
 #define PM__STR2(x) #x
 #define PM__STR(x) PM__STR2(x)

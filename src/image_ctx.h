@@ -25,6 +25,17 @@
 
 #include <stdint.h>
 
+/* Code that runs while the process's memory is being replaced (the
+ * restorers) must not touch the stack canary in the TLS block. */
+#if defined(__has_attribute)
+#if __has_attribute(no_stack_protector)
+#define RESTORER_NO_SSP __attribute__((no_stack_protector))
+#endif
+#endif
+#ifndef RESTORER_NO_SSP
+#define RESTORER_NO_SSP
+#endif
+
 /* Bytes reserved for the XSAVE area.  The standard (non-compacted) layout
  * of every user component pmalloc saves (x87, SSE, AVX, AVX-512) ends at
  * 2688; AMX tile data (8 KiB) is never saved (see pm__ctx_init). */

@@ -14,17 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include "image_ctx.h"
 #include "image_kstate.h"
 #include "image_kstate_plan.h"
 
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define RESTORER_NO_SSP __attribute__((no_stack_protector))
-#endif
-#endif
-#ifndef RESTORER_NO_SSP
-#define RESTORER_NO_SSP
-#endif
 
 /* x86-64 system call numbers */
 #define NR_close 3

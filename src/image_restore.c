@@ -28,14 +28,6 @@
 #include "image_ctx.h"
 #include "image_restore.h"
 
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define RESTORER_NO_SSP __attribute__((no_stack_protector))
-#endif
-#endif
-#ifndef RESTORER_NO_SSP
-#define RESTORER_NO_SSP
-#endif
 
 /* Called by the switch below, on the private stack. */
 __attribute__((noreturn, used, visibility("hidden"))) RESTORER_NO_SSP void

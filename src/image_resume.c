@@ -777,18 +777,10 @@ int pm__resume_at_startup(void)
 	const char *v = pm__env("PMALLOC_RESUME");
 	if (!v || !v[0])
 		return 0;
-	size_t n = strlen(v);
-	if (n >= sizeof path)
-		n = sizeof path - 1;
-	memcpy(path, v, n);
-	path[n] = '\0';
+	pm__env_copy(v, path, sizeof path);
 	int rc = pm__image_resume(path);
 	pm__env_remove("PMALLOC_RESUME"); /* not for our children */
-	size_t k = pm__fmt(line, sizeof line, "pmalloc: not resumed: %s: %s",
-			   path, pm_errmsg());
-	if (k > sizeof line - 2)
-		k = sizeof line - 2;
-	line[k++] = '\n';
-	pm__write_all(2, line, k);
+	pm__say_line(line, sizeof line, "pmalloc: not resumed: %s: %s", path,
+		     pm_errmsg());
 	return rc;
 }

@@ -561,22 +561,11 @@ static int write_prefix(struct iw *w)
 {
 	struct pmf_header *h = (struct pmf_header *)w->prefix;
 	struct pmf_meta *meta = (struct pmf_meta *)(h + 1);
-	const struct pm_region *reg = pm__region;
 	uint64_t msize = sizeof(struct pmf_meta) +
 			 (uint64_t)w->nobj * sizeof(struct pmf_object);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	memcpy(h->magic, PMF_MAGIC, PMF_MAGIC_LEN);
-	h->version = PMF_VERSION_IMAGE;
-	h->kind = PMF_KIND_IMAGE;
-	h->header_size = PMF_HEADER_SIZE;
-	h->page_size = (uint32_t)PM_PAGE;
-	h->base = reg->base;
-	h->size = reg->size;
-	h->tbase = reg->tbase;
-	h->top_end = reg->p.top_end;
-	h->live_bytes = reg->p.live_bytes;
-	h->checkpoints = reg->checkpoints;
+	pm__ckpt_header_heap(h, PMF_VERSION_IMAGE, PMF_KIND_IMAGE);
 	h->file_size = w->file_size;
 	h->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	h->meta_off = PMF_HEADER_SIZE;

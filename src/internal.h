@@ -175,6 +175,11 @@ void pm__enter_main(void);
 const char *pm__env(const char *name);
 /* Take NAME=... out of environ (ckpt_api.c; start-up hooks only). */
 void pm__env_remove(const char *name);
+/* ckpt_api.c: copy an environment value into buf (truncated to cap-1);
+ * format one line (a newline added) into line and write it to fd 2. */
+void pm__env_copy(const char *v, char *buf, size_t cap);
+void pm__say_line(char *line, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* 1 in a program run with privileges its user lacks (AT_SECURE): pm__env
  * then returns NULL for every name, and restores trust fewer owners. */
 int pm__secure(void);
