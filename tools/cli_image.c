@@ -29,6 +29,28 @@ static uint64_t saved_in(const struct pm__ckpt *ck, uint64_t lo, uint64_t hi)
 	return n;
 }
 
+/* The descriptors, working directory and umask (the records were checked
+ * by pm__image_parse: offsets and lengths inside the section). */
+static void cli_image_fds(const struct pm__image *im)
+{
+	static const char *const cls[] = {"?",	     "read",	  "write",
+					  "dir",     "device",	  "stdio",
+					  "inherited", "path"};
+	const struct pmf_fds *h = (const struct pmf_fds *)im->fds;
+	const struct pmf_fd *f = (const struct pmf_fd *)(h + 1);
+	const char *str = (const char *)im->fds + h->strings_off;
+	printf("  cwd:       %s, umask %03o\n", str + h->cwd_off, h->umask);
+	printf("  files:     %u descriptor(s)\n", h->nfds);
+	for (uint32_t i = 0; i < h->nfds; i++) {
+		printf("    fd %-4d %-9s offset %-10llu %s%s\n", f[i].fd,
+		       f[i].class < 8 ? cls[f[i].class] : "?",
+		       (ull)f[i].offset, str + f[i].path_off,
+		       f[i].class == PMF_FD_WRITE && !f[i].link
+			       ? " (contents saved)"
+			       : "");
+	}
+}
+
 void cli_image_info(const struct pm__ckpt *ck, const struct pm__image *im,
 		    int verbose)
 {
@@ -57,6 +79,7 @@ void cli_image_info(const struct pm__ckpt *ck, const struct pm__image *im,
 	       "%u runs of pages\n",
 	       im->nvma, counts[PMF_VMA_NAMED], counts[PMF_VMA_COPIED],
 	       counts[PMF_VMA_KERNEL], im->npages);
+	cli_image_fds(im);
 	uint32_t shown = verbose || im->nvma <= 40 ? im->nvma : 40;
 	printf("\n  %-18s %-18s %-4s %-7s %12s  %s\n", "from", "to", "prot",
 	       "class", "saved", "name");
