@@ -121,6 +121,14 @@ static RESTORER void run_op(const struct pm__plan *p, const struct pm__op *o,
 		else if (r >= 0)
 			r = -17;
 		break;
+	case PM__OP_MOVE:
+		r = sys6(SYS_mremap, (long)o->off, (long)o->len, (long)o->len,
+			 MREMAP_MAYMOVE | MREMAP_FIXED, (long)o->addr, 0);
+		if (r == (long)o->addr)
+			r = 0;
+		else if (r >= 0)
+			r = -22;
+		break;
 	case PM__OP_CLOSE:
 		r = sys6(SYS_close, o->fd, 0, 0, 0, 0, 0);
 		break;

@@ -28,6 +28,9 @@ enum pm__op_what {
 	PM__OP_MAPFILE = 6, /* a named file's bytes at off (fd, flags: shared
 			     * or private), as the image had it mapped */
 	PM__OP_CLOSE = 7,   /* close(fd) */
+	PM__OP_MOVE = 8,    /* staged bytes at off moved to addr (mremap):
+			     * a keyed resume installs exactly the bytes
+			     * whose MAC it checked */
 };
 
 struct pm__op {

@@ -57,6 +57,10 @@ struct rs {
 	unsigned char *staging;
 	size_t staging_len;
 	int fd;
+	int keyed;              /* a key is configured: the pages are read
+				 * into staging and checked there */
+	struct pm__hmac_sha256 hm;
+	unsigned char *pages;   /* keyed: [heap_off, file_size) in staging */
 	void *ks_mem;           /* the kernel state's plan, in staging */
 	size_t ks_len;
 	struct pm__ks_plan *ks;
@@ -514,10 +518,16 @@ static void plan_memory(struct rs *r, struct pm__plan *p)
 			 * private mapping of the image would be "named" in an
 			 * image of the resumed process, and a noexec mount
 			 * refuses code mapped from it */
-			op(p, (prot & PROT_EXEC) || !(prot & PROT_WRITE)
-				      ? PM__OP_READ
-				      : PM__OP_FILE,
-			   x->addr, x->len, PROT_READ | PROT_WRITE, x->data_off);
+			if (r->pages)
+				op(p, PM__OP_MOVE, x->addr, x->len, 0,
+				   (uintptr_t)r->pages +
+					   (x->data_off - ck->h.heap_off));
+			else
+				op(p, (prot & PROT_EXEC) || !(prot & PROT_WRITE)
+					      ? PM__OP_READ
+					      : PM__OP_FILE,
+				   x->addr, x->len, PROT_READ | PROT_WRITE,
+				   x->data_off);
 		}
 		if (prot != rw)
 			op(p, PM__OP_PROTECT, v->start, v->end - v->start, prot,
@@ -545,6 +555,8 @@ static int check_map_count(const struct rs *r)
 	return 0;
 }
 
+static int stage_pages(struct rs *r);
+
 static int stage(struct rs *r, struct pm__plan **out)
 {
 	const struct pm__image *im = &r->im;
@@ -556,9 +568,21 @@ static int stage(struct rs *r, struct pm__plan **out)
 		     (size_t)im->stack_len + 64 + kslen + RESTORER_STACK + 8192 +
 		     2 * PM_PAGE;
 	len = (len + PM_PAGE - 1) & ~(size_t)(PM_PAGE - 1);
-	int rc = map_staging(r, len);
+	size_t pages_len = r->keyed ? (size_t)(r->ck.h.file_size -
+					       r->ck.h.heap_off)
+				    : 0;
+	int rc = map_staging(r, len + pages_len);
 	if (rc)
 		return rc;
+	if (pages_len) {
+		/* the pages first, the plan after them (its end holds the
+		 * restorer's stack) */
+		r->pages = r->staging;
+		r->staging += pages_len;
+		r->staging_len -= pages_len;
+		if ((rc = stage_pages(r)))
+			return rc;
+	}
 	struct pm__plan *p = (struct pm__plan *)r->staging;
 	memcpy(&p->ctx, im->cpu, sizeof p->ctx);
 	p->ops = (struct pm__op *)(p + 1);
@@ -585,7 +609,7 @@ static int stage(struct rs *r, struct pm__plan **out)
 	p->staging = (uintptr_t)r->staging;
 	p->staging_len = len;
 	/* this process's mappings again, the staging area now among them */
-	r->l.skip_lo = (uintptr_t)r->staging;
+	r->l.skip_lo = (uintptr_t)(r->pages ? r->pages : r->staging);
 	r->l.skip_hi = (uintptr_t)r->staging + len;
 	if ((rc = list_current(r)) || (rc = check_mappings(r)) ||
 	    (rc = check_map_count(r)) || (rc = open_named(r)))
@@ -672,8 +696,12 @@ static void undo(struct rs *r)
 		pm__ks_undo(r->ks);
 	if (r->brk_moved)
 		syscall(SYS_brk, r->brk_old);
-	if (r->staging)
+	if (r->pages)
+		munmap(r->pages, (size_t)(r->staging - r->pages) + r->staging_len);
+	else if (r->staging)
 		munmap(r->staging, r->staging_len);
+	if (r->keyed)
+		pm__wipe(&r->hm, sizeof r->hm);
 	if (r->fd >= 0)
 		close(r->fd);
 	close_named(r);
@@ -695,10 +723,52 @@ static int open_checked(struct rs *r, const char *path)
 	unsigned flags = any && !strcmp(any, "1") ? PM_RESTORE_ANY_OWNER : 0;
 	if ((rc = pm__ckpt_check_trust(&r->ck, flags)))
 		return rc;
+	rc = pm__key_hmac(&r->hm, "resume");
+	if (rc < 0)
+		return rc;
+	r->keyed = rc;
+	if (r->keyed) { /* checked on the staged bytes (stage_pages) */
+		if (!(r->ck.h.flags & PMF_FLAG_MAC))
+			return pm__err(PM_EAUTH, "the image has no MAC and a "
+						 "key is configured");
+		return 0;
+	}
 	const char *v = pm__env("PMALLOC_RESUME_VERIFY");
 	if (!(v && !strcmp(v, "0")) && (rc = pm__ckpt_verify_data(&r->ck)))
 		return rc;
-	return pm__ckpt_verify_mac(&r->ck);
+	return 0;
+}
+
+/* A keyed resume: the pages read once into the staging area, their crcs
+ * and the file's MAC computed over those very bytes, which the restorer
+ * then moves into place (a file rewritten after the check changes
+ * nothing). */
+static int stage_pages(struct rs *r)
+{
+	const struct pm__ckpt *ck = &r->ck;
+	uint64_t len = ck->h.file_size - ck->h.heap_off;
+	int rc = len ? pm__pread_full(ck->fd, r->pages, (size_t)len,
+				      ck->h.heap_off)
+		     : 0;
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *x = &ck->sec[i];
+		if (x->kind == PMF_SEC_PAGES &&
+		    pm__crc32c(0, r->pages + (x->data_off - ck->h.heap_off),
+			       (size_t)x->len) != x->data_crc)
+			return pm__ckpt_bad_section(i, x, "data checksum "
+							  "mismatch");
+	}
+	struct pm__sha256 body;
+	unsigned char bh[PM_SHA256_LEN];
+	pm__sha256_init(&body);
+	pm__sha256_update(&body, r->im.rec + ck->table_end,
+			  (size_t)(ck->h.heap_off - ck->table_end));
+	pm__sha256_update(&body, r->pages, (size_t)len);
+	pm__sha256_final(&body, bh);
+	r->keyed = 0; /* hm is finished and wiped by the check */
+	return pm__ckpt_mac_check(ck, &r->hm, bh);
 }
 
 int pm__image_resume(const char *path)
