@@ -103,12 +103,14 @@ void *pm__malloc_slow(size_t n, int transient)
 	}
 	void *p;
 	if (!transient && n <= TC_MAXREQ && pm__phase == 2) {
-		struct pm_tcache *tc = pm__tls_tc;
+		struct pm_tcache *tc = pm__tc_mine();
 		if (!tc)
 			tc = pm__tc_create();
 		if (tc) {
 			unsigned cls = pm__tc_class_of_request(n);
 			p = pm__tc_pop(tc, cls);
+			if (!p && cls < TC_NSMALL)
+				p = pm__tc_xfer_take(tc, cls);
 			if (!p)
 				p = pm__tc_refill(tc, cls);
 			if (p)
@@ -120,11 +122,32 @@ void *pm__malloc_slow(size_t n, int transient)
 	int *l = lock_for(transient);
 	lock(l);
 	p = pm__arena_alloc(arena_for(transient), n);
+	if (!p && !transient && pm__tc_xfer_reclaim())
+		p = pm__arena_alloc(arena_for(transient), n);
 	mark_early(p, transient);
 	unlock(l);
 	if (!p)
 		errno = ENOMEM;
 	return p;
+}
+
+void pm__free_more(void *p)
+{
+	struct pm_tcache *tc = pm__tc_mine();
+	uintptr_t off = (uintptr_t)p - pm__pbase;
+	if (tc && off < pm__plen && !pm__misaligned(off)) {
+		size_t head = pm__block_head(p), sz = pm__head_size(head);
+		/* a medium block, a full class, a stopped cache, or a block
+		 * that carries the key (a double free?) */
+		if (pm__head_cacheable(head) && sz < TC_CHUNK_LIMIT &&
+		    sz >= PM_CHUNK_MIN) {
+			unsigned cls = pm__tc_class_of_chunk(sz);
+			if (!pm__tc_push(tc, cls, p))
+				pm__tc_overflow(tc, cls, p);
+			return;
+		}
+	}
+	pm__free_slow(p);
 }
 
 static void bad_pointer(const char *call, const void *p)
@@ -142,6 +165,14 @@ void pm__free_slow(void *p)
 	int ai = arena_index(p);
 	if (unlikely(ai < 0))
 		bad_pointer("free", p);
+	/* A thread that frees before it ever allocates (a consumer of
+	 * another thread's blocks) gets its cache now: otherwise every one
+	 * of its frees would take the arena lock. */
+	if (ai == 0 && !pm__tc_mine() && pm__phase == 2 && pm__tc_create()) {
+		pm__free(p); /* the fast path, with the new cache */
+		errno = e;
+		return;
+	}
 	int *l = lock_for(ai);
 	struct pm_arena *a = arena_for(ai);
 	lock(l);
@@ -173,6 +204,8 @@ void *pm__calloc(size_t nmemb, size_t size, int transient)
 	lock(l);
 	uintptr_t zero_from = a->zero_from;
 	void *p = pm__arena_alloc(a, n);
+	if (!p && !transient && pm__tc_xfer_reclaim())
+		p = pm__arena_alloc(a, n);
 	mark_early(p, transient);
 	unlock(l);
 	if (!p) {
@@ -262,9 +295,23 @@ void *pm__memalign(size_t align, size_t n, int transient)
 	}
 	if (align <= 16) /* every block is: the thread cache may serve it */
 		return pm__malloc(n, transient);
+	if (!transient && align <= TC_ALIGN_MAX && n <= TC_MAXREQ &&
+	    pm__tc_align_size(align, n) < TC_CHUNK_LIMIT && pm__phase == 2) {
+		struct pm_tcache *tc = pm__tc_mine();
+		if (!tc)
+			tc = pm__tc_create();
+		if (tc) {
+			void *p = pm__tc_memalign(tc, align, n);
+			if (!p)
+				errno = ENOMEM;
+			return p;
+		}
+	}
 	int *l = lock_for(transient);
 	lock(l);
 	void *p = pm__arena_memalign(arena_for(transient), align, n);
+	if (!p && !transient && pm__tc_xfer_reclaim())
+		p = pm__arena_memalign(arena_for(transient), align, n);
 	mark_early(p, transient);
 	unlock(l);
 	if (!p)
@@ -329,7 +376,7 @@ void pm__fork_child(void)
 		return;
 	tls_forking = 0;
 	plock = tlock = 0;
-	pm__tc_release_others(pm__tls_tc);
+	pm__tc_release_others(pm__tc_mine());
 	pm__tc_start_all();
 	pm__vg_unmute();
 }
@@ -341,6 +388,7 @@ int pm__restored_once PM_STATE;
 
 int pm__heap_restore_check(void)
 {
+	pm__tc_xfer_drain(); /* one thread: nobody gives or takes */
 	pm__tc_release_others(NULL);
 	pm__tc_forget_self();
 	struct pm_arena *a = &pm__region->p;
@@ -375,7 +423,9 @@ void pm__heap_after_restore(void)
 	if (pre_restore_top_end > a->top_end)
 		pm__os_release((void *)a->top_end,
 			       pre_restore_top_end - a->top_end);
-	/* the checkpointing process's caches (drained when it quiesced) */
+	/* the checkpointing process's caches and transfer stacks (drained
+	 * when it quiesced) */
+	pm__tc_xfer_drain();
 	pm__tc_release_others(NULL);
 	pm__tc_forget_self();
 	pm__restored_once = 1;

@@ -52,33 +52,58 @@ static inline int pm__owned_transient(uintptr_t ra)
 static inline void *pm__malloc(size_t n, int transient)
 {
 	struct pm_tcache *tc = pm__tls_tc;
-	if (likely(tc != NULL) && likely(n <= TC_MAXREQ) && !transient) {
-		void *b = pm__tc_pop(tc, pm__tc_class_of_request(n));
-		if (likely(b != NULL))
-			return b;
+	/* the small classes' test first: one comparison for most requests */
+	if (likely(n <= 1024 - 23) || n <= TC_MAXREQ) {
+		if (!transient) { /* pm__tc_none: the pop fails */
+			void *b = pm__tc_pop(tc, pm__tc_class_of_request(n));
+			if (likely(b != NULL))
+				return b;
+		}
 	}
 	return pm__malloc_slow(n, transient);
 }
 
+/* free of anything but a small block the cache takes at once (alloc.c). */
+void pm__free_more(void *p);
+
 static inline void pm__free(void *p)
 {
-	struct pm_tcache *tc = pm__tls_tc;
-	uintptr_t off = (uintptr_t)p - (tc ? tc->lo : 0);
+	struct pm_tcache *tc = pm__tls_tc; /* pm__tc_none: the test fails */
+	uint64_t mark = TC_KEY;             /* read once: set at start-up */
+	tc->busy = 1;
+	PM_BARRIER();
+	uintptr_t off = (uintptr_t)p - tc->lo;
 	/* a 16-aligned address of the persistent arena: the offset rotated
-	 * right by 4 is below the arena's length / 16 (see pm__tc_pop) */
-	if (likely(tc != NULL) && likely(((off >> 4) | (off << 60)) < tc->span16)) {
-		size_t head = pm__block_head(p);
-		size_t sz = pm__head_size(head);
-		/* in use and not PM_CHUNK_EARLY (those go the slow way) */
-		if (likely(pm__head_cacheable(head) && sz < TC_CHUNK_LIMIT &&
-			   sz >= PM_CHUNK_MIN)) {
-			unsigned cls = pm__tc_class_of_chunk(sz);
-			if (likely(pm__tc_push(tc, cls, p)))
+	 * right by 4 is below the arena's length / 16 (see pm__tc_pop;
+	 * span16 is 0 while the caches are stopped) */
+	if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
+		/* The small class of an in-use block that is not
+		 * PM_CHUNK_EARLY, in one test: with CINUSE flipped and PINUSE
+		 * cleared, such a head is its size (bits 0-3 clear; any other
+		 * flag leaves a bit that the rotation makes huge), and size /
+		 * 16 < TC_NSMALL is a small chunk.  Classes 0 and 1 (sizes 0
+		 * and 16: no chunk is that small) have no room. */
+		size_t h = (pm__block_head(p) ^ PM_CHUNK_CINUSE) &
+			   ~PM_CHUNK_PINUSE;
+		size_t cls = (h >> 4) | (h << 60);
+		if (likely(cls < TC_NSMALL) &&
+		    likely(pm__block_key_get(p) != mark)) {
+			unsigned room = tc->room[cls];
+			if (likely(room != 0)) {
+				PM_ASSERT(pm__chunk_size(pm__chunk_of(p)) ==
+					  (cls << 4));
+				*pm__block_link(p) = tc->head[cls];
+				*pm__block_key(p) = mark;
+				tc->head[cls] = p;
+				tc->room[cls] = (uint16_t)(room - 1);
+				PM_BARRIER();
+				tc->busy = 0;
 				return;
-			pm__tc_overflow(tc, cls, p);
-			return;
+			}
 		}
 	}
-	pm__free_slow(p);
+	PM_BARRIER();
+	tc->busy = 0;
+	pm__free_more(p);
 }
 #endif

@@ -339,6 +339,69 @@ static int check_class(struct img *m, uintptr_t t, const struct pm_tcache *tc,
 	return 0;
 }
 
+/* An aligned reserve of a thread cache: none, or an in-use chunk of the
+ * persistent arena whose block is aligned to the reserve's alignment. */
+static int check_reserve(struct img *m, uintptr_t t, const struct pm_tcache *tc,
+			 unsigned k, const struct pm_arena *a)
+{
+	uintptr_t r = (uintptr_t)tc->ares[k], c = r - PM_CHUNK_MEM;
+	if (!r)
+		return 0;
+	size_t al = (size_t)32 << k, h = HEAD(c), sz = pm__head_size(h);
+	if (!pm__chunk_addr_ok(c, arena_first(a), a->top) ||
+	    !pm__head_inuse(h) || sz < PM_CHUNK_MIN || sz > a->top - c ||
+	    tc->aend[k] != c + sz || ((c + sz + PM_CHUNK_MEM) & (al - 1)))
+		FAIL("thread cache %p: aligned reserve %u at %p (head %zx, "
+		     "carved from 0x%lx) is not an in-use block whose end is "
+		     "aligned to %zu",
+		     (void *)t, k, (void *)r, h, (unsigned long)tc->aend[k], al);
+	return 0;
+}
+
+/* The transfer stacks: chains of keyed in-use chunks of their class,
+ * each as long as its first block says, the stack as deep. */
+static int check_xfer(struct img *m, const uint64_t *xfer,
+		      const struct pm_arena *a)
+{
+	uintptr_t first = arena_first(a);
+	for (unsigned i = 0; i < TC_NSMALL; i++) {
+		uintptr_t h = xfer[i] & TC_XFER_PTR;
+		unsigned depth = 0;
+		while (h) {
+			uint64_t w = 0;
+			if (!pm__chunk_addr_ok(h - PM_CHUNK_MEM, first, a->top) ||
+			    bytes(m, h + 16, &w, sizeof w))
+				FAIL("transfer stack %u: chain %p outside the "
+				     "arena",
+				     i, (void *)h);
+			unsigned n = 0, want = (unsigned)(w >> 48) & 255,
+				 d = (unsigned)(w >> 56);
+			if (++depth > 255 || d == 0)
+				FAIL("transfer stack %u: chain %p at depth %u "
+				     "says %u",
+				     i, (void *)h, depth, d);
+			for (uintptr_t b = h; b; b = LINK(b), n++) {
+				uintptr_t c = b - PM_CHUNK_MEM;
+				size_t hd = HEAD(c);
+				if (!pm__chunk_addr_ok(c, first, a->top) ||
+				    !pm__head_inuse(hd) ||
+				    pm__head_size(hd) != pm__tc_class_size(i) ||
+				    KEY(b) != TC_KEY || n >= want)
+					FAIL("transfer stack %u: bad block %p "
+					     "(head %zx, key %zx) in chain %p",
+					     i, (void *)b, hd, (size_t)KEY(b),
+					     (void *)h);
+			}
+			if (n != want)
+				FAIL("transfer stack %u: chain %p of %u blocks "
+				     "says %u",
+				     i, (void *)h, n, want);
+			h = (uintptr_t)(w & TC_XFER_PTR);
+		}
+	}
+	return 0;
+}
+
 /* The list of thread caches from `head`, in the persistent arena a. */
 static int check_caches(struct img *m, uintptr_t head,
 			const struct pm_arena *a)
@@ -359,6 +422,11 @@ static int check_caches(struct img *m, uintptr_t head,
 			     (void *)t);
 		for (unsigned i = 0; i < TC_NCLASS; i++) {
 			int r = check_class(m, t, &tc, i, a);
+			if (r)
+				return r;
+		}
+		for (unsigned k = 0; k < TC_NALIGN; k++) {
+			int r = check_reserve(m, t, &tc, k, a);
 			if (r)
 				return r;
 		}
@@ -406,6 +474,8 @@ int pm__heap_check_image(const unsigned char *view, uintptr_t base,
 			 "persistent", &a);
 	if (!rc)
 		rc = check_caches(&m, r.tcaches, &a);
+	if (!rc)
+		rc = check_xfer(&m, r.xfer, &a);
 	return rc;
 }
 
@@ -421,7 +491,9 @@ int pm__heap_check_image_caches(const unsigned char *view, uintptr_t base,
 	struct pm_region r;
 	struct img m = { 0 };
 	int rc = image_open(view, base, len, &r, &m);
-	return rc ? rc : check_caches(&m, r.tcaches, &r.p);
+	if (!rc)
+		rc = check_caches(&m, r.tcaches, &r.p);
+	return rc ? rc : check_xfer(&m, r.xfer, &r.p);
 }
 
 #ifndef PM_CKPT_PARSE_ONLY /* the live heap */
@@ -459,6 +531,8 @@ int pm__heap_check_quiesced(void)
 	}
 	if (!r)
 		r = check_caches(&p, g->tcaches, &a);
+	if (!r)
+		r = check_xfer(&p, g->xfer, &a);
 	return r;
 }
 #endif

@@ -60,8 +60,15 @@ static inline struct pm_chunk *take_fast(struct pm_arena *a, size_t sz)
 /* Worth merging the fast lists before taking fresh memory from top? */
 static inline int should_consolidate(struct pm_arena *a, size_t sz)
 {
-	return a->fast_bytes >
-	       (sz > ((size_t)64 << 10) ? sz : (size_t)64 << 10);
+	/* at least 64 KiB and an eighth of the arena's extent: each merge
+	 * (a walk of every waiting block under the lock) is paid for by
+	 * that much allocation, when threads that free (their caches
+	 * overflowing into the fast lists) are not the ones that allocate
+	 * (refills finding their own class's list empty) */
+	size_t min = (a->top - pm__arena_first(a)) / 8;
+	if (min < ((size_t)64 << 10))
+		min = (size_t)64 << 10;
+	return a->fast_bytes > (sz > min ? sz : min);
 }
 
 static struct pm_chunk *take_small(struct pm_arena *a, size_t sz)
@@ -179,6 +186,37 @@ void *pm__arena_alloc(struct pm_arena *a, size_t n)
 			c = from_top(a, sz);
 	}
 	return c ? finish(a, c) : NULL;
+}
+
+#define TC_RESERVE_MERGE ((size_t)64 << 10)
+void *pm__arena_alloc_range(struct pm_arena *a, size_t min, size_t want)
+{
+	min = pm__request2size(min);
+	want = pm__request2size(want);
+	if (want < min)
+		want = min;
+	struct pm_chunk *c = NULL;
+	for (int again = 0;; again = 1) {
+		for (size_t r = want; r >= min && !c && a->free_bytes >= min;
+		     r = r / 2 & ~(PM_CHUNK_ALIGN - 1)) {
+			if (r < min)
+				r = min;
+			if (r < PM_SMALL_LIMIT)
+				c = take_small(a, r);
+			if (!c)
+				c = take_large(a, r);
+			if (r == min)
+				break;
+		}
+		/* deferred blocks between the fragments keep them apart: merge
+		 * them (the old 64 KiB rule; a reserve is that big) */
+		if (c || again || a->fast_bytes < TC_RESERVE_MERGE)
+			break;
+		pm__arena_consolidate(a);
+	}
+	if (c)
+		return finish(a, c);
+	return pm__arena_alloc(a, want - PM_CHUNK_OVERHEAD);
 }
 
 /* Cut the in-use chunk c (size csz, already accounted) into blocks of

@@ -218,10 +218,11 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * own header at its start and is never checkpointed. */
 
 #define PM_REGION_MAGIC 0x31434f4c4c414d50ULL /* "PMALLOC1" */
-/* The layout of struct pm_region, struct pm_arena and the chunks
- * (chunk.h); docs/FORMAT.md "The region header" lists every offset, and
- * tests/region_layout.sh compiles that list against this header. */
-#define PM_REGION_VERSION 3
+/* The layout of struct pm_region, struct pm_arena, the chunks (chunk.h)
+ * and struct pm_tcache (tcache.h); docs/FORMAT.md "The region header"
+ * lists every offset, and tests/region_layout.sh compiles that list
+ * against this header. */
+#define PM_REGION_VERSION 4
 #define PM_NROOTS 64
 #define PM_ROOT_NAME 64
 #define PM_NKEYS 64    /* pthread keys a checkpoint remembers */
@@ -284,6 +285,12 @@ struct pm_region {
 		uint32_t key, has_value;
 		uint64_t value;
 	} keys[PM_NKEYS];
+	/* Transfer stacks (tcache.c): for each small class, a stack of
+	 * chains of cached blocks that a full cache handed over and an empty
+	 * one takes, without the lock.  Each word: the first block of the
+	 * top chain (low 48 bits), a counter against ABA (high 16).  0 in a
+	 * file: a checkpoint drains them. */
+	uint64_t xfer[PM_NSMALL];
 };
 
 extern struct pm_region *pm__region;   /* NULL until initialised */
@@ -304,6 +311,11 @@ static inline int pm__in_persistent(uintptr_t a)
 void pm__arena_init(struct pm_arena *a, uintptr_t lo, uintptr_t hi);
 void *pm__arena_alloc(struct pm_arena *a, size_t n);
 void *pm__arena_memalign(struct pm_arena *a, size_t align, size_t n);
+/* An in-use chunk of chunk size about `want` (a multiple of 16), or less
+ * down to `min`: the free chunks first (best fit for want, want / 2, ...),
+ * then top; the mem address, or NULL.  (A thread cache's reserve: the
+ * fragments of a churning heap serve it without growing top.) */
+void *pm__arena_alloc_range(struct pm_arena *a, size_t min, size_t want);
 void pm__arena_free(struct pm_arena *a, void *p);
 /* Coalesce every chunk of the fast lists into the bins. */
 void pm__arena_consolidate(struct pm_arena *a);

@@ -333,7 +333,8 @@ const char *pm__env(const char *name)
 		return NULL;
 	if (environ) {
 		for (char **e = environ; *e; e++)
-			if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			if (**e == *name && !strncmp(*e, name, n) &&
+			    (*e)[n] == '=')
 				return *e + n + 1;
 		return NULL;
 	}

@@ -29,10 +29,15 @@ struct pm_ranges pm__transient_code PM_STATE = { 0, UINTPTR_MAX, 0, 0 };
 static struct { uintptr_t lo, hi; } early_code[MAX_EARLY] PM_STATE;
 static int nearly PM_STATE, early_ready PM_STATE;
 
-/* Code ranges, from /proc/self/maps in two passes at start-up: libc's
- * (the executable mapping that holds `write`), ld.so's (the file loaded at
+/* Code ranges, from /proc/self/maps in one pass at start-up: libc's (the
+ * executable mapping that holds `write`), ld.so's (the file loaded at
  * AT_BASE) and, for phase 0, the third-party libraries' (every other file
- * but the executable, the one whose program headers AT_PHDR points at). */
+ * but the executable, the one whose program headers AT_PHDR points at).
+ * One pass is enough because the maps are in address order and a file's
+ * first mapping (ld.so's at AT_BASE, the executable's holding its program
+ * headers) comes before its code: each name is known before it is
+ * compared.  (A second read cost a tenth of a one-malloc process's
+ * instructions, and the kernel's time to print the maps.) */
 struct startup_maps {
 	uintptr_t libc_addr, ld_base, exe_base;
 	char ld_path[256], exe_path[256];
@@ -65,6 +70,7 @@ static int find_code(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms,
 		     const char *path)
 {
 	struct startup_maps *m = ctx;
+	find_names(ctx, lo, hi, perms, path);
 	if (perms[2] != 'x')
 		return 0;
 	if (m->libc_addr - lo < hi - lo) {
@@ -105,7 +111,6 @@ void pm__route_startup(void)
 	m.exe_base = getauxval(AT_PHDR) & ~(uintptr_t)(PM_PAGE - 1);
 	const char *e = pm__env("PMALLOC_PERSIST_LIBS");
 	m.early = !(e && e[0] == '0') && m.exe_base;
-	pm__os_maps(find_names, &m);
 	pm__os_maps(find_code, &m);
 	if (m.full)
 		nearly = 0;

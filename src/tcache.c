@@ -13,7 +13,8 @@
 #include <sched.h>
 #include <string.h>
 
-__thread struct pm_tcache *pm__tls_tc;
+struct pm_tcache pm__tc_none PM_STATE;
+__thread struct pm_tcache *pm__tls_tc = &pm__tc_none;
 static __thread int tc_dead; /* this thread has exited its cache */
 volatile int pm__tc_stop PM_STATE;
 uint16_t pm__tc_cap[TC_NCLASS] PM_STATE;
@@ -137,6 +138,14 @@ void pm__tc_drain(struct pm_tcache *tc)
 		tc->head[i] = NULL;
 		tc->room[i] = pm__tc_cap[i];
 	}
+	pm__tc_ares_sync(tc);
+	for (unsigned k = 0; k < TC_NALIGN; k++) {
+		if (!tc->ares[k])
+			continue;
+		pm__check_block(a, tc->ares[k], "free");
+		pm__arena_free(a, tc->ares[k]);
+		tc->ares[k] = NULL;
+	}
 	PM_ASSERT(a->live_bytes + a->free_bytes + a->fast_bytes ==
 		  a->top - pm__arena_first(a));
 }
@@ -152,18 +161,18 @@ static void unlink_tc(struct pm_tcache *tc)
 
 void pm__tc_forget_self(void)
 {
-	if (pm__tls_tc)
+	if (pm__tc_mine())
 		pthread_setspecific(tc_key, NULL);
-	pm__tls_tc = NULL;
+	pm__tls_tc = &pm__tc_none;
 }
 
 static void tc_thread_exit(void *arg)
 {
 	struct pm_tcache *tc = arg;
 	tc_dead = 1;
-	if (tc != pm__tls_tc) /* a cache a restore already released */
+	if (tc != pm__tc_mine()) /* a cache a restore already released */
 		tc = NULL;
-	pm__tls_tc = NULL;
+	pm__tls_tc = &pm__tc_none;
 	if (!tc || !pm__region)
 		return;
 	pm__vg_mute();
@@ -188,6 +197,11 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 		want = tc->room[cls] / 2 + 1;
 	if (want > 256)
 		want = 256;
+	if (tc->refills < TC_YOUNG) {
+		if (want > 8 << tc->refills)
+			want = 8 << tc->refills;
+		tc->refills++;
+	}
 	if (want < 1)
 		want = 1;
 	void *ret = NULL, *first, *last;
@@ -209,6 +223,8 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 		*pm__block_key(ret) = 0;
 	} else {
 		int got = pm__arena_alloc_batch(a, sz, blocks, want);
+		if (!got && pm__tc_xfer_reclaim())
+			got = pm__arena_alloc_batch(a, sz, blocks, want);
 		if (got)
 			ret = blocks[0];
 		void *h = tc->head[cls];
@@ -231,6 +247,181 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	tc_assert_class(tc, cls);
 	pm__unlock_persistent();
 	return ret;
+}
+
+/* ---- transfer stacks ---------------------------------------------------- */
+
+/* A chain's first block, from a transfer stack or a chain word: in the
+ * persistent arena, 16-aligned (before it is read), keyed. */
+static inline void xfer_check(struct pm_tcache *tc, unsigned cls, uintptr_t b)
+{
+	uintptr_t off = b - pm__pbase;
+	if (unlikely(off >= pm__plen || pm__misaligned(off)))
+		pm__tc_corrupt(tc, cls, (void *)b);
+}
+
+/* The depth of the top chain of a stack word (0: empty).  Stale if another
+ * thread takes the chain meanwhile: then the exchange that follows fails
+ * and the caller reads again. */
+static unsigned xfer_depth(struct pm_tcache *tc, unsigned cls, uint64_t top)
+{
+	uintptr_t h = top & TC_XFER_PTR;
+	if (!h)
+		return 0;
+	xfer_check(tc, cls, h);
+	return (unsigned)(*pm__tc_chain_word((void *)h) >> 56);
+}
+
+/* The cache's class cls is full: hand half of it and p to the class's
+ * transfer stack as one chain, without the lock.  0 if the stack is deep
+ * enough already (or the cache stopped): the caller takes the lock. */
+static int xfer_give(struct pm_tcache *tc, unsigned cls, void *p)
+{
+	uint64_t *top = &pm__region->xfer[cls];
+	int ok = 0;
+	tc->busy = 1;
+	PM_BARRIER();
+	uint64_t old = 0;
+	unsigned depth = TC_XFER_DEPTH,
+		 take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
+	if (tc->span16 != 0) { /* not stopped: nobody drains the stacks */
+		old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
+		depth = xfer_depth(tc, cls, old);
+	}
+	if (depth < TC_XFER_DEPTH && take && take < 255 && tc->head[cls]) {
+		/* p, then the first `take` blocks of the list */
+		void *first = tc->head[cls], *b = first;
+		unsigned n = 1;
+		tc_block_check(tc, cls, b);
+		for (; n < take && *pm__block_link(b); n++) {
+			b = *pm__block_link(b);
+			tc_block_check(tc, cls, b);
+		}
+		tc->head[cls] = *pm__block_link(b);
+		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
+		*pm__block_link(b) = NULL;
+		*pm__block_link(p) = first;
+		*pm__block_key(p) = TC_KEY;
+		n++;
+		for (;;) {
+			*pm__tc_chain_word(p) = (old & TC_XFER_PTR) |
+						(uint64_t)n << 48 |
+						(uint64_t)(depth + 1) << 56;
+			uint64_t nw = (uint64_t)(uintptr_t)p |
+				      ((old >> 48) + 1) << 48;
+			if (__atomic_compare_exchange_n(top, &old, nw, 0,
+							__ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE))
+				break;
+			depth = xfer_depth(tc, cls, old);
+			if (depth >= 255)
+				depth = 254;
+		}
+		ok = 1;
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	return ok;
+}
+
+void *pm__tc_xfer_take(struct pm_tcache *tc, unsigned cls)
+{
+	uint64_t *top = &pm__region->xfer[cls];
+	void *ret = NULL;
+	tc->busy = 1;
+	PM_BARRIER();
+	if (tc->span16 != 0 && !tc->head[cls]) {
+		uint64_t old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
+		while (old & TC_XFER_PTR) {
+			uintptr_t h = old & TC_XFER_PTR;
+			xfer_check(tc, cls, h);
+			/* stale if another thread took h meanwhile: then the
+			 * exchange fails */
+			uint64_t w = *pm__tc_chain_word((void *)h);
+			uint64_t nw = (w & TC_XFER_PTR) | ((old >> 48) + 1) << 48;
+			if (!__atomic_compare_exchange_n(top, &old, nw, 0,
+							 __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE))
+				continue;
+			unsigned n = (unsigned)(w >> 48) & 255;
+			tc_block_check(tc, cls, (void *)h);
+			if (unlikely(n == 0 || n - 1 > tc->room[cls]))
+				pm__fatal("malloc(): corrupted transfer chain "
+					  "(use after free?)",
+					  (void *)h);
+			ret = (void *)h;
+			tc->head[cls] = *pm__block_link(ret);
+			tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
+			*pm__block_key(ret) = 0;
+			break;
+		}
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	return ret;
+}
+
+int pm__tc_xfer_reclaim(void)
+{
+	struct pm_arena *a = &pm__region->p;
+	int any = 0;
+	for (unsigned c = 0; c < TC_NSMALL; c++) {
+		uint64_t *top = &pm__region->xfer[c];
+		uint64_t old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
+		while (old & TC_XFER_PTR) {
+			uintptr_t h = old & TC_XFER_PTR;
+			xfer_check(NULL, c, h);
+			uint64_t w = *pm__tc_chain_word((void *)h);
+			uint64_t nw = (w & TC_XFER_PTR) | ((old >> 48) + 1) << 48;
+			if (!__atomic_compare_exchange_n(top, &old, nw, 0,
+							 __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE))
+				continue;
+			void *b = (void *)h;
+			for (unsigned n = 0; b; n++) {
+				tc_block_check(NULL, c, b);
+				if (n > 255)
+					pm__fatal("corrupted transfer chain", b);
+				void *nb = *pm__block_link(b);
+				*pm__block_key(b) = 0;
+				pm__check_block(a, b, "free");
+				pm__arena_free(a, b);
+				b = nb;
+			}
+			any = 1;
+			old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
+		}
+	}
+	return any;
+}
+
+void pm__tc_xfer_drain(void)
+{
+	struct pm_arena *a = &pm__region->p;
+	for (unsigned c = 0; c < TC_NSMALL; c++) {
+		uint64_t w = pm__region->xfer[c];
+		pm__region->xfer[c] = w & ~TC_XFER_PTR;
+		uintptr_t h = w & TC_XFER_PTR;
+		for (unsigned depth = 0; h; depth++) {
+			xfer_check(NULL, c, h);
+			if (depth > 255)
+				pm__fatal("corrupted transfer stack", (void *)h);
+			uintptr_t next =
+				*pm__tc_chain_word((void *)h) & TC_XFER_PTR;
+			void *b = (void *)h;
+			for (unsigned n = 0; b; n++) {
+				tc_block_check(NULL, c, b);
+				if (n > 255)
+					pm__fatal("corrupted transfer chain", b);
+				void *nb = *pm__block_link(b);
+				*pm__block_key(b) = 0;
+				pm__check_block(a, b, "free");
+				pm__arena_free(a, b);
+				b = nb;
+			}
+			h = next;
+		}
+	}
 }
 
 /* A medium class is full: half of it, and p, go back to the arena (no
@@ -268,28 +459,165 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 		overflow_medium(tc, cls, p);
 		return;
 	}
+	if (xfer_give(tc, cls, p))
+		return;
 	size_t n = 1;
 	void *last = p;
-	pm__lock_persistent();
-	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
-	void *first = tc->head[cls], *b = first;
-	if (take && first) {
-		tc_block_check(tc, cls, b);
-		for (unsigned i = 1; i < take && *pm__block_link(b); i++) {
-			b = *pm__block_link(b), n++;
+	/* Find the cut before taking the lock (the walk touches blocks that
+	 * may be cold: not while others wait), inside the busy bracket so
+	 * that no quiesce drains the list meanwhile; cut it under the lock,
+	 * so that the blocks are never owned by nobody.  Only this thread
+	 * changes the list but for a drain, which empties it: the same head
+	 * under the lock means the same list. */
+	void *first = NULL, *b = NULL;
+	unsigned walked = 0;
+	tc->busy = 1;
+	PM_BARRIER();
+	if (likely(!pm__tc_stop)) {
+		unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
+		first = b = tc->head[cls];
+		if (take && first) {
 			tc_block_check(tc, cls, b);
+			walked = 1;
+			for (; walked < take && *pm__block_link(b); walked++) {
+				b = *pm__block_link(b);
+				tc_block_check(tc, cls, b);
+			}
 		}
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	pm__lock_persistent();
+	if (walked && tc->head[cls] == first) {
+		n += walked;
 		tc->head[cls] = *pm__block_link(b);
-		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
+		tc->room[cls] = (uint16_t)(tc->room[cls] + walked);
 		last = b;
 		*pm__block_link(p) = first;
-		n++;
 	}
 	*pm__block_key(p) = PM_FREE_KEY;
 	pm__arena_fast_splice(&pm__region->p, pm__tc_class_size(cls), p, last,
 			      n);
 	tc_assert_class(tc, cls);
 	pm__unlock_persistent();
+}
+
+/* ---- aligned blocks from the reserves ---------------------------------- */
+
+/* Carve a block of chunk size sz (a multiple of the reserve's alignment)
+ * from the back of reserve k, down from aend, touching nothing outside the
+ * carved part: not the reserve's head (see struct pm_tcache), and not the
+ * chunk after the block, whose PINUSE is set already (the block before it
+ * was the reserve).  At least a minimal chunk stays the reserve.  NULL if
+ * the reserve is too small.  The caller is inside the busy bracket or
+ * holds the arena lock. */
+static void *ares_carve(struct pm_tcache *tc, unsigned k, size_t sz)
+{
+	if (!tc->ares[k])
+		return NULL;
+	uintptr_t rc = (uintptr_t)pm__chunk_of(tc->ares[k]), end = tc->aend[k];
+	if (end - rc < sz + PM_CHUNK_MIN)
+		return NULL;
+	struct pm_chunk *c = pm__chunk_at(end - sz);
+	c->head = sz | PM_CHUNK_CINUSE | PM_CHUNK_PINUSE;
+	tc->aend[k] = (uintptr_t)c;
+	void *b = pm__chunk_mem(c);
+	PM_ASSERT(!((uintptr_t)b & ((size_t)31 << k)));
+	return b;
+}
+
+void pm__tc_ares_sync(struct pm_tcache *tc)
+{
+	for (unsigned k = 0; k < TC_NALIGN; k++) {
+		if (!tc->ares[k])
+			continue;
+		struct pm_chunk *rc = pm__chunk_of(tc->ares[k]);
+		rc->head = (tc->aend[k] - (uintptr_t)rc) | PM_CHUNK_CINUSE |
+			   (rc->head & PM_CHUNK_PINUSE);
+	}
+}
+
+/* A new reserve k for a block of chunk size sz, what is left of the old
+ * one freed into the arena.  Persistent lock held. */
+static void ares_renew(struct pm_tcache *tc, unsigned k, size_t sz)
+{
+	struct pm_arena *a = &pm__region->p;
+	size_t al = (size_t)32 << k;
+	if (tc->ares[k]) {
+		pm__tc_ares_sync(tc);
+		pm__arena_free(a, tc->ares[k]);
+	}
+	tc->ares[k] = NULL;
+	size_t want = 4 * sz > TC_ARES_BYTES ? 4 * sz : TC_ARES_BYTES;
+	size_t min = sz + al + 2 * PM_CHUNK_MIN;
+	char *m = pm__arena_alloc_range(a, min, want + al);
+	if (!m && pm__tc_xfer_reclaim())
+		m = pm__arena_alloc_range(a, min, want + al);
+	if (!m)
+		return;
+	/* the carving point: the end of a chunk whose successor's mem is
+	 * aligned; past it, a tail of at least a minimal chunk, freed */
+	struct pm_chunk *c = pm__chunk_of(m);
+	uintptr_t end = (uintptr_t)c + pm__chunk_size(c);
+	uintptr_t q = ((end + PM_CHUNK_MEM) & ~(uintptr_t)(al - 1)) -
+		      PM_CHUNK_MEM;
+	if (q != end && end - q < PM_CHUNK_MIN)
+		q -= al;
+	if (q != end) {
+		struct pm_chunk *t = pm__chunk_at(q);
+		t->head = (end - q) | PM_CHUNK_CINUSE | PM_CHUNK_PINUSE;
+		c->head = (q - (uintptr_t)c) | PM_CHUNK_CINUSE |
+			  (c->head & PM_CHUNK_PINUSE);
+		pm__arena_free(a, pm__chunk_mem(t));
+	}
+	tc->ares[k] = m;
+	tc->aend[k] = q;
+	*pm__block_key(m) = 0; /* no stale mark in a live block */
+}
+
+void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
+{
+	PM_ASSERT(n <= TC_MAXREQ && al >= 32 && al <= TC_ALIGN_MAX &&
+		  !(al & (al - 1)));
+	size_t sz = pm__tc_align_size(al, n);
+	unsigned k = (unsigned)__builtin_ctzl(al) - 5;
+	/* the class a freed block of this size went to, if sz is a class
+	 * size; in any case every block there holds sz bytes */
+	unsigned cls = pm__tc_class_of_request(sz - PM_CHUNK_OVERHEAD);
+	void *ret = NULL;
+	tc->busy = 1;
+	PM_BARRIER();
+	if (likely(!pm__tc_stop)) {
+		/* a freed block of the class that is aligned (one made for
+		 * this alignment or a larger one, most often) */
+		void *h = tc->head[cls];
+		if (h && !((uintptr_t)h & (al - 1))) {
+			tc_block_check(tc, cls, h);
+			tc->head[cls] = *pm__block_link(h);
+			*pm__block_key(h) = 0;
+			tc->room[cls]++;
+			ret = h;
+		} else {
+			ret = ares_carve(tc, k, sz);
+		}
+	}
+	PM_BARRIER();
+	tc->busy = 0;
+	if (ret)
+		return ret;
+	/* in one hold of the lock: a quiesce never sees the new reserve
+	 * owned by nobody */
+	pm__lock_persistent();
+	ret = ares_carve(tc, k, sz);
+	if (!ret) {
+		ares_renew(tc, k, sz);
+		ret = ares_carve(tc, k, sz);
+	}
+	PM_ASSERT(pm__region->p.live_bytes + pm__region->p.free_bytes +
+			  pm__region->p.fast_bytes ==
+		  pm__region->p.top - pm__arena_first(&pm__region->p));
+	pm__unlock_persistent();
+	return ret;
 }
 
 /* Is p in this thread's cache?  Walked under the arena lock, so a quiesce
@@ -306,7 +634,7 @@ static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 
 int pm__tc_is_cached(const void *p)
 {
-	struct pm_tcache *tc = pm__tls_tc;
+	struct pm_tcache *tc = pm__tc_mine();
 	if (!tc || pm__block_key_get(p) != TC_KEY)
 		return 0;
 	size_t sz = pm__block_chunksize(p);
@@ -331,23 +659,32 @@ void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
 void pm__tc_stop_all(void)
 {
 	pm__tc_stop = 1;
+	for (uintptr_t t = pm__region->tcaches; t;
+	     t = ((struct pm_tcache *)t)->next)
+		((struct pm_tcache *)t)->span16 = 0;
 	pm__os_barrier_all();
 	for (uintptr_t t = pm__region->tcaches; t;
 	     t = ((struct pm_tcache *)t)->next) {
 		struct pm_tcache *tc = (struct pm_tcache *)t;
 		while (tc->busy)
 			sched_yield();
+		/* the heap walks see the reserves as they are */
+		pm__tc_ares_sync(tc);
 	}
 }
 
 void pm__tc_start_all(void)
 {
 	PM_BARRIER();
+	for (uintptr_t t = pm__region->tcaches; t;
+	     t = ((struct pm_tcache *)t)->next)
+		((struct pm_tcache *)t)->span16 = pm__plen >> 4;
 	pm__tc_stop = 0;
 }
 
 void pm__tc_drain_all(void)
 {
+	pm__tc_xfer_drain();
 	for (uintptr_t t = pm__region->tcaches; t;
 	     t = ((struct pm_tcache *)t)->next)
 		pm__tc_drain((struct pm_tcache *)t);

@@ -5,14 +5,18 @@
  * pm__region->tcaches, so the heap bytes alone describe every block: a
  * cached block is, to the arena, an in-use chunk.  A block freed by one
  * thread goes to that thread's cache whatever thread allocated it (there
- * is one heap), so cross-thread frees cost nothing special.
+ * is one heap), so cross-thread frees cost nothing special; a full small
+ * class hands half of itself to its class's transfer stack, where a
+ * thread whose class is empty takes it (pm_region.xfer), and aligned
+ * requests are carved from per-alignment reserves (ares).
  *
  * Quiescing (checkpoint, fork): the fast path brackets its work with
- * tc->busy = 1 ... tc->busy = 0 and checks pm__tc_stop in between.  The
- * quiescer sets pm__tc_stop, issues membarrier() (which makes every running
- * thread execute a full barrier, so either it sees the flag or its busy
- * store is visible), then waits for every busy to drop.  The fast path
- * pays two plain stores and a load, no atomic read-modify-write.
+ * tc->busy = 1 ... tc->busy = 0 and checks tc->span16 in between (its
+ * range check: 0 while stopped).  The quiescer sets pm__tc_stop and
+ * every cache's span16 to 0, issues membarrier() (which makes every
+ * running thread execute a full barrier, so either it sees the zero or
+ * its busy store is visible), then waits for every busy to drop.  The
+ * fast path pays two plain stores, no atomic read-modify-write.
  */
 #ifndef PM_TCACHE_H
 #define PM_TCACHE_H
@@ -81,22 +85,61 @@ static inline unsigned pm__tc_cap_of(unsigned c)
 	return (unsigned)(cap < 2 ? 2 : cap);
 }
 
+#define TC_NALIGN 8 /* aligned reserves: alignments 32 .. 4096 */
+/* A cache's first TC_YOUNG refills bring at most 8, 16, 32, 64 blocks: a
+ * process or thread that allocates a few blocks touches one page of the
+ * heap, not the three of a full refill (a first touch costs a fault). */
+#define TC_YOUNG 4
+
 struct pm_tcache {
 	uintptr_t next;        /* list of all caches, in the region */
 	volatile int busy;     /* inside a fast-path operation */
-	int pad;
-	/* pm__pbase and pm__plen / 16, at hand for the pop's check */
+	int refills; /* refills so far, up to TC_YOUNG (a young cache's are
+			small) */
+	/* pm__pbase and pm__plen / 16, at hand for the pop's and the free's
+	 * range check; span16 is 0 while the caches are stopped (quiesce,
+	 * fork), which makes both checks fail: the fast paths' stop test */
 	uintptr_t lo, span16;
 	uint16_t room[TC_NCLASS]; /* how many more blocks the class takes:
 				     pm__tc_cap[cls] - blocks cached */
 	void *head[TC_NCLASS]; /* singly linked through the block's 1st word */
+	/* Aligned requests (pm__tc_memalign): for each alignment 32 << k
+	 * (k < TC_NALIGN), the mem address of an in-use chunk of the
+	 * persistent arena (the reserve), or NULL, and where its carved part
+	 * begins: blocks of sizes that are multiples of the alignment are
+	 * carved from its back, down from aend (aend + 16 is aligned, and
+	 * stays so).  The reserve's own head is written only under the
+	 * lock (pm__tc_ares_sync): a thread freeing the chunk before it
+	 * changes its PINUSE bit, under the lock, at any time.  Drained with
+	 * the lists. */
+	void *ares[TC_NALIGN];
+	uintptr_t aend[TC_NALIGN];
 };
+#define TC_ALIGN_MAX ((size_t)4096)
+#define TC_ARES_BYTES ((size_t)16 << 10) /* a reserve, at least */
+/* An aligned request's chunk size: a multiple of the alignment al (so
+ * that carving keeps a reserve's front aligned, and every block a freed
+ * aligned block is reused for is aligned as it was). */
+static inline size_t pm__tc_align_size(size_t al, size_t n)
+{
+	return (pm__request2size(n) + al - 1) & ~(al - 1);
+}
 
 /* The pop's and the free fast path's range check rotates an offset by
  * log2 of the chunk alignment. */
 _Static_assert(PM_CHUNK_ALIGN == 16, "the rotation by 4 in pm__tc_pop");
 
+/* This thread's cache; until it has one, pm__tc_none, whose range checks
+ * always fail (span16 0): its pop and free fall to the slow paths, which
+ * make the thread's own.  The fast paths need no NULL test. */
 extern __thread struct pm_tcache *pm__tls_tc;
+extern struct pm_tcache pm__tc_none;
+/* This thread's cache, or NULL if it has none. */
+static inline struct pm_tcache *pm__tc_mine(void)
+{
+	struct pm_tcache *tc = pm__tls_tc;
+	return tc == &pm__tc_none ? NULL : tc;
+}
 extern volatile int pm__tc_stop;
 
 /* Process-level copies of the persistent arena's range (alloc.c). */
@@ -115,6 +158,32 @@ void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p);
 /* This thread's cache is gone (freed by a restore): forget it, also in
  * the thread-exit key. */
 void pm__tc_forget_self(void);
+/* A block of n <= TC_MAXREQ bytes aligned to al (a power of two, 32 ..
+ * TC_ALIGN_MAX): a cached block that happens to be aligned, else one
+ * carved from the cache's reserve without the lock, else (the reserve is
+ * used up) under the lock; NULL only when the arena is exhausted. */
+void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n);
+/* Transfer stacks (pm_region.xfer): chains of up to 255 cached blocks of
+ * a small class, linked as a cache's list (NULL-terminated), the first
+ * block's 3rd word holding the next chain (low 48 bits), the chain's
+ * length (bits 48-55) and its depth in the stack (bits 56-63). */
+#define TC_XFER_PTR (((uint64_t)1 << 48) - 1)
+#define TC_XFER_DEPTH 4 /* chains per class at most (more: the arena) */
+static inline uint64_t *pm__tc_chain_word(void *first)
+{
+	return (uint64_t *)first + 2;
+}
+/* Take a chain of class cls (< TC_NSMALL) from its transfer stack into
+ * the cache (whose list of the class is empty), without the lock; one of
+ * its blocks, or NULL. */
+void *pm__tc_xfer_take(struct pm_tcache *tc, unsigned cls);
+/* Give every chain of the transfer stacks to the arena.  Persistent lock
+ * held, caches stopped (or one thread). */
+void pm__tc_xfer_drain(void);
+/* Out of memory: take every chain off the transfer stacks (as takers do,
+ * so other threads may go on giving and taking) and free its blocks into
+ * the arena; whether there was any.  Persistent lock held. */
+int pm__tc_xfer_reclaim(void);
 /* Is p in this thread's cache (a freed block)?  Slow; for misuse checks. */
 int pm__tc_is_cached(const void *p);
 /* Quiesce helpers (persistent lock held). */
@@ -125,6 +194,10 @@ void pm__tc_drain_all(void);
 /* Free every cache struct but `keep` (in a forked child or after a
  * restore: their threads do not exist).  Persistent lock held. */
 void pm__tc_release_others(struct pm_tcache *keep);
+/* Write the true size of tc's reserves into their heads (carving from the
+ * back leaves it stale).  Persistent lock held, tc not carving (stopped,
+ * or the caller's own). */
+void pm__tc_ares_sync(struct pm_tcache *tc);
 /* Once per process (init): key for the thread-exit destructor, membarrier
  * registration. */
 void pm__tc_process_init(void);
@@ -143,29 +216,30 @@ extern uint16_t pm__tc_cap[TC_NCLASS];
  * the arena's length / 16 in place of the NULL test; and the key's low
  * half is cleared by XOR with itself's expected value, whose result says
  * whether it was there (the high half stays: not the key, so a free of
- * the block is not taken for a double free). */
+ * the block is not taken for a double free).  The same comparison is the
+ * stop test: a stopped cache's span16 is 0 (read after the busy store,
+ * as pm__tc_stop was). */
 static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 {
 	uint32_t want = (uint32_t)TC_KEY; /* read once: set at start-up */
 	tc->busy = 1;
 	PM_BARRIER();
-	void *b = NULL;
-	if (likely(!pm__tc_stop)) {
-		b = tc->head[cls];
-		uintptr_t off = (uintptr_t)b - tc->lo;
-		if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
-			/* the key word's low half (little-endian) */
-			uint32_t *key = (uint32_t *)pm__block_key(b);
-			uint32_t k = *key ^ want;
-			*key = k;
-			if (unlikely(k != 0))
-				pm__tc_corrupt(tc, cls, b);
-			tc->head[cls] = *pm__block_link(b);
-			tc->room[cls]++;
-			PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
-		} else if (unlikely(b != NULL)) {
+	void *b = tc->head[cls];
+	uintptr_t off = (uintptr_t)b - tc->lo;
+	if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
+		/* the key word's low half (little-endian) */
+		uint32_t *key = (uint32_t *)pm__block_key(b);
+		uint32_t k = *key ^ want;
+		*key = k;
+		if (unlikely(k != 0))
 			pm__tc_corrupt(tc, cls, b);
-		}
+		tc->head[cls] = *pm__block_link(b);
+		tc->room[cls]++;
+		PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
+	} else {
+		if (unlikely(b != NULL) && tc->span16 != 0)
+			pm__tc_corrupt(tc, cls, b);
+		b = NULL; /* empty, or stopped */
 	}
 	PM_BARRIER();
 	tc->busy = 0;
@@ -182,7 +256,7 @@ static inline int pm__tc_push(struct pm_tcache *tc, unsigned cls, void *p)
 		tc->busy = 1;
 		PM_BARRIER();
 		unsigned room = tc->room[cls];
-		if (likely(!pm__tc_stop) && likely(room != 0)) {
+		if (likely(tc->span16 != 0) && likely(room != 0)) {
 			PM_ASSERT(pm__tc_class_of_chunk(pm__chunk_size(
 					  pm__chunk_of(p))) == cls);
 			*pm__block_link(p) = tc->head[cls];

@@ -239,12 +239,12 @@ int main(void)
 	}
 	for (int i = 0; i < 400; i++)
 		pm_free(drop[i]);
-	/* more frees of one class than its cache holds: the overflow goes
-	 * to the arena's fast list */
-	static void *many[700];
-	for (int i = 0; i < 700; i++)
+	/* more frees of one class than its cache and its transfer stack
+	 * hold: the overflow goes to the arena's fast list */
+	static void *many[2000];
+	for (int i = 0; i < 2000; i++)
 		many[i] = pm_malloc(40);
-	for (int i = 0; i < 700; i++)
+	for (int i = 0; i < 2000; i++)
 		pm_free(many[i]);
 	CHECK_EQ(pm_heap_check(), 0);
 	snapshot();
@@ -294,6 +294,23 @@ int main(void)
 				     "fast list");
 			break;
 		}
+	/* a transfer chain's link in data, and its length wrong */
+	int nxfer = 0;
+	for (int i = 0; i < PM_NSMALL; i++) {
+		uintptr_t h = good.xfer[i] & TC_XFER_PTR;
+		if (!h)
+			continue;
+		nxfer++;
+		refuse_image("transfer link in data", h,
+			     (uintptr_t)&libc_data & ~(uintptr_t)15,
+			     "transfer stack");
+		uint64_t w = *(uint64_t *)(image + (h + 16 - base));
+		refuse_image("transfer chain length", h + 16,
+			     (uintptr_t)(w + ((uint64_t)1 << 48)),
+			     "transfer stack");
+		break;
+	}
+	CHECK_MSG(nxfer > 0, "no chain on a transfer stack");
 	/* a cached block's link in data */
 	if (good.tcaches) {
 		const struct pm_tcache *tc =

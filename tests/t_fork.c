@@ -2,8 +2,10 @@
  * freeing while the main thread forks 40 children one after another.  Each
  * child (under alarm(10), so a lock inherited held ends as a failure, not a
  * hang) allocates and frees a few thousand blocks, starts a thread of its
- * own that allocates too, checks the heap and exits 0. */
+ * own that allocates too, checks the heap and exits 0.  Some blocks are
+ * aligned, so the other threads hold aligned reserves at the fork. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include "pmalloc.h"
@@ -26,7 +28,10 @@ static void *busy(void *arg)
 		} else {
 			uint64_t r = test_rand(&rng);
 			size_t n = r % 8 == 0 ? (r >> 8) % 200000 : (r >> 8) % 900;
-			slots[k] = malloc(n);
+			/* some aligned: forks find other threads' aligned
+			 * reserves, which the child gives back */
+			slots[k] = r % 8 == 1 ? memalign((size_t)32 << (r >> 40) % 8, n)
+					      : malloc(n);
 			if (slots[k])
 				memset(slots[k], 0x5c, n);
 		}
@@ -35,6 +40,60 @@ static void *busy(void *arg)
 	for (int k = 0; k < 128; k++)
 		free(slots[k]);
 	return NULL;
+}
+
+/* A producer and a consumer of small blocks through a ring: the
+ * consumer's cache fills and hands chains to the class's transfer stack,
+ * the producer's empties and takes them. */
+#define RING 1024
+static void *_Atomic ring[RING];
+static atomic_int ring_stop;
+
+static void *ring_producer(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; !atomic_load(&ring_stop); i++) {
+		size_t n = 24 + (i % 4) * 16;
+		void *p = malloc(n), *none = NULL;
+		if (!p)
+			continue;
+		memset(p, 0x4d, n);
+		while (!atomic_compare_exchange_weak(&ring[i % RING], &none, p)) {
+			none = NULL;
+			if (atomic_load(&ring_stop)) {
+				free(p);
+				return NULL;
+			}
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static void *ring_consumer(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0;;) {
+		unsigned char *p = atomic_exchange(&ring[i % RING], NULL);
+		if (p) {
+			if (p[0] != 0x4d)
+				abort();
+			free(p);
+			i++;
+		} else if (atomic_load(&ring_stop)) {
+			break;
+		} else {
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+/* After both are joined: what is left in the ring. */
+static void ring_free(void)
+{
+	for (int i = 0; i < RING; i++)
+		free(atomic_exchange(&ring[i], NULL));
 }
 
 static int churn(uint64_t seed, int n)
@@ -57,7 +116,10 @@ static int churn(uint64_t seed, int n)
 		} else {
 			uint64_t r = test_rand(&rng);
 			len[k] = r % 16 == 0 ? (r >> 8) % 100000 : (r >> 8) % 1000;
-			v[k] = r % 5 == 0 ? calloc(1, len[k]) : malloc(len[k]);
+			v[k] = r % 5 == 0   ? calloc(1, len[k])
+			       : r % 5 == 1 ? memalign((size_t)32 << (r >> 40) % 8,
+						       len[k])
+					    : malloc(len[k]);
 			if (!v[k]) {
 				bad++;
 				continue;
@@ -111,6 +173,11 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		CHECK(pthread_create(&th[i], NULL, busy,
 				     (void *)(intptr_t)(i + 11)) == 0);
+	/* and a producer and a consumer: forks find chains on the transfer
+	 * stacks, which the children's allocations take */
+	pthread_t rp, rcons;
+	CHECK(pthread_create(&rp, NULL, ring_producer, NULL) == 0);
+	CHECK(pthread_create(&rcons, NULL, ring_consumer, NULL) == 0);
 	int ok = 0;
 	for (int i = 0; i < NCHILDREN; i++) {
 		/* let the threads get going between forks */
@@ -141,6 +208,10 @@ int main(void)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
+	atomic_store(&ring_stop, 1);
+	pthread_join(rp, NULL);
+	pthread_join(rcons, NULL);
+	ring_free();
 	CHECK_MSG(ok == NCHILDREN, "%d of %d children exited 0", ok,
 		  NCHILDREN);
 	int rc = pm_heap_check();

@@ -5,8 +5,9 @@
  * checks the pattern and frees the block (cross-thread frees).  At the end
  * the heap checks clean and no block was damaged.
  * Then threads are created and exit over and over (each exit releases its
- * thread cache): the persistent arena's live bytes come back near where
- * they started. */
+ * thread cache and its aligned reserves), and threads that only free
+ * (their cache made by a free) exit with the blocks they freed cached:
+ * the persistent arena's live bytes come back near where they started. */
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -193,6 +194,76 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* A thread that never allocates: it only frees what main made (its cache
+ * is made by its first free), then exits with those blocks cached. */
+static void *only_frees(void *arg)
+{
+	void **v = arg;
+	for (int i = 0; i < 2000; i++)
+		free(v[i]);
+	return NULL;
+}
+
+/* A producer and a consumer of small blocks through a ring: the
+ * consumer's cache fills and hands chains to the class's transfer stack,
+ * the producer's empties and takes them. */
+#define RING 1024
+static void *_Atomic ring[RING];
+static atomic_int ring_stop;
+
+static void *ring_producer(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; !atomic_load(&ring_stop); i++) {
+		/* mostly small; every eighth a medium aligned block, carved
+		 * from this thread's reserve while the consumer's frees of
+		 * the ones before it reach the arena (their successors'
+		 * heads change under the lock while this thread carves) */
+		size_t n = i % 8 ? 24 + (i % 4) * 16 : 1000 + (i % 2000);
+		void *p = i % 8 ? malloc(n)
+				: memalign((size_t)64 << (i / 8 % 6), n),
+		     *none = NULL;
+		if (!p)
+			continue;
+		memset(p, 0x4d, n);
+		while (!atomic_compare_exchange_weak(&ring[i % RING], &none, p)) {
+			none = NULL;
+			if (atomic_load(&ring_stop)) {
+				free(p);
+				return NULL;
+			}
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static void *ring_consumer(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0;;) {
+		unsigned char *p = atomic_exchange(&ring[i % RING], NULL);
+		if (p) {
+			if (p[0] != 0x4d)
+				abort();
+			free(p);
+			i++;
+		} else if (atomic_load(&ring_stop)) {
+			break;
+		} else {
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+/* After both are joined: what is left in the ring. */
+static void ring_free(void)
+{
+	for (int i = 0; i < RING; i++)
+		free(atomic_exchange(&ring[i], NULL));
+}
+
 static pthread_barrier_t parked;
 static int park;
 
@@ -203,13 +274,20 @@ static void *churn(void *arg)
 	void *v[400];
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < 400; i++) {
-			v[i] = malloc(8 + test_rand(&rng) % 1000);
+			size_t n = 8 + test_rand(&rng) % 1000;
+			/* every fourth aligned: the thread's aligned reserves
+			 * are in use when it exits */
+			v[i] = i % 4 ? malloc(n)
+				     : memalign((size_t)32 << (i / 4 % 8), n);
 			if (v[i])
 				memset(v[i], 0x33, 8);
 		}
 		for (int i = 0; i < 400; i++)
 			free(v[i]);
 	}
+	/* exit holding a reserve of every alignment, partly carved */
+	for (int k = 0; k < 8; k++)
+		free(memalign((size_t)32 << k, 100));
 	if (park) { /* let main see the filled caches */
 		pthread_barrier_wait(&parked);
 		pthread_barrier_wait(&parked);
@@ -245,6 +323,24 @@ int main(void)
 	int rc = pm_heap_check();
 	CHECK_MSG(rc == 0, "pm_heap_check after stress: %d %s", rc,
 		  pm_errmsg());
+
+	/* transfer stacks in use: the heap check walks them while chains
+	 * are given and taken */
+	{
+		pthread_t rp, rc2;
+		CHECK(pthread_create(&rp, NULL, ring_producer, NULL) == 0);
+		CHECK(pthread_create(&rc2, NULL, ring_consumer, NULL) == 0);
+		for (int i = 0; i < 40; i++) {
+			usleep(2000);
+			rc = pm_heap_check();
+			CHECK_MSG(rc == 0, "pm_heap_check with transfers: %d %s",
+				  rc, pm_errmsg());
+		}
+		atomic_store(&ring_stop, 1);
+		pthread_join(rp, NULL);
+		pthread_join(rc2, NULL);
+		ring_free();
+	}
 
 	/* Threads created and exiting repeatedly. */
 	struct pm_heap_info before, after, during;
@@ -282,6 +378,16 @@ int main(void)
 			CHECK_PTR_NE(ret, NULL);
 			free(ret);
 		}
+	}
+	/* threads that only free: blocks of main's, aligned and not */
+	for (int round = 0; round < 20; round++) {
+		static void *v[2000];
+		for (int i = 0; i < 2000; i++)
+			v[i] = i % 3 ? malloc(16 + (size_t)(i * 7) % 2000)
+				     : memalign((size_t)64 << (i % 7), 100 + (size_t)i);
+		pthread_t t;
+		CHECK(pthread_create(&t, NULL, only_frees, v) == 0);
+		pthread_join(t, NULL);
 	}
 	CHECK_EQ(pm_heap_info(&after), 0);
 	fprintf(stderr, "thread churn: live %zu -> %zu\n", before.live,

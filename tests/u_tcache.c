@@ -99,26 +99,53 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 	CHECK(pm__tc_is_cached(blocks[0]) && !pm__tc_is_cached(blocks[cap]));
 	CHECK(!pm__tc_push(tc, cls, blocks[cap]));
 	size_t fast = a->fast_bytes;
+	uintptr_t x0 = cls < TC_NSMALL ? pm__region->xfer[cls] & TC_XFER_PTR : 0;
 	pm__tc_overflow(tc, cls, blocks[cap]);
 	CHECK_MSG(tc->room[cls] == cap / 2 + 0 || tc->room[cls] == cap / 2,
 		  "class %u: room %u after overflow, cap %u", cls,
 		  tc->room[cls], cap);
-	if (cls < TC_NSMALL) /* small: onto the arena's fast list */
+	uintptr_t x1 = cls < TC_NSMALL ? pm__region->xfer[cls] & TC_XFER_PTR : 0;
+	if (cls < TC_NSMALL && x1 != x0) {
+		/* small: a chain, p first, on the class's transfer stack */
+		CHECK_PTR_EQ((void *)x1, blocks[cap]);
+		CHECK_EQ((*pm__tc_chain_word((void *)x1) >> 48) & 255,
+			 cap / 2 + 1);
+		CHECK_EQ(*pm__tc_chain_word((void *)x1) & TC_XFER_PTR, x0);
+		CHECK_EQ(a->fast_bytes, fast);
+	} else if (cls < TC_NSMALL) { /* the stack is full: the fast list */
 		CHECK(a->fast_bytes == fast + (cap / 2 + 1) *
 						      pm__tc_class_size(cls));
+	}
 	heap_ok("after overflow");
+	if (cls < TC_NSMALL && x1 != x0) {
+		/* an empty class takes the chain back, without the lock */
+		static void *mine[512];
+		unsigned had = cap - tc->room[cls];
+		unsigned k = pop_all(tc, cls, mine, 512);
+		CHECK_EQ(k, had);
+		CHECK_EQ(tc->room[cls], cap);
+		void *t = pm__tc_xfer_take(tc, cls);
+		CHECK_PTR_EQ(t, blocks[cap]);
+		CHECK_EQ(pm__region->xfer[cls] & TC_XFER_PTR, x0);
+		CHECK_EQ(tc->room[cls], cap - cap / 2);
+		CHECK(t && pm__block_key_get(t) != TC_KEY);
+		heap_ok("after a transfer");
+		for (unsigned i = 0; i < k; i++)
+			pm__free_slow(mine[i]);
+		pm__free_slow(t);
+	}
 	for (unsigned i = cap + 1; i < n; i++) /* the spares, to the arena */
 		pm__free_slow(blocks[i]);
 
 	/* stopped: neither pop nor push */
-	pm__tc_stop = 1;
+	pm__tc_stop_all();
 	CHECK(pm__tc_pop(tc, cls) == NULL);
-	pm__tc_stop = 0;
+	pm__tc_start_all();
 	b = pm__tc_pop(tc, cls);
 	CHECK(b != NULL);
-	pm__tc_stop = 1;
+	pm__tc_stop_all();
 	CHECK(!pm__tc_push(tc, cls, b));
-	pm__tc_stop = 0;
+	pm__tc_start_all();
 	CHECK(pm__tc_push(tc, cls, b));
 
 	pm__lock_persistent();
@@ -227,6 +254,48 @@ static void quiesce_under_load(void)
 	heap_ok("after the workers");
 }
 
+/* Aligned blocks from the reserves: aligned, of a size that is a multiple
+ * of the alignment, carved downward from aend; the heap checks clean (the
+ * stop writes the reserve's true size), a freed one is taken again when
+ * it heads its class, and the drain gives the reserves back. */
+static void aligned(struct pm_tcache *tc)
+{
+	static void *v[64];
+	for (unsigned k = 0; k < TC_NALIGN; k++) {
+		size_t al = (size_t)32 << k, n = 100 + 37 * k;
+		size_t sz = pm__tc_align_size(al, n);
+		CHECK_EQ(sz % al, 0);
+		CHECK(sz >= pm__request2size(n));
+		for (int i = 0; i < 8; i++) {
+			v[i] = pm__tc_memalign(tc, al, n);
+			CHECK(v[i] && ((uintptr_t)v[i] & (al - 1)) == 0);
+			CHECK(v[i] && pm__block_usable(v[i]) >= n);
+			if (v[i])
+				memset(v[i], 0x6b, n);
+			if (i > 0 && v[i] && v[i - 1] && (char *)v[i] < (char *)v[i - 1])
+				/* carved from the back: each below the last,
+				 * its chunk just before the last one's */
+				CHECK((uintptr_t)pm__chunk_of(v[i]) + sz ==
+					      (uintptr_t)pm__chunk_of(v[i - 1]) ||
+				      tc->aend[k] == (uintptr_t)pm__chunk_of(v[i]));
+		}
+		CHECK(tc->ares[k] != NULL);
+		CHECK_EQ(tc->aend[k] & (al - 1), (uintptr_t)(al - PM_CHUNK_MEM) & (al - 1));
+		heap_ok("with reserves");
+		/* the last one freed heads its class: taken again */
+		pm__free_more(v[7]);
+		CHECK_PTR_EQ(pm__tc_memalign(tc, al, n), v[7]);
+		for (int i = 0; i < 8; i++)
+			pm__free_slow(v[i]);
+	}
+	pm__lock_persistent();
+	pm__tc_drain(tc);
+	pm__unlock_persistent();
+	for (unsigned k = 0; k < TC_NALIGN; k++)
+		CHECK(tc->ares[k] == NULL);
+	heap_ok("after the reserves' drain");
+}
+
 int main(void)
 {
 	CHECK(pm__ensure_init() == 0);
@@ -241,6 +310,7 @@ int main(void)
 			    TC_NCLASS - 1 };
 	for (unsigned i = 0; i < sizeof list / sizeof *list; i++)
 		one_class(tc, list[i]);
+	aligned(tc);
 
 	must_abort(key_overwritten, "a cached block's key overwritten");
 	must_abort(link_overwritten, "a cached block's link overwritten");

@@ -17,7 +17,7 @@
 # The region is found through the library's pm__region pointer (debug info
 # or the symbol table); failing that, by its magic at the base address.
 # Structure offsets come from the debug info when there is some, else from
-# the built-in x86-64 layout below (src/internal.h, region version 3).
+# the built-in x86-64 layout below (src/internal.h, region version 4).
 # A damaged heap is reported, never followed blindly: every read is
 # checked, every walk is bounded.
 #
@@ -37,7 +37,7 @@ MINCHUNK = 32
 WALK_LIMIT = 2000000  # chunks per arena walk
 WINDOW = 1 << 16      # bytes read at once during a walk
 
-# Built-in layout (x86-64, region header version 3).
+# Built-in layout (x86-64, region header version 4).
 BUILTIN = {
     "region": {"magic": 0, "version": 8, "header_size": 12, "base": 16,
                "size": 24, "tbase": 32, "p": 40, "tcaches": 2728,
