@@ -1,10 +1,12 @@
-# fuzz/fuzz.mk - the checkpoint parser under libFuzzer, and its replay test.
+# fuzz/fuzz.mk - the checkpoint and process-image parsers under libFuzzer,
+# and their replay test.
 #   make fuzz [FUZZ_TIME=seconds]   fuzz build/fuzz_parse (clang, libFuzzer,
 #                                   ASan+UBSan); new inputs go to
 #                                   fuzz/findings/ (ignored by git); move a
 #                                   crasher to fuzz/crashes/ to keep it as a
 #                                   regression case
-#   make fuzz-corpus                regenerate the seeds in fuzz/corpus/
+#   make fuzz-corpus                regenerate the gen-* seeds in fuzz/corpus/
+#   make fuzz-image-corpus          regenerate the image-* seeds (below)
 # `make check` runs build/tests/fuzz_replay: generated files swept by
 # truncation and byte flips, then every file of fuzz/corpus and
 # fuzz/crashes through the fuzz target (under ASan+UBSan when $(CC) has
@@ -12,7 +14,8 @@
 # tests/fuzz_bounded.sh: build/fuzz_parse for 20 seconds from the corpus.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 120
-FUZZ_SRCS := fuzz/fuzz_parse.c src/ckpt_parse.c src/crc32c.c src/util.c
+FUZZ_SRCS := fuzz/fuzz_parse.c src/ckpt_parse.c src/crc32c.c src/util.c \
+	src/image_parse.c src/image_kstate_check.c
 FUZZ_DEPS := $(FUZZ_SRCS) $(LIB_HDRS) fuzz/fuzz.mk
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -DPM_CKPT_PARSE_ONLY
 
@@ -47,3 +50,16 @@ fuzz-corpus: $(B)/tests/fuzz_replay
 .PHONY: fuzz-corpus
 EXTRA_TESTS += $(B)/tests/fuzz_replay
 CHECK_EXTRA += $(B)/tests/fuzz_replay $(if $(HAVE_LIBFUZZER),$(B)/fuzz_parse)
+
+# make fuzz-image-corpus: the process images of fuzz/corpus, written by
+# fuzz/image_seed.c under `pmalloc run`: image-whole.img (every record
+# kind, 19 runs of pages) and image-records.img (the same without its
+# PAGES sections: small, so that the replay test checks every byte)
+$(B)/fuzz_image_seed: fuzz/image_seed.c include/pmalloc.h $(B)/libpmalloc.so
+	$(CC) $(BASE_CFLAGS) -Iinclude -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN'
+fuzz-image-corpus: $(B)/fuzz_image_seed $(B)/pmalloc $(B)/tests/fuzz_replay
+	d=$$(mktemp -d) && $(B)/pmalloc run -- $(B)/fuzz_image_seed $$d/s.img $$d && \
+	cp $$d/s.img fuzz/corpus/image-whole.img && \
+	$(B)/tests/fuzz_replay --strip-pages $$d/s.img fuzz/corpus/image-records.img; \
+	rc=$$?; rm -rf $$d; exit $$rc
+.PHONY: fuzz-image-corpus

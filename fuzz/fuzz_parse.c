@@ -1,8 +1,11 @@
 /*
- * fuzz_parse.c - the checkpoint parser under a fuzzer, and its replay test.
+ * fuzz_parse.c - the checkpoint and process-image parsers under a fuzzer,
+ * and their replay test.
  *
- * Built three ways by fuzz/fuzz.mk, always with src/ckpt_read.c compiled
- * -DPM_CKPT_PARSE_ONLY (the parser touches nothing but its buffer):
+ * Built three ways by fuzz/fuzz.mk, always with the sources compiled
+ * -DPM_CKPT_PARSE_ONLY (the parsers touch nothing but their buffers):
+ * src/ckpt_parse.c, and for images src/image_parse.c and
+ * src/image_kstate_check.c:
  *   build/fuzz_parse        libFuzzer + ASan + UBSan (`make fuzz`)
  *   build/tests/fuzz_replay -DPM_FUZZ_REPLAY, a test in `make check`:
  *       1. generates small valid files of several shapes and checks that
@@ -16,18 +19,31 @@
  *          makes): must be refused by the parser;
  *       4. replays every file in fuzz/corpus/ and fuzz/crashes/ through the
  *          fuzz target (must not crash; ASan/UBSan when the compiler has
- *          them).
+ *          them); a process image of fuzz/corpus/ must parse, every cut
+ *          of it is PM_ETRUNC, every byte flip is refused (every byte of
+ *          a small one), and so is each record deleted, doubled or cut
+ *          short with every checksum made right (sweep_image).
  *     `fuzz_replay --write-corpus DIR` writes the generated files (the
- *     seeds in fuzz/corpus/ were made so).
+ *     gen-* seeds in fuzz/corpus/ were made so); `fuzz_replay
+ *     --strip-pages IN OUT` drops an image's PAGES sections (the image-*
+ *     seeds: `make fuzz-image-corpus`).
  *
  * The fuzz target parses each input three ways: as a whole file; ignoring
- * checksums; and as a prefix of a longer file.  The fuzzer's own mutator
- * (LLVMFuzzerCustomMutator, below) mutates, sometimes a field of the
- * header or of a section with a value chosen to sit on a boundary, and
- * then makes every checksum and the file size right again, so that the
- * checks past the checksums are explored by the first parse too.
+ * checksums; and as a prefix of a longer file; a process image's records
+ * are then checked (pm__image_parse, which calls pm__ks_check_records)
+ * after the first two, and once more as pm__image_open reads them: the
+ * prefix and the records each in a buffer of exactly their length.  The
+ * fuzzer's own mutator (LLVMFuzzerCustomMutator, below) mutates,
+ * sometimes a field of the header or of a section with a value chosen to
+ * sit on a boundary, in an image also a field of a record (mutate_record:
+ * a mapping, the process facts, a signal's action, a descriptor) or the
+ * sections themselves (img_edit: one deleted, copied, resized or moved,
+ * the bytes moved with it), and then lays the sections out as a writer
+ * would and makes every checksum and the file size right again, so that
+ * the checks past the checksums are explored by the first parse too.
  */
 #include "../src/ckpt.h"
+#include "../src/image.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +78,66 @@ static void touch(const struct pm__ckpt *ck)
 	sink = t;
 }
 
+/* The same for what pm__image_parse hands out: every pointer into the
+ * records, and every string and count it vouched for. */
+static void touch_image(const struct pm__image *im)
+{
+	size_t t = im->nvma + im->npages;
+	for (uint32_t i = 0; i < im->nvma; i++)
+		t += strlen(pm__image_name(im, im->vma[i].name)) +
+		     im->vma[i].prot;
+	const struct pmf_proc *p = im->proc;
+	t += strlen(im->str + p->argv) + strlen(im->str + p->exe);
+	t += im->stack[0] + im->stack[im->stack_len - 1];
+	t += im->cpu[0] + im->cpu[sizeof(struct pm__ctx) - 1];
+	t += im->signals[im->signals_len - 1];
+	const struct pmf_fds *f = (const void *)im->fds;
+	const struct pmf_fd *r = (const void *)(f + 1);
+	const char *str = (const char *)im->fds + f->strings_off;
+	t += strlen(str + f->cwd_off);
+	for (uint32_t i = 0; i < f->nfds; i++)
+		t += strlen(str + r[i].path_off) + r[i].class;
+	for (uint32_t k = 0; k < im->nfiledata; k++)
+		t += ((const unsigned char *)im->filedata[k].p)
+			[im->filedata[k].len - 1];
+	sink = t;
+}
+
+/* An image's records checked in buf, the buffer ck was parsed from. */
+static void parse_image(const struct pm__ckpt *ck, const void *buf)
+{
+	struct pm__image im;
+	if (ck->h.kind == PMF_KIND_IMAGE && !pm__image_parse(ck, buf, &im))
+		touch_image(&im);
+}
+
+/* As pm__ckpt_open and pm__image_open read a file: the header, then the
+ * prefix [0, table_end), then the records [0, heap_off) into a buffer of
+ * their own, each exactly as long as read (ASan sees a byte past it). */
+static void parse_as_opened(const uint8_t *data, size_t size)
+{
+	struct pm__ckpt ck;
+	uint64_t head[PMF_HEADER_SIZE / 8];
+	size_t n = size < PMF_HEADER_SIZE ? size : PMF_HEADER_SIZE;
+	memcpy(head, data, n);
+	if (pm__ckpt_parse(head, n, size, PM__PARSE_HEADER, &ck) ||
+	    ck.table_end > size)
+		return;
+	size_t tlen = (size_t)ck.table_end;
+	uint64_t *pre = malloc(tlen), *rec;
+	if (!pre)
+		return;
+	memcpy(pre, data, tlen);
+	if (!pm__ckpt_parse(pre, tlen, size, PM__PARSE_NO_DATA, &ck) &&
+	    ck.h.kind == PMF_KIND_IMAGE && ck.h.heap_off <= size &&
+	    (rec = malloc(ck.h.heap_off ? ck.h.heap_off : 1))) {
+		memcpy(rec, data, ck.h.heap_off);
+		parse_image(&ck, rec);
+		free(rec);
+	}
+	free(pre);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,14 +147,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	if (!pm__ckpt_parse(buf, size, size, 0, &ck))
+	if (!pm__ckpt_parse(buf, size, size, 0, &ck)) {
 		touch(&ck);
-	if (!pm__ckpt_parse(buf, size, size, PM__PARSE_NO_CRC, &ck))
+		parse_image(&ck, buf);
+	}
+	if (!pm__ckpt_parse(buf, size, size, PM__PARSE_NO_CRC, &ck)) {
 		touch(&ck);
+		parse_image(&ck, buf);
+	}
 	if (!pm__ckpt_parse(buf, size, (uint64_t)size + 4096,
 			    PM__PARSE_NO_CRC | PM__PARSE_NO_DATA, &ck))
 		touch(&ck);
 	free(buf);
+	parse_as_opened(data, size);
 	return 0;
 }
 
@@ -100,6 +181,28 @@ static uint32_t crc_at(const uint8_t *d, size_t size, uint64_t off,
 					       : old;
 }
 
+/* A process image (version 2, kind 1: records and PAGES) rather than a
+ * checkpoint (heap and globals sections with keep bitmaps). */
+static int is_image(const uint8_t *d, size_t size)
+{
+	return size >= PMF_HEADER_SIZE &&
+	       rd(d + offsetof(struct pmf_header, kind), 4) == PMF_KIND_IMAGE;
+}
+
+/* Where a section's bytes go in the file: the heap's and PAGES from
+ * heap_off, the others (globals, records) from the table's end. */
+static int paged(uint32_t kind, int image)
+{
+	return kind == (image ? PMF_SEC_PAGES : PMF_SEC_HEAP);
+}
+
+/* Bytes a section takes before the next one: globals are followed by
+ * their keep bitmap, records are padded to 8. */
+static uint64_t span(uint64_t len, int image)
+{
+	return image ? (len + 7) & ~7ull : len + pmf_keep_bytes(len);
+}
+
 /* Make file_size, the section crcs, meta_crc, table_crc and header_crc
  * what a writer would store, as far as the fields let them be found. */
 static void fix_crcs(uint8_t *d, size_t size, int keep_file_size)
@@ -112,6 +215,7 @@ static void fix_crcs(uint8_t *d, size_t size, int keep_file_size)
 	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
 	uint64_t moff = rd(d + offsetof(struct pmf_header, meta_off), 8);
 	uint64_t msize = rd(d + offsetof(struct pmf_header, meta_size), 8);
+	int image = is_image(d, size);
 	if (n <= PMF_MAX_SECTIONS &&
 	    pm__range_in(toff, n * sizeof(struct pmf_section), 0, size)) {
 		for (uint64_t i = 0; i < n; i++) {
@@ -125,7 +229,7 @@ static void fix_crcs(uint8_t *d, size_t size, int keep_file_size)
 			uint8_t *dc = s + offsetof(struct pmf_section, data_crc);
 			uint8_t *kc = s + offsetof(struct pmf_section, keep_crc);
 			wr(dc, 4, crc_at(d, size, off, len, (uint32_t)rd(dc, 4)));
-			if (rd(s, 4) != PMF_SEC_HEAP)
+			if (rd(s, 4) != PMF_SEC_HEAP && !image)
 				wr(kc, 4, crc_at(d, size, koff,
 						 pmf_keep_bytes(len),
 						 (uint32_t)rd(kc, 4)));
@@ -139,10 +243,11 @@ static void fix_crcs(uint8_t *d, size_t size, int keep_file_size)
 	wr(d + PMF_HEADER_CRC_OFF, 4, pm__crc32c(0, d, PMF_HEADER_CRC_OFF));
 }
 
-/* Lay the sections out where the writer would put them (globals from the
- * table's end, heap from the next page boundary; bytes are not moved),
- * with the header's counts and offsets to match, and the input grown or
- * cut to the file size that gives, when max allows.  The new size. */
+/* Lay the sections out where the writer would put them (globals or
+ * records from the table's end, heap or PAGES from the next page
+ * boundary; bytes are not moved), with the header's counts and offsets to
+ * match, and the input grown or cut to the file size that gives, when max
+ * allows.  The new size. */
 static size_t relayout(uint8_t *d, size_t size, size_t max)
 {
 	if (size < PMF_HEADER_SIZE)
@@ -150,6 +255,7 @@ static size_t relayout(uint8_t *d, size_t size, size_t max)
 	uint64_t ps = rd(d + offsetof(struct pmf_header, page_size), 4);
 	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
 	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
+	int image = is_image(d, size);
 	if (ps < PMF_MIN_PAGE || ps > PMF_MAX_PAGE || (ps & (ps - 1)) ||
 	    n > PMF_MAX_SECTIONS ||
 	    !pm__range_in(toff, n * sizeof(struct pmf_section), 0, size))
@@ -158,18 +264,21 @@ static size_t relayout(uint8_t *d, size_t size, size_t max)
 	for (uint64_t i = 0; i < n; i++) {
 		uint8_t *s = d + toff + i * sizeof(struct pmf_section);
 		uint64_t len = rd(s + offsetof(struct pmf_section, len), 8);
-		if (rd(s, 4) == PMF_SEC_HEAP)
+		if (paged((uint32_t)rd(s, 4), image))
 			continue;
 		wr(s + offsetof(struct pmf_section, data_off), 8, gcur);
-		wr(s + offsetof(struct pmf_section, keep_off), 8, gcur + len);
-		gcur += len + pmf_keep_bytes(len); /* may wrap: the point */
+		wr(s + offsetof(struct pmf_section, keep_off), 8,
+		   image ? 0 : gcur + len);
+		if (image)
+			wr(s + offsetof(struct pmf_section, keep_crc), 4, 0);
+		gcur += span(len, image); /* may wrap: the point */
 		gb += len;
 	}
 	uint64_t heap_off = (gcur + ps - 1) & ~(ps - 1), hcur = heap_off;
 	for (uint64_t i = 0; i < n; i++) {
 		uint8_t *s = d + toff + i * sizeof(struct pmf_section);
 		uint64_t len = rd(s + offsetof(struct pmf_section, len), 8);
-		if (rd(s, 4) != PMF_SEC_HEAP)
+		if (!paged((uint32_t)rd(s, 4), image))
 			continue;
 		wr(s + offsetof(struct pmf_section, data_off), 8, hcur);
 		wr(s + offsetof(struct pmf_section, keep_off), 8, 0);
@@ -188,6 +297,123 @@ static size_t relayout(uint8_t *d, size_t size, size_t max)
 	}
 	if (gcur <= heap_off && heap_off <= size)
 		memset(d + gcur, 0, heap_off - gcur); /* the zero padding */
+	for (uint64_t i = 0; image && i < n; i++) {
+		/* and a record's padding to 8 */
+		uint8_t *s = d + toff + i * sizeof(struct pmf_section);
+		uint64_t len = rd(s + offsetof(struct pmf_section, len), 8);
+		uint64_t off = rd(s + offsetof(struct pmf_section, data_off), 8);
+		if (!paged((uint32_t)rd(s, 4), 1) &&
+		    pm__range_in(off, span(len, 1), 0, size))
+			memset(d + off + len, 0, span(len, 1) - len);
+	}
+	return size;
+}
+
+/* ---- images: sections moved, added, removed ----------------------------- */
+
+enum img_op { IMG_DELETE, IMG_COPY, IMG_RESIZE, IMG_MOVE, IMG_NOPS };
+
+struct isec {
+	struct pmf_section s;
+	const uint8_t *p; /* its bytes in the old file */
+	uint64_t have;    /* how many of them are there */
+};
+
+/* Rewrite the image d (size bytes, room for max) with section k deleted,
+ * copied to position j, resized to len (new bytes zero) or moved to
+ * position j; every section's bytes moved with it, laid out as a writer
+ * would.  The new size, or size when the table cannot be read or the
+ * result would not fit. */
+static size_t img_edit(uint8_t *d, size_t size, size_t max, enum img_op op,
+		       uint32_t k, uint32_t j, uint64_t len)
+{
+	if (!is_image(d, size))
+		return size;
+	uint64_t ps = rd(d + offsetof(struct pmf_header, page_size), 4);
+	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
+	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
+	if (ps < PMF_MIN_PAGE || ps > PMF_MAX_PAGE || (ps & (ps - 1)) ||
+	    n == 0 || n > 4096 || k >= n ||
+	    !pm__range_in(toff, n * sizeof(struct pmf_section), 0, size))
+		return size;
+	struct isec *t = calloc(n + 1, sizeof *t);
+	uint8_t *old = malloc(size);
+	if (!t || !old) {
+		free(t);
+		free(old);
+		return size;
+	}
+	memcpy(old, d, size);
+	for (uint64_t i = 0; i < n; i++) {
+		memcpy(&t[i].s, old + toff + i * sizeof t[i].s, sizeof t[i].s);
+		uint64_t off = t[i].s.data_off;
+		t[i].p = old + (off < size ? off : size);
+		t[i].have = off < size ? size - off : 0;
+		if (t[i].have > t[i].s.len)
+			t[i].have = t[i].s.len;
+	}
+	j %= (uint32_t)n;
+	struct isec one = t[k];
+	switch (op) {
+	case IMG_DELETE:
+		if (n == 1)
+			goto out;
+		memmove(&t[k], &t[k + 1], (n - k - 1) * sizeof *t);
+		n--;
+		break;
+	case IMG_COPY:
+		memmove(&t[j + 1], &t[j], (n - j) * sizeof *t);
+		t[j] = one;
+		n++;
+		break;
+	case IMG_RESIZE:
+		if (len > max)
+			goto out;
+		t[k].s.len = len;
+		if (t[k].have > len)
+			t[k].have = len;
+		break;
+	default:
+		memmove(&t[k], &t[k + 1], (n - k - 1) * sizeof *t);
+		memmove(&t[j + 1], &t[j], (n - 1 - j) * sizeof *t);
+		t[j] = one;
+		break;
+	}
+	/* the layout, in 64 bits that cannot wrap for lengths below max */
+	uint64_t gcur = toff + n * sizeof(struct pmf_section), gb = 0, hb = 0;
+	for (uint64_t i = 0; i < n; i++)
+		if (!paged(t[i].s.kind, 1) && t[i].s.len <= max) {
+			t[i].s.data_off = gcur;
+			gcur += span(t[i].s.len, 1);
+			gb += t[i].s.len;
+		} else if (t[i].s.len > max) {
+			goto out;
+		}
+	uint64_t heap_off = (gcur + ps - 1) & ~(ps - 1), end = heap_off;
+	for (uint64_t i = 0; i < n && end <= max; i++)
+		if (paged(t[i].s.kind, 1)) {
+			t[i].s.data_off = end;
+			end += t[i].s.len;
+			hb += t[i].s.len;
+		}
+	if (end > max)
+		goto out;
+	memset(d + toff, 0, end - toff);
+	for (uint64_t i = 0; i < n; i++) {
+		t[i].s.keep_off = 0;
+		t[i].s.keep_crc = 0;
+		memcpy(d + toff + i * sizeof t[i].s, &t[i].s, sizeof t[i].s);
+		memcpy(d + t[i].s.data_off, t[i].p, t[i].have);
+	}
+	wr(d + offsetof(struct pmf_header, nsections), 4, n);
+	wr(d + offsetof(struct pmf_header, heap_off), 8, heap_off);
+	wr(d + offsetof(struct pmf_header, heap_bytes), 8, hb);
+	wr(d + offsetof(struct pmf_header, globals_bytes), 8, gb);
+	wr(d + offsetof(struct pmf_header, file_size), 8, end);
+	size = end;
+out:
+	free(t);
+	free(old);
 	return size;
 }
 
@@ -221,15 +447,94 @@ static uint64_t edge(unsigned r, const uint8_t *d)
 	}
 }
 
-/* Set one field of the header or of a section to an edge value. */
+/* The fields of an image's records, as offset << 4 | size: a header at
+ * the record's start, then (SIGNALS, FDS, VMAS) an array of records. */
+#define F(off, n) ((off) << 4 | (n))
+static const uint16_t f_vma[] = {F(0, 8),  F(8, 8),  F(16, 8), F(24, 8),
+				 F(32, 8), F(40, 4), F(44, 4), F(48, 4),
+				 F(52, 4), F(56, 8)};
+static const uint16_t f_proc[] = {
+	F(0, 8),   F(8, 8),   F(16, 8),  F(24, 8),  F(32, 8),  F(72, 8),
+	F(112, 8), F(160, 4), F(164, 4), F(168, 4), F(172, 4), F(176, 4),
+	F(180, 4), F(184, 8), F(192, 8), F(232, 8)};
+static const uint16_t f_sig[] = {F(0, 4),  F(4, 4),  F(8, 8), F(16, 8),
+				 F(24, 4), F(28, 4), F(32, 8)};
+static const uint16_t f_act[] = {F(0, 8), F(8, 8), F(16, 8), F(24, 8)};
+static const uint16_t f_fds[] = {F(0, 4),  F(4, 4),  F(8, 4),
+				 F(12, 4), F(16, 4), F(20, 4),
+				 F(24, 8), F(32, 8), F(40, 8)};
+static const uint16_t f_fd[] = {F(0, 4),   F(4, 4),   F(8, 4),  F(12, 4),
+				F(16, 8),  F(40, 8),  F(48, 8), F(64, 4),
+				F(68, 4),  F(72, 4),  F(76, 4), F(80, 8),
+				F(88, 8),  F(120, 8)};
+static const uint16_t f_filedata[] = {F(0, 4), F(4, 4), F(8, 8), F(16, 8)};
+#undef F
+#define NF(a) (sizeof(a) / sizeof(a)[0])
+
+/* Set one field of a record (len bytes at p, of kind) to v, a value near
+ * its old one, or a small number (classes, counts, descriptor numbers). */
+static void mutate_record(uint8_t *p, uint64_t len, uint32_t kind,
+			  unsigned r, uint64_t v)
+{
+	const uint16_t *hf = NULL, *rf = NULL;
+	size_t nh = 0, nr = 0;
+	uint64_t base = 0, stride = 0, off;
+	if (!len)
+		return;
+	switch (kind) {
+	case PMF_SEC_VMAS: rf = f_vma, nr = NF(f_vma), stride = 64; break;
+	case PMF_SEC_PROC: hf = f_proc, nh = NF(f_proc); break;
+	case PMF_SEC_SIGNALS:
+		hf = f_sig, nh = NF(f_sig), rf = f_act, nr = NF(f_act);
+		base = 64, stride = 32;
+		break;
+	case PMF_SEC_FDS:
+		hf = f_fds, nh = NF(f_fds), rf = f_fd, nr = NF(f_fd);
+		base = 64, stride = 128;
+		break;
+	case PMF_SEC_FILEDATA: hf = f_filedata, nh = NF(f_filedata); break;
+	}
+	unsigned f;
+	if (rf && (!nh || r & 1) && len >= base + stride) {
+		f = rf[(r >> 1) % nr];
+		off = base + (r >> 8) % ((len - base) / stride) * stride;
+	} else if (nh) {
+		f = hf[(r >> 1) % nh];
+		off = 0;
+	} else { /* STACK, CPU, STRINGS: any word, or a string's byte */
+		off = (r >> 1) % len & ~7ull;
+		if (kind == PMF_SEC_STRINGS && r & 2) {
+			p[(r >> 2) % len] = "\0/\377a"[(r >> 24) % 4];
+			return;
+		}
+		f = len - off >= 8 ? 8 : 1;
+	}
+	off += f >> 4;
+	int n = f & 15;
+	if (off + (unsigned)n > len)
+		return;
+	switch ((r >> 28) % 4) {
+	case 0: v = rd(p + off, n) + ((r >> 24) & 1 ? 1 : -1); break;
+	case 1: v = (r >> 16) % 80; break;
+	default: break;
+	}
+	wr(p + off, n, v);
+}
+
+/* Set one field of the header or of a section to an edge value; in an
+ * image, sometimes a field of a record. */
 static void mutate_field(uint8_t *d, size_t size, unsigned r)
 {
 	unsigned r2 = r * 2654435761u;
 	uint64_t v = edge(r2 >> 8, d);
 	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
 	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
-	if (r % 3 || !n || !pm__range_in(toff, n * sizeof(struct pmf_section),
-					 0, size)) {
+	int image = is_image(d, size);
+	/* a checkpoint: the header one time in three; an image, whose
+	 * records have more fields to reach: the header one time in three
+	 * as well, the other times mostly a record */
+	if ((image ? r % 3 == 1 : r % 3 != 0) || !n ||
+	    !pm__range_in(toff, n * sizeof(struct pmf_section), 0, size)) {
 		/* a header field: 8-byte fields at 24..96 and 112..152 */
 		static const unsigned char f8[] = {24, 32, 40, 48, 56, 64,
 						   72, 80, 88, 112, 120, 144};
@@ -250,8 +555,16 @@ static void mutate_field(uint8_t *d, size_t size, unsigned r)
 		   v);
 		return;
 	}
+	if (image && r % 5 < 3 && rd(s, 4) != PMF_SEC_PAGES &&
+	    rd(s + 16, 8) <= size && pm__range_in(off, rd(s + 16, 8), 0, size)) {
+		mutate_record(d + off, rd(s + 16, 8), (uint32_t)rd(s, 4),
+			      r * 2246822519u, v);
+		return;
+	}
 	switch ((r >> 16) % 6) {
-	case 0: wr(s, 4, 1 + v % 6); break;            /* kind */
+	case 0: /* kind: in an image mostly an image's */
+		wr(s, 4, is_image(d, size) && v % 8 ? 6 + v % 9 : 1 + v % 6);
+		break;
 	case 1: wr(s + 4, 4, v & 7); break;            /* flags */
 	case 2: wr(s + 8, 8, v); break;                /* addr */
 	case 3: wr(s + 16, 8, v); break;               /* len */
@@ -260,11 +573,32 @@ static void mutate_field(uint8_t *d, size_t size, unsigned r)
 	}
 }
 
+/* Delete, copy, resize or move a section of an image. */
+static size_t mutate_image(uint8_t *d, size_t size, size_t max, unsigned r)
+{
+	uint64_t n = rd(d + offsetof(struct pmf_header, nsections), 4);
+	uint64_t toff = rd(d + offsetof(struct pmf_header, table_off), 8);
+	if (!n || !pm__range_in(toff, n * sizeof(struct pmf_section), 0, size))
+		return size;
+	uint32_t k = (r >> 3) % (uint32_t)n, j = (r >> 13) % (uint32_t)n;
+	uint64_t len = rd(d + toff + k * sizeof(struct pmf_section) + 16, 8);
+	static const int64_t delta[] = {1, -1, 8, -8, 4096, -4096, 64, -64};
+	switch ((r >> 20) % 4) {
+	case 0: len += (uint64_t)delta[(r >> 23) % 8]; break;
+	case 1: len = (r >> 23) % 9000; break;
+	case 2: len /= 2; break;
+	default: len *= 2; break;
+	}
+	return img_edit(d, size, max, (enum img_op)(r % IMG_NOPS), k, j, len);
+}
+
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
 			       unsigned int seed)
 {
 	if (seed % 4 == 0 && size >= PMF_HEADER_SIZE)
 		mutate_field(data, size, seed >> 2);
+	else if (seed % 4 == 1 && is_image(data, size) && seed % 16 != 1)
+		size = mutate_image(data, size, max, seed >> 2);
 	else
 		size = LLVMFuzzerMutate(data, size, max);
 	if (seed % 8 < 6)
@@ -589,11 +923,12 @@ static void edges(void)
 	free(f);
 }
 
-static int replay_file(const char *path)
+/* The whole of path in a malloc'd buffer (8-aligned); NULL if unreadable. */
+static unsigned char *slurp(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
-		return -1;
+		return NULL;
 	size_t cap = 1 << 16, n = 0;
 	unsigned char *b = malloc(cap);
 	size_t r;
@@ -603,7 +938,114 @@ static int replay_file(const char *path)
 			b = realloc(b, cap *= 2);
 	}
 	fclose(fp);
+	*len = n;
+	return b;
+}
+
+/* An image as a resume reads it: parsed whole, then its records. */
+static int image_rc(unsigned char *f, size_t size)
+{
+	struct pm__ckpt ck;
+	struct pm__image im;
+	int rc = pm__ckpt_parse(f, size, size, 0, &ck);
+	return rc ? rc : pm__image_parse(&ck, f, &im);
+}
+
+/* A valid image (a seed of fuzz/corpus): it parses; every cut is
+ * PM_ETRUNC; every byte is covered (a flip is refused; every byte of a
+ * small image, every 4093rd of a larger one); edits that every checksum agrees
+ * with are refused: a record missing or twice, a record cut short. */
+static void sweep_image(const char *path, unsigned char *f, size_t size)
+{
+	struct pm__ckpt ck;
+	int rc = image_rc(f, size);
+	EXPECT(rc == 0, "%s does not parse: %d %s", path, rc, pm_errmsg());
+	if (rc)
+		return;
+	size_t upto = size <= (64 << 10) ? size : 0;
+	for (size_t cut = 0; cut < size; cut += cut < upto ? 1 : 4093) {
+		rc = pm__ckpt_parse(f, cut, cut, 0, &ck);
+		EXPECT(rc == PM_ETRUNC, "%s cut at %zu: %d %s", path, cut, rc,
+		       pm_errmsg());
+	}
+	for (size_t at = 0; at < size; at += at < upto ? 1 : 4093) {
+		f[at] ^= (unsigned char)(1u << at % 8);
+		rc = image_rc(f, size);
+		EXPECT(rc != 0, "%s: flip of bit %zu at %zu not detected",
+		       path, at % 8, at);
+		f[at] ^= (unsigned char)(1u << at % 8);
+	}
+	size_t cap = size + (64 << 10);
+	unsigned char *g = malloc(cap);
+	pm__ckpt_parse(f, size, size, 0, &ck);
+	uint32_t n = ck.h.nsections;
+	static const char *const what[] = {"deleted", "twice", "shorter"};
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t kind = ck.sec[k].kind;
+		uint64_t len = ck.sec[k].len;
+		if (kind == PMF_SEC_PAGES)
+			continue;
+		for (int op = 0; op < 3; op++) {
+			if (op == 2 && (kind == PMF_SEC_STRINGS || len < 16))
+				continue; /* (a shorter STRINGS may hold) */
+			memcpy(g, f, size);
+			size_t m = img_edit(g, size, cap,
+					    op == 0   ? IMG_DELETE
+					    : op == 1 ? IMG_COPY
+						      : IMG_RESIZE,
+					    k, k, len - 8);
+			fix_crcs(g, m, 1);
+			struct pm__ckpt ck2;
+			EXPECT(!pm__ckpt_parse(g, m, m, 0, &ck2) &&
+				       ck2.h.nsections == n + (op == 1) - (op == 0),
+			       "%s: section %u %s: the edit does not parse: %s",
+			       path, k, what[op], pm_errmsg());
+			rc = image_rc(g, m);
+			EXPECT(rc == PM_ECORRUPT, "%s: section %u (%s) %s: %d",
+			       path, k, PM__KIND_NAME(kind), what[op], rc);
+		}
+	}
+	free(g);
+}
+
+static int replay_file(const char *path)
+{
+	size_t n;
+	unsigned char *b = slurp(path, &n);
+	if (!b)
+		return -1;
 	LLVMFuzzerTestOneInput(b, n);
+	struct pm__ckpt ck;
+	if (!pm__ckpt_parse(b, n, n, 0, &ck) && ck.h.kind == PMF_KIND_IMAGE &&
+	    strstr(path, "/corpus/"))
+		sweep_image(path, b, n);
+	free(b);
+	return 0;
+}
+
+/* fuzz_replay --strip-pages IN OUT: the image IN without its PAGES
+ * sections (a small seed whose records are real). */
+static int strip_pages(const char *in, const char *out)
+{
+	size_t n;
+	unsigned char *b = slurp(in, &n);
+	if (!b || !is_image(b, n))
+		return fprintf(stderr, "%s: not an image\n", in), 1;
+	struct pm__ckpt ck;
+	for (;;) {
+		if (pm__ckpt_parse(b, n, n, 0, &ck))
+			return fprintf(stderr, "%s: %s\n", in, pm_errmsg()), 1;
+		uint32_t k = 0;
+		while (k < ck.h.nsections && ck.sec[k].kind != PMF_SEC_PAGES)
+			k++;
+		if (k == ck.h.nsections)
+			break;
+		n = img_edit(b, n, n, IMG_DELETE, k, 0, 0);
+		fix_crcs(b, n, 1);
+	}
+	FILE *fp = fopen(out, "wb");
+	if (!fp || fwrite(b, 1, n, fp) != n || fclose(fp))
+		return perror(out), 1;
 	free(b);
 	return 0;
 }
@@ -634,6 +1076,8 @@ static int replay_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "--strip-pages"))
+		return strip_pages(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "--write-corpus")) {
 		for (int i = 0; i < NSHAPES; i++) {
 			unsigned char *f;

@@ -545,12 +545,22 @@ static int write_pages(struct iw *w)
 			size_t n = s->len - at < PIECE ? (size_t)(s->len - at)
 						       : PIECE;
 			const void *src = (const void *)(uintptr_t)(s->addr + at);
-			if (pm__copy_checked(w->piece, src, n))
+			/* straight from memory: nothing else runs (one
+			 * thread, every signal blocked) and nothing here
+			 * writes it, so the bytes the kernel copies are the
+			 * ones summed next, while still in the cache; a page
+			 * that cannot be read (a file mapping past its
+			 * file's end) fails the write, not the process */
+			rc = pm__ckpt_out_write(&w->out, src, n, s->data_off + at);
+			if (rc == -EFAULT)
 				return pm__err(-EFAULT, "image: cannot read "
 							"%llx+%zu",
 					       (ull)(s->addr + at), n);
-			crc = pm__crc32c(crc, w->piece, n);
-			rc = out_write(w, w->piece, n, s->data_off + at);
+			if (rc)
+				return pm__ckpt_out_failed(&w->out, rc);
+			crc = pm__crc32c(crc, src, n);
+			if (w->body)
+				pm__sha256_update(w->body, src, n);
 		}
 		s->data_crc = crc;
 	}

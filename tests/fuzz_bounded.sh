@@ -1,8 +1,9 @@
 #!/bin/sh
-# fuzz_bounded.sh - the checkpoint parser under libFuzzer for a bounded
-# time (FUZZ_TIME seconds, 20 by default), from fuzz/corpus and
-# fuzz/crashes, with the structure-aware mutator of fuzz/fuzz_parse.c
-# (checksums and layout made right after each mutation).  Skipped (77)
+# fuzz_bounded.sh - the checkpoint and process-image parsers under
+# libFuzzer for a bounded time (FUZZ_TIME seconds, 20 by default), from
+# fuzz/corpus and fuzz/crashes, with the structure-aware mutator of
+# fuzz/fuzz_parse.c (checksums and layout made right after each
+# mutation).  Skipped (77)
 # when build/fuzz_parse was not built (clang without libFuzzer).  A
 # crasher is kept in $PMALLOC_BUILD/fuzz-findings/: move it to
 # fuzz/crashes/ with the fix.

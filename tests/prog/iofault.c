@@ -2,9 +2,11 @@
  * iofault.so - an LD_PRELOAD shim that makes one libc call of a checkpoint
  * fail, for tests/ckpt_iofault.sh.
  *
- * It interposes pm_checkpoint() itself: only the calls made during the
- * first pm_checkpoint() of the process are counted (the program's own I/O
- * and later checkpoints are left alone).  Environment:
+ * It interposes pm_checkpoint() and pm_image() themselves: only the calls
+ * made during one of them are counted (the program's own I/O and the
+ * other checkpoints and images are left alone).  Environment:
+ *   IOFAULT_CALL  which pm_checkpoint or pm_image call of the process
+ *                 (both counted together, from 1; default 1)
  *   IOFAULT_MODE  eio       the Nth call fails with EIO
  *                 enospc    the Nth call fails with ENOSPC
  *                 kill      the Nth call kills the process (SIGKILL)
@@ -18,6 +20,8 @@
  *                 "getrlimit"; N defaults to 1 then)
  *   IOFAULT_LOG   a file that gets "fault N LABEL" when the fault is
  *                 injected and "total K" when the checkpoint returns
+ *   IOFAULT_TRACE set: the log also gets "call N LABEL" for every call
+ *                 counted
  * LABEL is the function and the class of its file descriptor or path:
  * T the temporary file (created with O_CREAT, ".tmp." in its name), D a
  * directory (O_DIRECTORY), O anything else: "pwrite-T", "fsync-D",
@@ -42,9 +46,10 @@
 #include <sys/syscall.h>
 
 static int armed, done_first;
-static long count, target;
+static long count, target, calls;
 static int mode; /* 0 count, 1 eio, 2 enospc, 3 kill, 4 short, 5 shortfull */
 static int full; /* shortfull: the disk is full now */
+static int trace; /* IOFAULT_TRACE: log every counted call */
 static char fdclass[65536];
 static const char *only; /* IOFAULT_LABEL */
 
@@ -112,7 +117,10 @@ static int fault(const char *fn, char c, int is_write)
 	label[n] = '\0';
 	if (only && strcmp(only, label))
 		return 0;
-	if (++count != target)
+	++count;
+	if (trace)
+		logline("call", count, label);
+	if (count != target)
 		return 0;
 	logline("fault", count, label);
 	switch (mode) {
@@ -131,11 +139,13 @@ static int fault(const char *fn, char c, int is_write)
 	return 0;
 }
 
-int pm_checkpoint(const char *path)
+/* Arm for this call of pm_checkpoint or pm_image if it is the one
+ * IOFAULT_CALL names (the first by default); 1 if armed. */
+static int arm(void)
 {
-	REAL(int, pm_checkpoint, const char *);
-	if (done_first)
-		return real_pm_checkpoint(path);
+	const char *c = getenv("IOFAULT_CALL");
+	if (done_first || ++calls != (c ? atol(c) : 1))
+		return 0;
 	done_first = 1;
 	const char *m = getenv("IOFAULT_MODE"), *n = getenv("IOFAULT_N");
 	mode = !m                        ? 0
@@ -146,13 +156,34 @@ int pm_checkpoint(const char *path)
 	       : !strcmp(m, "shortfull") ? 5
 					 : 0;
 	only = getenv("IOFAULT_LABEL");
+	trace = getenv("IOFAULT_TRACE") != NULL;
 	target = n ? atol(n) : only ? 1 : 0;
 	count = 0;
 	armed = 1;
-	int rc = real_pm_checkpoint(path);
+	return 1;
+}
+
+static int disarm(int rc)
+{
 	armed = 0;
 	logline("total", count, NULL);
 	return rc;
+}
+
+int pm_checkpoint(const char *path)
+{
+	REAL(int, pm_checkpoint, const char *);
+	if (!arm())
+		return real_pm_checkpoint(path);
+	return disarm(real_pm_checkpoint(path));
+}
+
+int pm_image(const char *path)
+{
+	REAL(int, pm_image, const char *);
+	if (!arm())
+		return real_pm_image(path);
+	return disarm(real_pm_image(path));
 }
 
 static void note_open(int fd, const char *path, int flags)
