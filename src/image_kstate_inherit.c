@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -111,6 +112,16 @@ static int note_one(void *ctx, int fd)
 
 void pm__ks_note_inherited(void)
 {
+	if (__atomic_load_n(&inh.done, __ATOMIC_ACQUIRE))
+		return;
+	/* Only where an image can be taken or resumed: a process started
+	 * with address-space randomisation off (pmalloc run, setarch -R).
+	 * Every other process is spared the walk at start-up (a system
+	 * with randomisation off globally gets no table: its images take
+	 * only 0-2 from the resuming process). */
+	int pers = personality(0xffffffff);
+	if (pers == -1 || !(pers & ADDR_NO_RANDOMIZE))
+		return;
 	if (__atomic_exchange_n(&inh.done, 1, __ATOMIC_ACQ_REL))
 		return;
 	int e = errno;

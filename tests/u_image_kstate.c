@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/personality.h>
 #include "testlib.h"
 #include "internal.h"
 #include "image_kstate.h"
@@ -926,6 +927,15 @@ static int inherit_mode(void)
 
 int main(int argc, char **argv)
 {
+	/* the table of inherited descriptors is kept only where images can
+	 * be taken (randomisation off, as under pmalloc run): run so */
+	int pers = personality(0xffffffff);
+	if (pers != -1 && !(pers & ADDR_NO_RANDOMIZE) &&
+	    personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1) {
+		execv("/proc/self/exe", argv);
+		perror("re-exec with randomisation off");
+		return 1;
+	}
 	pm__ks_note_inherited();
 	if (argc > 2 && !strcmp(argv[1], "--inherit")) {
 		snprintf(dir, sizeof dir, "%s", argv[2]);
