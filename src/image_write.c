@@ -212,6 +212,11 @@ static int start_args_set, start_args_long;
 void pm__note_cmdline(int argc, char **argv)
 {
 	size_t at = 0;
+	/* only where an image can be resumed (randomisation off); other
+	 * processes do not touch the buffer's page */
+	int pers = personality(0xffffffff);
+	if (pers == -1 || !(pers & ADDR_NO_RANDOMIZE))
+		return;
 	start_args_set = 1;
 	for (int i = 0; i < argc && argv && argv[i]; i++) {
 		size_t l = strlen(argv[i]) + 1;
