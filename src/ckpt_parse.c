@@ -297,6 +297,9 @@ static int place_image(const struct pm__ckpt *ck, uint32_t i,
 	}
 	if (s->kind < PMF_SEC_VMAS || s->kind > PMF_SEC_MAX_KIND)
 		return BAD("a checkpoint's kind in an image");
+	/* only the stack record has an address (the saved stack pointer) */
+	if (s->kind != PMF_SEC_STACK && s->addr)
+		return BAD("an address on a record that has none");
 	if (s->data_off != pl->gcur ||
 	    !pm__range_in(s->data_off, s->len, pl->gcur, h->heap_off))
 		return BAD("data not where the layout puts it");

@@ -587,6 +587,12 @@ int pm__ckpt_restore(const char *path, unsigned flags)
 			       "restore: the heap is not available");
 	if ((rc = pm__ckpt_open(path, &ck)))
 		return rc;
+	if (ck.h.kind == PMF_KIND_IMAGE) {
+		pm__ckpt_close(&ck);
+		return pm__err(-EINVAL, "%s is a process image, not a "
+					"checkpoint (pmalloc run --resume)",
+			       path);
+	}
 	if ((rc = pm__ckpt_check_trust(&ck, flags)) ||
 	    (rc = keyed = check_keyed(&ck, &hm)) < 0)
 		goto out;

@@ -79,8 +79,11 @@ static int check_inherited_input(struct pm__ks_plan *pl, const struct pmf_fd *r,
 static int open_read(struct pm__ks_plan *pl, const struct pmf_fd *r,
 		     const char *path, int base)
 {
+	/* O_NONBLOCK: a FIFO put in the file's place must be refused, not
+	 * wait for a writer; the recorded flags are set back once it is
+	 * known to be a regular file */
 	int fd = move_high(open(path, (int)(r->oflags & ~(uint32_t)O_CLOEXEC) |
-					    O_CLOEXEC), base);
+					    O_CLOEXEC | O_NONBLOCK), base);
 	if (fd < 0)
 		return refuse_open(fd, r->fd, path, "input");
 	pl->ent[pl->nent - 1].prep = fd;
@@ -88,6 +91,10 @@ static int open_read(struct pm__ks_plan *pl, const struct pmf_fd *r,
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
 		return pm__err(-ESTALE, "input %s (fd %d) is no longer a "
 			       "regular file", path, r->fd);
+	if (!(r->oflags & O_NONBLOCK) &&
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return pm__err(-errno, "input %s (fd %d): F_SETFL: %s", path,
+			       r->fd, strerror(errno));
 	if ((uint64_t)st.st_size < r->offset)
 		return pm__err(-ESTALE, "input %s changed before offset %lu "
 			       "(it is now %ld bytes)", path,

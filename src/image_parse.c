@@ -13,9 +13,12 @@
 #include "image.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 typedef unsigned long long ull;
+
+#define PM__USER_TOP (1ull << 47) /* x86-64 user addresses are below */
 
 const char *pm__image_class(uint32_t c)
 {
@@ -47,6 +50,11 @@ static int check_vmas(const struct pm__ckpt *ck, struct pm__image *im)
 			return bad_vma(i, v, "not page-aligned or empty");
 		if (v->start < prev)
 			return bad_vma(i, v, "out of order or overlapping");
+		/* a resume maps every other class where it was: user space
+		 * (the kernel's [vsyscall] lies above it) */
+		if (v->vclass != PMF_VMA_KERNEL &&
+		    (v->start < ps || v->end > PM__USER_TOP))
+			return bad_vma(i, v, "not a user address range");
 		prev = v->end;
 		if (v->prot & ~(PMF_PROT_READ | PMF_PROT_WRITE | PMF_PROT_EXEC) ||
 		    v->vclass < PMF_VMA_NAMED || v->vclass > PMF_VMA_KERNEL ||
@@ -67,6 +75,10 @@ static int check_vmas(const struct pm__ckpt *ck, struct pm__image *im)
 		if (!(v->flags & PMF_VMAF_FILE) && (v->offset || v->inode))
 			return bad_vma(i, v, "file facts on an anonymous "
 					     "mapping");
+		if ((v->offset & (ps - 1)) ||
+		    v->offset > (1ull << 62) - (v->end - v->start))
+			return bad_vma(i, v, "file offset not page-aligned or "
+					     "out of range");
 		if (v->vclass == PMF_VMA_STACK) {
 			if (im->stack_vma)
 				return bad_vma(i, v, "a second [stack]");
@@ -99,7 +111,7 @@ static int check_pages(const struct pm__ckpt *ck, struct pm__image *im)
 	return 0;
 }
 
-static int check_proc(struct pm__image *im)
+static int check_proc(const struct pm__ckpt *ck, struct pm__image *im)
 {
 	const struct pmf_proc *p = im->proc;
 	const struct pmf_vma *sv = im->stack_vma;
@@ -119,10 +131,26 @@ static int check_proc(struct pm__image *im)
 			       (ull)im->stack_addr, (ull)im->stack_len,
 			       (ull)sv->start, (ull)sv->end);
 	if (p->argv >= im->str_len || p->argv_len > im->str_len - p->argv ||
-	    p->argc == 0 || p->exe >= im->str_len || p->tid_off > 4096)
+	    p->argc == 0 || p->exe >= im->str_len || p->tid_off < 64 ||
+	    p->tid_off >= 2048 || (p->tid_off & 3))
 		return pm__err(PM_ECORRUPT, "image: process record: argv, "
 					    "executable or tid offset out "
 					    "of range");
+	/* the writer's context and its records agree: the stack record
+	 * starts at the saved stack pointer, the thread pointer is the
+	 * process record's (a resume checks that one against this process
+	 * and then loads the context's) */
+	uint64_t rsp, fs;
+	memcpy(&rsp, im->cpu + offsetof(struct pm__ctx, rsp), 8);
+	memcpy(&fs, im->cpu + offsetof(struct pm__ctx, fsbase), 8);
+	if (rsp != im->stack_addr || fs != p->fsbase)
+		return pm__err(PM_ECORRUPT, "image: the CPU record's stack "
+					    "pointer %llx and thread pointer "
+					    "%llx are not the stack record's "
+					    "%llx and the process record's "
+					    "%llx",
+			       (ull)rsp, (ull)fs, (ull)im->stack_addr,
+			       (ull)p->fsbase);
 	uint32_t nul = 0;
 	for (uint32_t k = 0; k < p->argv_len; k++)
 		nul += im->str[p->argv + k] == '\0';
@@ -133,6 +161,90 @@ static int check_proc(struct pm__image *im)
 	if (p->brk_end < p->brk_start || p->vdso_len > (1u << 20))
 		return pm__err(PM_ECORRUPT, "image: process record: brk or "
 					    "vdso");
+	/* the break: the writer's [heap] mapping is [brk_start, the break
+	 * rounded up to a page); without one the break never moved.  A
+	 * resume moves this process's break there. */
+	const struct pmf_vma *hv = NULL;
+	uint64_t ps = ck->h.page_size;
+	for (uint32_t i = 0; i < im->nvma; i++)
+		if (im->vma[i].flags & PMF_VMAF_HEAP) {
+			if (hv)
+				return pm__err(PM_ECORRUPT, "image: two [heap] "
+							    "mappings");
+			hv = &im->vma[i];
+		}
+	if (hv ? hv->start != p->brk_start ||
+		     hv->end != ((p->brk_end + ps - 1) & ~(ps - 1)) ||
+		     p->brk_end <= p->brk_start
+	       : p->brk_end != p->brk_start)
+		return pm__err(PM_ECORRUPT, "image: the break %llx-%llx is not "
+					    "the [heap] mapping's",
+			       (ull)p->brk_start, (ull)p->brk_end);
+	/* a resume hashes vdso_len bytes at vdso: the mapping's, no more */
+	const struct pmf_vma *vd = NULL;
+	for (uint32_t i = 0; i < im->nvma && !vd; i++)
+		if (im->vma[i].start == p->vdso &&
+		    im->vma[i].vclass == PMF_VMA_KERNEL)
+			vd = &im->vma[i];
+	if (p->vdso ? !vd || vd->end - vd->start != p->vdso_len
+		    : p->vdso_len != 0)
+		return pm__err(PM_ECORRUPT, "image: process record: the vDSO "
+					    "at %llx, %llu bytes, is not one "
+					    "of its kernel mappings",
+			       (ull)p->vdso, (ull)p->vdso_len);
+	return 0;
+}
+
+/* The mapping of the image that holds [a, a + n), or NULL. */
+static const struct pmf_vma *vma_of(const struct pm__image *im, uint64_t a,
+				    uint64_t n)
+{
+	for (uint32_t i = 0; i < im->nvma; i++)
+		if (im->vma[i].start <= a && a < im->vma[i].end)
+			return n <= im->vma[i].end - a ? &im->vma[i] : NULL;
+	return NULL;
+}
+
+/* Is [a, a+n) covered by writable mappings without a gap?  (A static
+ * buffer may begin in a data segment's file page and end in its bss.) */
+static int writable(const struct pm__image *im, uint64_t a, uint64_t n)
+{
+	if (!n || a + n < a)
+		return 0;
+	for (uint64_t at = a; at < a + n;) {
+		const struct pmf_vma *v = vma_of(im, at, 1);
+		if (!v || !(v->prot & PMF_PROT_WRITE))
+			return 0;
+		at = v->end;
+	}
+	return 1;
+}
+
+/* Handlers and restorers are code of the image, the alternate stack its
+ * writable memory: a damaged address would fault only when a signal
+ * comes, long after the resume. */
+static int check_signal_addrs(const struct pm__image *im)
+{
+	const struct pmf_signals *s = (const struct pmf_signals *)im->signals;
+	for (int sig = 1; sig <= PMF_NSIG; sig++) {
+		const struct pmf_sigaction *a = &s->act[sig - 1];
+		const struct pmf_vma *h = vma_of(im, a->handler, 1);
+		const struct pmf_vma *r = vma_of(im, a->restorer, 1);
+		if ((a->handler > 1 && (!h || !(h->prot & PMF_PROT_EXEC))) ||
+		    ((a->flags & PMF_SA_RESTORER) &&
+		     (!r || !(r->prot & PMF_PROT_EXEC))))
+			return pm__err(PM_ECORRUPT, "image: signal %d: handler "
+						    "%llx or restorer %llx is "
+						    "not in the image's code",
+				       sig, (ull)a->handler,
+				       (ull)a->restorer);
+	}
+	if (!(s->ss_flags & 2 /* SS_DISABLE */) &&
+	    !writable(im, s->ss_sp, s->ss_size))
+		return pm__err(PM_ECORRUPT, "image: the alternate signal stack "
+					    "%llx+%llx is not in the image's "
+					    "writable memory",
+			       (ull)s->ss_sp, (ull)s->ss_size);
 	return 0;
 }
 
@@ -223,13 +335,13 @@ int pm__image_parse(const struct pm__ckpt *ck, const unsigned char *rec,
 					    "(mappings, strings, stack, cpu, "
 					    "process, signals or descriptors)");
 	if ((rc = check_vmas(ck, im)) || (rc = check_pages(ck, im)) ||
-	    (rc = check_proc(im)))
+	    (rc = check_proc(ck, im)))
 		return rc;
 	if ((rc = pm__ks_check_records(im->signals, im->signals_len, im->fds,
 				       im->fds_len, im->filedata,
 				       im->nfiledata)))
 		return rc;
-	return 0;
+	return check_signal_addrs(im);
 }
 
 #ifndef PM_CKPT_PARSE_ONLY /* the fuzzer links the parser alone */

@@ -130,12 +130,20 @@ static int check_mappings(struct rs *r)
 					 : "");
 	}
 	/* every copied mapping of the image lands on memory the restorer
-	 * may replace: nothing kept (named, kernel, [stack]) is in the way */
+	 * may replace: nothing kept (named, kernel, [stack]) is in the way,
+	 * and the kernel lets a process map there (vm.mmap_min_addr) */
+	uint64_t min_addr = pm__os_sysctl("/proc/sys/vm/mmap_min_addr", 65536);
 	for (uint32_t i = 0; i < im->nvma; i++) {
 		const struct pmf_vma *v = &im->vma[i];
 		if (v->vclass != PMF_VMA_COPIED &&
 		    (v->vclass != PMF_VMA_NAMED || cur_at(r, v->start)))
 			continue;
+		if (v->start < min_addr)
+			return pm__err(PM_ELAYOUT, "the image's memory at "
+						   "%llx-%llx is below "
+						   "vm.mmap_min_addr (%llu)",
+				       (ull)v->start, (ull)v->end,
+				       (ull)min_addr);
 		for (uint32_t j = 0; j < r->l.n; j++) {
 			const struct pmf_vma *c = &r->l.v[j];
 			if (c->vclass == PMF_VMA_COPIED || c->end <= v->start ||
@@ -233,12 +241,39 @@ static int check_cmdline(struct rs *r)
 	return 0;
 }
 
+/* The context returns into pm_image, right after its one call of
+ * pm__ctx_save: a direct call (e8 rel32) whose target is pm__ctx_save,
+ * in code mapped here as in the image (checked: same library, same
+ * place).  Anything else is a damaged return address. */
+static int check_return(const struct rs *r, uint64_t ret)
+{
+	const struct pmf_vma *c = NULL;
+	for (uint32_t i = 0; i < r->l.n && !c; i++)
+		if (r->l.v[i].start + 5 <= ret && ret <= r->l.v[i].end)
+			c = &r->l.v[i];
+	unsigned char call[5];
+	int32_t rel = 0;
+	if (c && c->vclass == PMF_VMA_NAMED && (c->prot & PMF_PROT_READ) &&
+	    (c->prot & PMF_PROT_EXEC)) {
+		memcpy(call, (const void *)(uintptr_t)(ret - 5), 5);
+		memcpy(&rel, call + 1, 4);
+		if (call[0] == 0xe8 &&
+		    ret + (uint64_t)(int64_t)rel == (uintptr_t)pm__ctx_save)
+			return 0;
+	}
+	return pm__err(PM_ELAYOUT, "CPU state: the return address %llx does "
+				   "not follow pmalloc's call that saved it",
+		       (ull)ret);
+}
+
 static int check_cpu(struct rs *r, struct pm__ctx *ctx)
 {
 	const struct pmf_proc *p = r->im.proc;
 	const char *why = "";
 	if (pm__ctx_check(ctx, &why))
 		return pm__err(PM_ELAYOUT, "CPU state: %s", why);
+	if (check_return(r, ctx->rip))
+		return PM_ELAYOUT;
 	uint32_t c[8] = {0};
 	unsigned a, b, cc, d;
 	if (__get_cpuid(1, &a, &b, &cc, &d)) {
@@ -279,15 +314,6 @@ static int check_process(struct rs *r)
 		return pm__err(PM_ELAYOUT, "the vDSO is at %llx, at %llx in "
 					   "the image",
 			       (ull)vdso, (ull)p->vdso);
-	if (vdso) {
-		unsigned char h[PM_SHA256_LEN];
-		pm__sha256((const void *)(uintptr_t)vdso, (size_t)p->vdso_len,
-			   h);
-		if (memcmp(h, p->vdso_sha, sizeof h))
-			return pm__err(PM_ELAYOUT, "the kernel's vDSO differs "
-						   "from the image's (another "
-						   "kernel)");
-	}
 	uint64_t fs = 0;
 	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
 	if (fs != p->fsbase)
@@ -314,6 +340,24 @@ static int check_process(struct rs *r)
 			st = &r->l.v[i];
 		if (r->l.v[i].flags & PMF_VMAF_HEAP)
 			heap = &r->l.v[i];
+	}
+	/* hashed where this process has it, as many bytes as it has: a
+	 * larger vDSO in the image (another kernel, a damaged length) must
+	 * not read past this one */
+	const struct pmf_vma *vd = vdso ? cur_at(r, vdso) : NULL;
+	if (vdso && (!vd || vd->end - vd->start != p->vdso_len))
+		return pm__err(PM_ELAYOUT, "the vDSO here is %llu bytes, %llu "
+					   "in the image (another kernel)",
+			       (ull)(vd ? vd->end - vd->start : 0),
+			       (ull)p->vdso_len);
+	if (vdso) {
+		unsigned char h[PM_SHA256_LEN];
+		pm__sha256((const void *)(uintptr_t)vdso, (size_t)p->vdso_len,
+			   h);
+		if (memcmp(h, p->vdso_sha, sizeof h))
+			return pm__err(PM_ELAYOUT, "the kernel's vDSO differs "
+						   "from the image's (another "
+						   "kernel)");
 	}
 	if (!st || st->end != p->stack_top)
 		return pm__err(PM_ELAYOUT, "the stack ends at %llx, at %llx in "
@@ -426,6 +470,18 @@ static struct pm__op *op(struct pm__plan *p, uint32_t what, uint64_t addr,
 	return o;
 }
 
+/* The lowest number for the resume's own descriptors (the image, the
+ * files of named mappings): 1000, or above every descriptor the image
+ * records (those numbers are the program's after the resume; its records
+ * are checked and in ascending order). */
+static int high_fd(const struct pm__image *im)
+{
+	const struct pmf_fds *h = (const struct pmf_fds *)im->fds;
+	const struct pmf_fd *rec = (const struct pmf_fd *)(h + 1);
+	int top = h->nfds ? rec[h->nfds - 1].fd + 1 : 0;
+	return top > 1000 ? top : 1000;
+}
+
 /* Open the files of the image's named mappings this process lacks
  * (libraries the program loaded later, locale caches): the same file
  * (device, inode) by the recorded name, kept at a high descriptor for
@@ -447,7 +503,9 @@ static int open_named(struct rs *r)
 				r->vfd[i] = r->vfd[k];
 		if (r->vfd[i] >= 0)
 			continue;
-		int fd = open(name, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO in the file's place is refused below,
+		 * not waited on */
+		int fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		struct stat st;
 		if (fd < 0 || fstat(fd, &st) != 0 ||
 		    ((uint64_t)major(st.st_dev) << 32 | minor(st.st_dev)) != v->dev ||
@@ -459,12 +517,33 @@ static int open_named(struct rs *r)
 						   "file now",
 				       name, (ull)v->start);
 		}
-		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 1000);
+
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, high_fd(im));
 		close(fd);
 		if (hi < 0)
 			return pm__err(-errno, "cannot keep %s open", name);
 		r->vfd[i] = hi;
 		r->nvfd++;
+	}
+	/* every page of each mapping still in its file: a page past the
+	 * end would be SIGBUS when the program touches it (a file that
+	 * was truncated since) */
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		struct stat st;
+		if (r->vfd[i] < 0 || fstat(r->vfd[i], &st) != 0)
+			continue;
+		uint64_t fpages = ((uint64_t)st.st_size + PM_PAGE - 1) &
+				  ~(uint64_t)(PM_PAGE - 1);
+		if (v->offset + (v->end - v->start) > fpages)
+			return pm__err(PM_ELAYOUT, "%s is %llu bytes now, "
+						   "shorter than its mapping "
+						   "at %llx in the image "
+						   "(offset %llu, %llu bytes)",
+				       pm__image_name(im, v->name),
+				       (ull)st.st_size, (ull)v->start,
+				       (ull)v->offset,
+				       (ull)(v->end - v->start));
 	}
 	return 0;
 }
@@ -608,6 +687,16 @@ static int stage(struct rs *r, struct pm__plan **out)
 	p->staging_var = pm__image_staging;
 	p->staging = (uintptr_t)r->staging;
 	p->staging_len = len;
+	/* the break moved first: the plan built from the list below must
+	 * see (and replace) the [heap] it makes, or the restorer's mapping
+	 * of the image's [heap] finds it in the way */
+	if (im->proc->brk_end != r->brk_old) {
+		if ((uint64_t)syscall(SYS_brk, im->proc->brk_end) !=
+		    im->proc->brk_end)
+			return pm__err(-ENOMEM, "cannot move the break to %llx",
+				       (ull)im->proc->brk_end);
+		r->brk_moved = 1;
+	}
 	/* this process's mappings again, the staging area now among them */
 	r->l.skip_lo = (uintptr_t)(r->pages ? r->pages : r->staging);
 	r->l.skip_hi = (uintptr_t)r->staging + len;
@@ -617,13 +706,6 @@ static int stage(struct rs *r, struct pm__plan **out)
 	plan_memory(r, p);
 	if (p->nops > maxops)
 		pm__fatal("resume: the plan overran its room", NULL);
-	if (im->proc->brk_end != r->brk_old) {
-		if ((uint64_t)syscall(SYS_brk, im->proc->brk_end) !=
-		    im->proc->brk_end)
-			return pm__err(-ENOMEM, "cannot move the break to %llx",
-				       (ull)im->proc->brk_end);
-		r->brk_moved = 1;
-	}
 	*out = p;
 	return 0;
 }
@@ -806,7 +888,7 @@ int pm__image_resume(const char *path)
 	if (!rc)
 		rc = stage(&r, &p);
 	if (!rc) {
-		r.fd = fcntl(r.ck.fd, F_DUPFD_CLOEXEC, 1000);
+		r.fd = fcntl(r.ck.fd, F_DUPFD_CLOEXEC, high_fd(&r.im));
 		if (r.fd < 0)
 			rc = pm__err(-errno, "cannot keep the image open");
 	}

@@ -243,13 +243,27 @@ int pm__cmdline(char *buf, size_t cap, size_t *n)
 	return 0;
 }
 
-/* The offset from the thread pointer of glibc's cached thread id: the
- * one 4-byte word in the thread descriptor's first 2 KiB equal to
- * gettid() (0 if none or several: then nothing is patched on resume). */
+/* The offset from the thread pointer of glibc's cached thread id.  glibc
+ * registers that very word with set_tid_address at start-up, and the
+ * kernel tells where it is (PR_GET_TID_ADDRESS, with
+ * CONFIG_CHECKPOINT_RESTORE): taken when it lies in the thread
+ * descriptor's first 2 KiB and holds gettid().  Else the one 4-byte word
+ * there equal to gettid() (0 if none or several).  The scan alone fails
+ * when the id is a small number that other words hold too: pid 1 in a
+ * container, or by chance. */
+#define PR_GET_TID_ADDRESS_ 40
 static uint32_t find_tid(uint64_t fsbase)
 {
 	int32_t tid = (int32_t)syscall(SYS_gettid);
 	uint32_t found = 0, n = 0;
+	uint64_t at = 0;
+	if (syscall(SYS_prctl, PR_GET_TID_ADDRESS_, &at, 0, 0, 0) == 0 &&
+	    at >= fsbase + 64 && at < fsbase + 2048 && !(at & 3)) {
+		int32_t v;
+		if (!pm__copy_checked(&v, (const void *)(uintptr_t)at, 4) &&
+		    v == tid)
+			return (uint32_t)(at - fsbase);
+	}
 	/* skip the header words (self pointers, dtv): start at 64 */
 	for (uint32_t off = 64; off < 2048; off += 4) {
 		int32_t v;
