@@ -503,20 +503,26 @@ static int open_named(struct rs *r)
 				r->vfd[i] = r->vfd[k];
 		if (r->vfd[i] >= 0)
 			continue;
-		/* O_NONBLOCK: a FIFO in the file's place is refused below,
-		 * not waited on */
-		int fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		/* O_PATH first: whatever the name now is (a FIFO, a device)
+		 * is not opened for reading until it is known to be the
+		 * image's regular file */
+		int pfd = open(name, O_PATH | O_CLOEXEC);
 		struct stat st;
-		if (fd < 0 || fstat(fd, &st) != 0 ||
-		    ((uint64_t)major(st.st_dev) << 32 | minor(st.st_dev)) != v->dev ||
-		    (uint64_t)st.st_ino != v->inode) {
-			if (fd >= 0)
-				close(fd);
+		int fd = -1;
+		if (pfd >= 0 && fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ((uint64_t)major(st.st_dev) << 32 | minor(st.st_dev)) == v->dev &&
+		    (uint64_t)st.st_ino == v->inode) {
+			char via[40];
+			pm__fmt(via, sizeof via, "/proc/self/fd/%d", pfd);
+			fd = open(via, O_RDONLY | O_CLOEXEC);
+		}
+		if (pfd >= 0)
+			close(pfd);
+		if (fd < 0)
 			return pm__err(PM_ELAYOUT, "%s, mapped at %llx in the "
 						   "image, is gone or another "
 						   "file now",
 				       name, (ull)v->start);
-		}
 
 		int hi = fcntl(fd, F_DUPFD_CLOEXEC, high_fd(im));
 		close(fd);
