@@ -5,6 +5,9 @@
 # larger vDSO) read past the mapping and the process died of SIGSEGV
 # before it could refuse.  The length must be the image's [vdso]
 # mapping's (reader, pmalloc verify too) and this process's (resume).
+# Also the refusals for another kernel (the vDSO's bytes differ) and
+# another CPU (CPUID leaves 1 and 7), which one machine can only show
+# with images crafted to say so.
 . "$(dirname "$0")/lib.sh"
 . "$T/tests/prog/img_attack.sh"
 
@@ -21,4 +24,12 @@ i=$("$craft" "$base" vma "[vdso]") || die "no [vdso] in the image"
 damaged small rec 6 $((i * 64 + 8)) 8 -4096
 "$craft" "$t/small.img" rec 12 32 8 -4096 || die "img_craft"
 refused "a smaller vDSO" "the vDSO here is" "$t/small.img"
+# another kernel's vDSO (its SHA-256 at offset 40 of the process record)
+damaged otherkernel rec 12 40 8 ^1
+refused "another kernel's vDSO" "vDSO differs" "$t/otherkernel.img"
+# another CPU: CPUID leaf 1 (offset 128) and leaf 7 ebx (offset 148)
+damaged othercpu rec 12 128 4 ^0x10
+refused "another CPU model" "another CPU" "$t/othercpu.img"
+damaged otherfeat rec 12 148 4 ^0x20
+refused "another CPU feature set" "another CPU" "$t/otherfeat.img"
 finish
