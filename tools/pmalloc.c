@@ -275,6 +275,14 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (allow_moved)
 		setenv("PMALLOC_ALLOW_MOVED", "1", 1);
+	if (restore && resume) {
+		fprintf(stderr, "%s run: --restore and --resume exclude each "
+				"other (a checkpoint restores the heap into a "
+				"fresh run; an image replaces the whole "
+				"process)\n",
+			prog);
+		return 2;
+	}
 	if ((image_on || every) && !image) {
 		fprintf(stderr, "%s run: --image-on and --image-every need "
 				"--image FILE\n",
