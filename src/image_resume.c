@@ -936,6 +936,11 @@ int pm__resume_at_startup(void)
 	if (!v || !v[0])
 		return 0;
 	pm__env_copy(v, path, sizeof path);
+	/* the region first, as a normal run has it before main(): the
+	 * resume's scratch and the globals table it makes go after it, where
+	 * a normal run puts pmalloc's own pages (a refusal then leaves the
+	 * layout a normal run has) */
+	pm__ensure_init();
 	int rc = pm__image_resume(path);
 	pm__env_remove("PMALLOC_RESUME"); /* not for our children */
 	pm__say_line(line, sizeof line, "pmalloc: not resumed: %s: %s", path,
