@@ -95,6 +95,13 @@ const char *pm__image_class(uint32_t c);
 void pm__note_cmdline(int argc, char **argv);
 int pm__cmdline(char *buf, size_t cap, size_t *n);
 
+/* ---- image_facts.c ----
+ * The process facts (stack top from l's [stack], which must hold
+ * ctx->rsp; break, vDSO, auxv, CPUID, tid offset, argv and executable
+ * into l's strings).  0 or -ENOTSUP/-E2BIG/-errno with the message. */
+int pm__image_facts(struct pmf_proc *p, struct pm__vmalist *l,
+		    const struct pm__ctx *ctx);
+
 /* ---- image_write.c, image_trigger.c ----
  * pm_image's body; from_signal: taken in a signal handler (no hooks, no
  * loader lock, no heap walk).  0, PM_RESUMED or a negative code. */
