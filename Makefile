@@ -84,7 +84,7 @@ TEST_SRCS := $(wildcard tests/t_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
 TEST_SCRIPTS := $(filter-out tests/run.sh tests/lib.sh,$(wildcard tests/*.sh))
 
-$(B)/tests/%: tests/%.c tests/testlib.h $(B)/libpmalloc.so | $(B)/tests
+$(B)/tests/%: tests/%.c tests/testlib.h tests/ring.h $(B)/libpmalloc.so | $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 
 # The core under ASan+UBSan through the prefixed API (no interposition: ASan

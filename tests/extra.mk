@@ -104,7 +104,7 @@ $(B)/dbg/libpmalloc.so.$(SOVER): $(DBG_OBJS) src/exports.map
 		-Wl,--no-undefined -Wl,--version-script=src/exports.map -o $@ $(DBG_OBJS)
 $(B)/dbg/libpmalloc.so: $(B)/dbg/libpmalloc.so.$(SOVER)
 	ln -sf libpmalloc.so.$(SOVER) $@
-$(B)/dbg/dbg_%: tests/%.c tests/testlib.h $(B)/dbg/libpmalloc.so
+$(B)/dbg/dbg_%: tests/%.c tests/testlib.h tests/ring.h $(B)/dbg/libpmalloc.so
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B)/dbg -lpmalloc -Wl,-rpath,'$$ORIGIN'
 .PHONY: debug
 debug: $(DBG_BINS)

@@ -204,65 +204,14 @@ static void *only_frees(void *arg)
 	return NULL;
 }
 
-/* A producer and a consumer of small blocks through a ring: the
- * consumer's cache fills and hands chains to the class's transfer stack,
- * the producer's empties and takes them. */
-#define RING 1024
-static void *_Atomic ring[RING];
-static atomic_int ring_stop;
-
-static void *ring_producer(void *arg)
-{
-	(void)arg;
-	for (unsigned i = 0; !atomic_load(&ring_stop); i++) {
-		/* mostly small; every eighth a medium aligned block, carved
-		 * from this thread's reserve while the consumer's frees of
-		 * the ones before it reach the arena (their successors'
-		 * heads change under the lock while this thread carves) */
-		size_t n = i % 8 ? 24 + (i % 4) * 16 : 1000 + (i % 2000);
-		void *p = i % 8 ? malloc(n)
-				: memalign((size_t)64 << (i / 8 % 6), n),
-		     *none = NULL;
-		if (!p)
-			continue;
-		memset(p, 0x4d, n);
-		while (!atomic_compare_exchange_weak(&ring[i % RING], &none, p)) {
-			none = NULL;
-			if (atomic_load(&ring_stop)) {
-				free(p);
-				return NULL;
-			}
-			sched_yield();
-		}
-	}
-	return NULL;
-}
-
-static void *ring_consumer(void *arg)
-{
-	(void)arg;
-	for (unsigned i = 0;;) {
-		unsigned char *p = atomic_exchange(&ring[i % RING], NULL);
-		if (p) {
-			if (p[0] != 0x4d)
-				abort();
-			free(p);
-			i++;
-		} else if (atomic_load(&ring_stop)) {
-			break;
-		} else {
-			sched_yield();
-		}
-	}
-	return NULL;
-}
-
-/* After both are joined: what is left in the ring. */
-static void ring_free(void)
-{
-	for (int i = 0; i < RING; i++)
-		free(atomic_exchange(&ring[i], NULL));
-}
+/* The ring's producer: mostly small blocks; every eighth a medium aligned
+ * block, carved from this thread's reserve while the consumer's frees of
+ * the ones before it reach the arena (their successors' heads change
+ * under the lock while this thread carves). */
+#define RING_ALLOC(i, n)                                                       \
+	((n) = (i) % 8 ? 24 + ((i) % 4) * 16 : 1000 + ((i) % 2000),            \
+	 (i) % 8 ? malloc(n) : memalign((size_t)64 << ((i) / 8 % 6), n))
+#include "ring.h"
 
 static pthread_barrier_t parked;
 static int park;
