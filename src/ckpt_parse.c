@@ -219,6 +219,21 @@ struct placement {
 
 #define BAD(why) pm__ckpt_bad_section(i, s, why)
 
+/* A run of pages (heap or image PAGES): its data next in the file after
+ * the previous run's, its address after the previous run's end. */
+static int place_run(const struct pm__ckpt *ck, uint32_t i,
+		     const struct pmf_section *s, struct placement *pl)
+{
+	if (s->data_off != pl->hcur)
+		return BAD("data not where the layout puts it");
+	pl->heap_end = s->addr + s->len;
+	pl->hcur += s->len;
+	if (pl->hcur > ck->h.file_size || pl->hcur < s->len)
+		return BAD("data past the end of the file");
+	pl->heap_bytes += s->len;
+	return 0;
+}
+
 static int place_heap(const struct pm__ckpt *ck, uint32_t i,
 		      const struct pmf_section *s, struct placement *pl)
 {
@@ -232,14 +247,9 @@ static int place_heap(const struct pm__ckpt *ck, uint32_t i,
 	    !pm__range_in(s->addr, s->len, h->base,
 			  (h->top_end + ps - 1) & ~(ps - 1)))
 		return BAD("outside the heap's used extent or out of order");
-	if (s->data_off != pl->hcur || s->keep_off || s->keep_crc)
-		return BAD("data not where the layout puts it");
-	pl->heap_end = s->addr + s->len;
-	pl->hcur += s->len;
-	if (pl->hcur > h->file_size || pl->hcur < s->len)
-		return BAD("data past the end of the file");
-	pl->heap_bytes += s->len;
-	return 0;
+	if (s->keep_off || s->keep_crc)
+		return BAD("a keep bitmap on a heap section");
+	return place_run(ck, i, s, pl);
 }
 
 /* data, persistent, registered and code sections */
@@ -286,14 +296,7 @@ static int place_image(const struct pm__ckpt *ck, uint32_t i,
 			return BAD("not page-aligned");
 		if (s->addr < pl->heap_end || s->addr + s->len < s->addr)
 			return BAD("out of address order");
-		if (s->data_off != pl->hcur)
-			return BAD("data not where the layout puts it");
-		pl->heap_end = s->addr + s->len;
-		pl->hcur += s->len;
-		if (pl->hcur > h->file_size || pl->hcur < s->len)
-			return BAD("data past the end of the file");
-		pl->heap_bytes += s->len;
-		return 0;
+		return place_run(ck, i, s, pl);
 	}
 	if (s->kind < PMF_SEC_VMAS || s->kind > PMF_SEC_MAX_KIND)
 		return BAD("a checkpoint's kind in an image");
