@@ -23,16 +23,6 @@ static pthread_key_t tc_key PM_STATE;
 
 static void tc_thread_exit(void *arg);
 
-/* A block taken from a cache list (slow paths): in the persistent arena,
- * 16-aligned, still keyed.  See pm__tc_pop. */
-static inline void tc_block_check(struct pm_tcache *tc, unsigned cls, void *b)
-{
-	uintptr_t off = (uintptr_t)b - pm__pbase;
-	if (unlikely(off >= pm__plen || pm__misaligned(off) ||
-		     pm__block_key_get(b) != TC_KEY))
-		pm__tc_corrupt(tc, cls, b);
-}
-
 /* PM_DEBUG >= 1: class cls's room is within its cap; >= 2: its list
  * holds exactly cap - room blocks, each keyed, of the class's size, in
  * the persistent arena.  Persistent lock held. */
@@ -43,7 +33,7 @@ static void tc_assert_class(struct pm_tcache *tc, unsigned cls)
 		return;
 	unsigned n = 0;
 	for (void *b = tc->head[cls]; b; b = *pm__block_link(b), n++) {
-		tc_block_check(tc, cls, b);
+		pm__tc_block_check(tc, cls, b);
 		PM_ASSERT(pm__head_inuse(pm__block_head(b)));
 		PM_ASSERT(pm__tc_class_of_chunk(pm__block_chunksize(b)) == cls);
 		PM_ASSERT(n < pm__tc_cap[cls]);
@@ -125,7 +115,7 @@ void pm__tc_drain(struct pm_tcache *tc)
 	for (unsigned i = 0; i < TC_NCLASS; i++) {
 		void *b = tc->head[i];
 		while (b) {
-			tc_block_check(tc, i, b);
+			pm__tc_block_check(tc, i, b);
 			void *n = *pm__block_link(b);
 			*pm__block_key(b) = 0;
 			/* a live block of the arena, as the fast path pushed
@@ -249,181 +239,6 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	return ret;
 }
 
-/* ---- transfer stacks ---------------------------------------------------- */
-
-/* A chain's first block, from a transfer stack or a chain word: in the
- * persistent arena, 16-aligned (before it is read), keyed. */
-static inline void xfer_check(struct pm_tcache *tc, unsigned cls, uintptr_t b)
-{
-	uintptr_t off = b - pm__pbase;
-	if (unlikely(off >= pm__plen || pm__misaligned(off)))
-		pm__tc_corrupt(tc, cls, (void *)b);
-}
-
-/* The depth of the top chain of a stack word (0: empty).  Stale if another
- * thread takes the chain meanwhile: then the exchange that follows fails
- * and the caller reads again. */
-static unsigned xfer_depth(struct pm_tcache *tc, unsigned cls, uint64_t top)
-{
-	uintptr_t h = top & TC_XFER_PTR;
-	if (!h)
-		return 0;
-	xfer_check(tc, cls, h);
-	return (unsigned)(*pm__tc_chain_word((void *)h) >> 56);
-}
-
-/* The cache's class cls is full: hand half of it and p to the class's
- * transfer stack as one chain, without the lock.  0 if the stack is deep
- * enough already (or the cache stopped): the caller takes the lock. */
-static int xfer_give(struct pm_tcache *tc, unsigned cls, void *p)
-{
-	uint64_t *top = &pm__region->xfer[cls];
-	int ok = 0;
-	tc->busy = 1;
-	PM_BARRIER();
-	uint64_t old = 0;
-	unsigned depth = TC_XFER_DEPTH,
-		 take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
-	if (tc->span16 != 0) { /* not stopped: nobody drains the stacks */
-		old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
-		depth = xfer_depth(tc, cls, old);
-	}
-	if (depth < TC_XFER_DEPTH && take && take < 255 && tc->head[cls]) {
-		/* p, then the first `take` blocks of the list */
-		void *first = tc->head[cls], *b = first;
-		unsigned n = 1;
-		tc_block_check(tc, cls, b);
-		for (; n < take && *pm__block_link(b); n++) {
-			b = *pm__block_link(b);
-			tc_block_check(tc, cls, b);
-		}
-		tc->head[cls] = *pm__block_link(b);
-		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
-		*pm__block_link(b) = NULL;
-		*pm__block_link(p) = first;
-		*pm__block_key(p) = TC_KEY;
-		n++;
-		for (;;) {
-			*pm__tc_chain_word(p) = (old & TC_XFER_PTR) |
-						(uint64_t)n << 48 |
-						(uint64_t)(depth + 1) << 56;
-			uint64_t nw = (uint64_t)(uintptr_t)p |
-				      ((old >> 48) + 1) << 48;
-			if (__atomic_compare_exchange_n(top, &old, nw, 0,
-							__ATOMIC_ACQ_REL,
-							__ATOMIC_ACQUIRE))
-				break;
-			depth = xfer_depth(tc, cls, old);
-			if (depth >= 255)
-				depth = 254;
-		}
-		ok = 1;
-	}
-	PM_BARRIER();
-	tc->busy = 0;
-	return ok;
-}
-
-void *pm__tc_xfer_take(struct pm_tcache *tc, unsigned cls)
-{
-	uint64_t *top = &pm__region->xfer[cls];
-	void *ret = NULL;
-	tc->busy = 1;
-	PM_BARRIER();
-	if (tc->span16 != 0 && !tc->head[cls]) {
-		uint64_t old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
-		while (old & TC_XFER_PTR) {
-			uintptr_t h = old & TC_XFER_PTR;
-			xfer_check(tc, cls, h);
-			/* stale if another thread took h meanwhile: then the
-			 * exchange fails */
-			uint64_t w = *pm__tc_chain_word((void *)h);
-			uint64_t nw = (w & TC_XFER_PTR) | ((old >> 48) + 1) << 48;
-			if (!__atomic_compare_exchange_n(top, &old, nw, 0,
-							 __ATOMIC_ACQ_REL,
-							 __ATOMIC_ACQUIRE))
-				continue;
-			unsigned n = (unsigned)(w >> 48) & 255;
-			tc_block_check(tc, cls, (void *)h);
-			if (unlikely(n == 0 || n - 1 > tc->room[cls]))
-				pm__fatal("malloc(): corrupted transfer chain "
-					  "(use after free?)",
-					  (void *)h);
-			ret = (void *)h;
-			tc->head[cls] = *pm__block_link(ret);
-			tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
-			*pm__block_key(ret) = 0;
-			break;
-		}
-	}
-	PM_BARRIER();
-	tc->busy = 0;
-	return ret;
-}
-
-int pm__tc_xfer_reclaim(void)
-{
-	struct pm_arena *a = &pm__region->p;
-	int any = 0;
-	for (unsigned c = 0; c < TC_NSMALL; c++) {
-		uint64_t *top = &pm__region->xfer[c];
-		uint64_t old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
-		while (old & TC_XFER_PTR) {
-			uintptr_t h = old & TC_XFER_PTR;
-			xfer_check(NULL, c, h);
-			uint64_t w = *pm__tc_chain_word((void *)h);
-			uint64_t nw = (w & TC_XFER_PTR) | ((old >> 48) + 1) << 48;
-			if (!__atomic_compare_exchange_n(top, &old, nw, 0,
-							 __ATOMIC_ACQ_REL,
-							 __ATOMIC_ACQUIRE))
-				continue;
-			void *b = (void *)h;
-			for (unsigned n = 0; b; n++) {
-				tc_block_check(NULL, c, b);
-				if (n > 255)
-					pm__fatal("corrupted transfer chain", b);
-				void *nb = *pm__block_link(b);
-				*pm__block_key(b) = 0;
-				pm__check_block(a, b, "free");
-				pm__arena_free(a, b);
-				b = nb;
-			}
-			any = 1;
-			old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
-		}
-	}
-	return any;
-}
-
-void pm__tc_xfer_drain(void)
-{
-	struct pm_arena *a = &pm__region->p;
-	for (unsigned c = 0; c < TC_NSMALL; c++) {
-		uint64_t w = pm__region->xfer[c];
-		pm__region->xfer[c] = w & ~TC_XFER_PTR;
-		uintptr_t h = w & TC_XFER_PTR;
-		for (unsigned depth = 0; h; depth++) {
-			xfer_check(NULL, c, h);
-			if (depth > 255)
-				pm__fatal("corrupted transfer stack", (void *)h);
-			uintptr_t next =
-				*pm__tc_chain_word((void *)h) & TC_XFER_PTR;
-			void *b = (void *)h;
-			for (unsigned n = 0; b; n++) {
-				tc_block_check(NULL, c, b);
-				if (n > 255)
-					pm__fatal("corrupted transfer chain", b);
-				void *nb = *pm__block_link(b);
-				*pm__block_key(b) = 0;
-				pm__check_block(a, b, "free");
-				pm__arena_free(a, b);
-				b = nb;
-			}
-			h = next;
-		}
-	}
-}
-
 /* A medium class is full: half of it, and p, go back to the arena (no
  * fast lists there: freed and coalesced at once), in one hold of the
  * lock. */
@@ -434,7 +249,7 @@ static void overflow_medium(struct pm_tcache *tc, unsigned cls, void *p)
 	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
 	for (unsigned i = 0; i < take && tc->head[cls]; i++) {
 		void *b = tc->head[cls];
-		tc_block_check(tc, cls, b);
+		pm__tc_block_check(tc, cls, b);
 		tc->head[cls] = *pm__block_link(b);
 		tc->room[cls]++;
 		*pm__block_key(b) = 0;
@@ -459,7 +274,7 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 		overflow_medium(tc, cls, p);
 		return;
 	}
-	if (xfer_give(tc, cls, p))
+	if (pm__tc_xfer_give(tc, cls, p))
 		return;
 	size_t n = 1;
 	void *last = p;
@@ -477,11 +292,11 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 		unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
 		first = b = tc->head[cls];
 		if (take && first) {
-			tc_block_check(tc, cls, b);
+			pm__tc_block_check(tc, cls, b);
 			walked = 1;
 			for (; walked < take && *pm__block_link(b); walked++) {
 				b = *pm__block_link(b);
-				tc_block_check(tc, cls, b);
+				pm__tc_block_check(tc, cls, b);
 			}
 		}
 	}
@@ -592,7 +407,7 @@ void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
 		 * this alignment or a larger one, most often) */
 		void *h = tc->head[cls];
 		if (h && !((uintptr_t)h & (al - 1))) {
-			tc_block_check(tc, cls, h);
+			pm__tc_block_check(tc, cls, h);
 			tc->head[cls] = *pm__block_link(h);
 			*pm__block_key(h) = 0;
 			tc->room[cls]++;
@@ -625,7 +440,7 @@ void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
 static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 {
 	for (void *b = tc->head[cls]; b; b = *pm__block_link(b)) {
-		tc_block_check(tc, cls, b);
+		pm__tc_block_check(tc, cls, b);
 		if (b == p)
 			return 1;
 	}

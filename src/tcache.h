@@ -173,6 +173,20 @@ static inline uint64_t *pm__tc_chain_word(void *first)
 {
 	return (uint64_t *)first + 2;
 }
+/* A block taken from a cache list or a chain (slow paths): in the
+ * persistent arena, 16-aligned, still keyed.  See pm__tc_pop. */
+static inline void pm__tc_block_check(struct pm_tcache *tc, unsigned cls,
+				      void *b)
+{
+	uintptr_t off = (uintptr_t)b - pm__pbase;
+	if (unlikely(off >= pm__plen || pm__misaligned(off) ||
+		     pm__block_key_get(b) != TC_KEY))
+		pm__tc_corrupt(tc, cls, b);
+}
+/* The cache's class cls is full: hand half of it and p to the class's
+ * transfer stack as one chain, without the lock.  0 if the stack is deep
+ * enough already (or the cache stopped): the caller takes the lock. */
+int pm__tc_xfer_give(struct pm_tcache *tc, unsigned cls, void *p);
 /* Take a chain of class cls (< TC_NSMALL) from its transfer stack into
  * the cache (whose list of the class is empty), without the lock; one of
  * its blocks, or NULL. */
