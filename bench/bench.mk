@@ -18,7 +18,7 @@ $(B)/bench:
 # Checkpoint programs (bench/ckpt_*.c) use the pm_ API, so they link with
 # the library and are built only once it exists.
 BENCH_CKPT_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/ckpt_*.c))
-$(B)/bench/ckpt_%: bench/ckpt_%.c bench/bench.h include/pmalloc.h $(B)/libpmalloc.so | $(B)/bench
+$(B)/bench/ckpt_%: bench/ckpt_%.c bench/bench.h bench/ckpt_common.h include/pmalloc.h $(B)/libpmalloc.so | $(B)/bench
 	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 $(B)/bench/%: bench/%.c bench/bench.h | $(B)/bench
 	$(CC) $(BENCH_CFLAGS) -o $@ $<

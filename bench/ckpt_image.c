@@ -46,86 +46,12 @@
 
 #include <pmalloc.h>
 
-#include "bench.h"
+#define CKPT_NAME "ckpt_image"
+#define CKPT_SEED 0x2545f4914f6cdd1dULL
+#include "ckpt_common.h"
 
 /* The heap's state, in globals: a resume brings them back with it. */
-static uint64_t **g_blocks; /* every block; freed ones are NULL */
-static size_t g_nblocks;
 static const char *g_file;
-static uint64_t g_seed = 0x2545f4914f6cdd1dULL;
-
-static uint64_t tag(size_t i)
-{
-	return (uint64_t)i * 0x9e3779b97f4a7c15ULL ^ g_seed;
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (!p) {
-		fprintf(stderr, "ckpt_image: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static void fill_heap(size_t mb)
-{
-	struct bench_rng r;
-	bench_rng_seed(&r, 42);
-	size_t want = mb << 20, have = 0, cap = 1 << 16;
-	g_blocks = xmalloc(cap * sizeof *g_blocks);
-	while (have < want + want / 9) { /* one in ten is freed below */
-		if (g_nblocks == cap) {
-			cap *= 2;
-			g_blocks = realloc(g_blocks, cap * sizeof *g_blocks);
-			if (!g_blocks)
-				xmalloc(~(size_t)0);
-		}
-		size_t n = (bench_rng_next(&r) % 16
-				    ? bench_rng_range(&r, 16, 1024)
-				    : bench_rng_range(&r, 1024, 64 << 10)) &
-			   ~(size_t)7;
-		uint64_t *b = xmalloc(n);
-		b[0] = tag(g_nblocks);
-		for (size_t w = 1; w < n / 8; w++)
-			b[w] = bench_rng_next(&r);
-		g_blocks[g_nblocks++] = b;
-		have += n;
-	}
-	for (size_t i = 5; i < g_nblocks; i += 10) {
-		free(g_blocks[i]);
-		g_blocks[i] = NULL;
-	}
-}
-
-static double write_raw(const char *path, const char *from, size_t have,
-			size_t len)
-{
-	double t0 = bench_now();
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0) {
-		perror(path);
-		exit(1);
-	}
-	for (size_t off = 0; off < len;) {
-		size_t at = off % have, n = len - off < (1 << 20) ? len - off
-								 : (1 << 20);
-		if (n > have - at)
-			n = have - at;
-		ssize_t w = write(fd, from + at, n);
-		if (w <= 0) {
-			perror("write");
-			exit(1);
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) || close(fd)) {
-		perror("fsync");
-		exit(1);
-	}
-	return bench_now() - t0;
-}
 
 /* The resumed process: the time since `exec` read the clock. */
 static void resumed(void)
@@ -141,7 +67,7 @@ static void resumed(void)
 	}
 	fclose(f);
 	for (size_t i = 0; i < g_nblocks; i += 97)
-		if (g_blocks[i] && g_blocks[i][0] != tag(i)) {
+		if (g_blocks[i] && g_blocks[i][0] != ckpt_tag(i)) {
 			fprintf(stderr, "ckpt_image: block %zu wrong after "
 					"the resume\n", i);
 			exit(1);
@@ -185,7 +111,7 @@ static int describe(const char *file, const struct pm_heap_info *hi)
 		return 1;
 	}
 	uint64_t toff = le(h + 88, 8), n = le(h + 96, 4), hoff = le(h + 144, 8);
-	unsigned char *t = xmalloc(n * 64);
+	unsigned char *t = ckpt_xmalloc(n * 64);
 	if (pread(fd, t, n * 64, (off_t)toff) != (ssize_t)(n * 64)) {
 		perror(file);
 		return 1;
@@ -213,7 +139,7 @@ static int describe(const char *file, const struct pm_heap_info *hi)
 static int cmd_make(const char *file, size_t mb, int reps)
 {
 	g_file = file;
-	fill_heap(mb);
+	ckpt_fill_heap(mb);
 	struct pm_heap_info hi;
 	if (pm_heap_info(&hi)) {
 		fprintf(stderr, "ckpt_image: pm_heap_info: %s\n", pm_errmsg());
@@ -238,10 +164,10 @@ static int cmd_make(const char *file, size_t mb, int reps)
 		if (r % 2) {
 			tc = image(im);
 			sync();
-			tw = write_raw(raw, (const char *)hi.base,
+			tw = ckpt_write_raw(raw, (const char *)hi.base,
 				       hi.top - hi.base, len);
 		} else {
-			tw = write_raw(raw, (const char *)hi.base,
+			tw = ckpt_write_raw(raw, (const char *)hi.base,
 				       hi.top - hi.base, len);
 			sync();
 			tc = image(im);
@@ -284,24 +210,6 @@ static int cmd_exec(char **argv)
 	return 127;
 }
 
-static int cmd_read(const char *file)
-{
-	char *buf = xmalloc(1 << 20);
-	memset(buf, 0, 1 << 20);
-	double t0 = bench_now();
-	int fd = open(file, O_RDONLY);
-	if (fd < 0) {
-		perror(file);
-		return 1;
-	}
-	while (read(fd, buf, 1 << 20) > 0)
-		;
-	close(fd);
-	printf("%.4f\n", bench_now() - t0);
-	free(buf);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "make"))
@@ -310,7 +218,7 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "exec"))
 		return cmd_exec(argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "read"))
-		return cmd_read(argv[2]);
+		return ckpt_read_pass(argv[2]);
 	fprintf(stderr, "usage: ckpt_image make FILE MB REPS | exec T0FILE "
 			"IMAGE VERIFY PROG ARGS... | read FILE\n");
 	return 2;

@@ -34,84 +34,11 @@
 
 #include <pmalloc.h>
 
-#include "bench.h"
+#define CKPT_NAME "ckpt_speed"
+#define CKPT_SEED 0x5851f42d4c957f2dULL
+#include "ckpt_common.h"
 
 /* The heap's state, in globals so that a restore brings it back. */
-static uint64_t **g_blocks; /* every block; freed ones are NULL */
-static size_t g_nblocks;
-static uint64_t g_seed = 0x5851f42d4c957f2dULL;
-
-/* The first word of block i holds this: a restore must bring it back. */
-static uint64_t tag(size_t i)
-{
-	return (uint64_t)i * 0x9e3779b97f4a7c15ULL ^ g_seed;
-}
-
-static size_t pick_size(struct bench_rng *r)
-{
-	if (bench_rng_next(r) % 16)
-		return bench_rng_range(r, 16, 1024);
-	return bench_rng_range(r, 1024, 64 << 10);
-}
-
-static void fill_heap(size_t mb)
-{
-	struct bench_rng r;
-	bench_rng_seed(&r, 42);
-	size_t want = mb << 20, have = 0, cap = 1 << 16;
-	g_blocks = malloc(cap * sizeof *g_blocks);
-	while (have < want + want / 9) { /* one in ten is freed below */
-		if (g_nblocks == cap) {
-			cap *= 2;
-			g_blocks = realloc(g_blocks, cap * sizeof *g_blocks);
-		}
-		if (!g_blocks) {
-			fprintf(stderr, "ckpt_speed: out of memory\n");
-			exit(1);
-		}
-		size_t n = pick_size(&r) & ~(size_t)7;
-		uint64_t *b = malloc(n);
-		if (!b) {
-			fprintf(stderr, "ckpt_speed: out of memory\n");
-			exit(1);
-		}
-		/* every byte written, with data that does not compress */
-		b[0] = tag(g_nblocks);
-		for (size_t w = 1; w < n / 8; w++)
-			b[w] = bench_rng_next(&r);
-		g_blocks[g_nblocks++] = b;
-		have += n;
-	}
-	for (size_t i = 5; i < g_nblocks; i += 10) {
-		free(g_blocks[i]);
-		g_blocks[i] = NULL;
-	}
-}
-
-static double write_raw(const char *path, const char *from, size_t len)
-{
-	double t0 = bench_now();
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0) {
-		perror(path);
-		exit(1);
-	}
-	for (size_t off = 0; off < len;) {
-		size_t n = len - off < (1 << 20) ? len - off : (1 << 20);
-		ssize_t w = write(fd, from + off, n);
-		if (w <= 0) {
-			perror("write");
-			exit(1);
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) || close(fd)) {
-		perror("fsync");
-		exit(1);
-	}
-	return bench_now() - t0;
-}
-
 static double checkpoint(const char *path)
 {
 	double t0 = bench_now();
@@ -126,7 +53,7 @@ static double checkpoint(const char *path)
 
 static int cmd_make(const char *file, size_t mb, int reps)
 {
-	fill_heap(mb);
+	ckpt_fill_heap(mb);
 	struct pm_heap_info hi;
 	if (pm_heap_info(&hi)) {
 		fprintf(stderr, "ckpt_speed: pm_heap_info: %s\n", pm_errmsg());
@@ -164,9 +91,9 @@ static int cmd_make(const char *file, size_t mb, int reps)
 		if (r % 2) {
 			tc = checkpoint(ck);
 			sync();
-			tw = write_raw(raw, (const char *)hi.base, len);
+			tw = ckpt_write_raw(raw, (const char *)hi.base, len, len);
 		} else {
-			tw = write_raw(raw, (const char *)hi.base, len);
+			tw = ckpt_write_raw(raw, (const char *)hi.base, len, len);
 			sync();
 			tc = checkpoint(ck);
 		}
@@ -203,28 +130,6 @@ static int cmd_make(const char *file, size_t mb, int reps)
 	return 0;
 }
 
-static int cmd_read(const char *file)
-{
-	/* the buffer is a heap block, not a global: globals are part of
-	 * every checkpoint, and a 1 MiB one would swell the file */
-	char *buf = malloc(1 << 20);
-	if (!buf)
-		return 1;
-	memset(buf, 0, 1 << 20); /* its pages are in place before timing */
-	double t0 = bench_now();
-	int fd = open(file, O_RDONLY);
-	if (fd < 0) {
-		perror(file);
-		return 1;
-	}
-	while (read(fd, buf, 1 << 20) > 0)
-		;
-	close(fd);
-	printf("%.4f\n", bench_now() - t0);
-	free(buf);
-	return 0;
-}
-
 static int cmd_restore(const char *file, unsigned flags)
 {
 	double t0 = bench_now();
@@ -237,7 +142,7 @@ static int cmd_restore(const char *file, unsigned flags)
 	}
 	/* untimed: a sample of the blocks must hold their tags */
 	for (size_t i = 0; i < g_nblocks; i += 97)
-		if (g_blocks[i] && g_blocks[i][0] != tag(i)) {
+		if (g_blocks[i] && g_blocks[i][0] != ckpt_tag(i)) {
 			fprintf(stderr, "ckpt_speed: block %zu wrong after "
 					"restore\n", i);
 			return 1;
@@ -252,7 +157,7 @@ int main(int argc, char **argv)
 		return cmd_make(argv[2], (size_t)strtoul(argv[3], NULL, 10),
 				atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "read"))
-		return cmd_read(argv[2]);
+		return ckpt_read_pass(argv[2]);
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "restore"))
 		return cmd_restore(argv[2], argc == 4 ? PM_RESTORE_NO_VERIFY
 						      : 0);
