@@ -163,6 +163,16 @@ int pm_image(const char *path);
 int pm_at_image(void (*fn)(void *arg), void *arg);
 int pm_at_resume(void (*fn)(void *arg), void *arg);
 
+/* The process is about to exit: from now on the calling thread's frees
+ * (free, realloc's old block, delete) keep their memory instead of giving
+ * it back, and its requests are served without a thread cache.  For the
+ * teardown that programs do before exit(3) (an interpreter freeing every
+ * object): in a process resumed from an image, each such free would copy
+ * a page of the image only to throw it away.  A hint: frees of other
+ * threads may still be taken back; the pointer must still be one that
+ * malloc returned (a pointer outside the heap aborts as before). */
+void pm_exiting(void);
+
 /* Named roots kept inside the heap (names up to 63 bytes), pointing into
  * the persistent heap.  pm_root_set with ptr NULL removes the root.
  * Errors: -EINVAL (bad name, or ptr outside the persistent heap),

@@ -157,6 +157,22 @@ static void bad_pointer(const char *call, const void *p)
 	pm__fatal(msg, p);
 }
 
+/* pm_exiting(): the process is about to exit, and the teardown that
+ * usually precedes exit (an interpreter freeing every object) would only
+ * write to pages that are about to be thrown away; in a resumed process
+ * each such write copies a page of the image.  From then on the frees
+ * that reach the slow path (all of the calling thread's: its cache is
+ * given up, pm__tc_abandon) keep their block after checking that it
+ * lies in an arena.  A hint: other threads' caches still take theirs.
+ * Process-level state (a fork child inherits it), never in the region. */
+static volatile int discard_frees;
+
+PM_EXPORT void pm_exiting(void)
+{
+	discard_frees = 1;
+	pm__tc_abandon();
+}
+
 void pm__free_slow(void *p)
 {
 	if (!p)
@@ -165,6 +181,10 @@ void pm__free_slow(void *p)
 	int ai = arena_index(p);
 	if (unlikely(ai < 0))
 		bad_pointer("free", p);
+	if (unlikely(discard_frees)) { /* pm_exiting(): keep it */
+		errno = e;
+		return;
+	}
 	/* A thread that frees before it ever allocates (a consumer of
 	 * another thread's blocks) gets its cache now: otherwise every one
 	 * of its frees would take the arena lock. */

@@ -174,6 +174,15 @@ static void tc_thread_exit(void *arg)
 	pm__vg_unmute();
 }
 
+/* This thread stops using a cache, as if it had exited (pm_exiting): its
+ * requests go to the arena from now on.  The cache stays listed and is
+ * drained at the next quiesce or given back in a fork child. */
+void pm__tc_abandon(void)
+{
+	tc_dead = 1;
+	pm__tls_tc = &pm__tc_none;
+}
+
 /* Refill class cls and return one block.  The blocks go from the arena
  * into the cache inside one hold of the arena lock: a quiesce (which takes
  * the lock first) never sees them in between, owned by nobody. */

@@ -154,6 +154,7 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
  * to the arena. */
 void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p);
 struct pm_tcache *pm__tc_create(void);
+void pm__tc_abandon(void);
 void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p);
 /* This thread's cache is gone (freed by a restore): forget it, also in
  * the thread-exit key. */

@@ -73,6 +73,7 @@ pm_restored
 pm_image
 pm_at_image
 pm_at_resume
+pm_exiting
 pm_key_set
 pm_root_set
 pm_root_get

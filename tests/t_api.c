@@ -386,6 +386,66 @@ static void test_owned(void)
 		fclose(g);
 }
 
+/* pm_exiting(): frees keep their memory from then on (the live bytes do
+ * not go down, no freed address comes back), everything else still works
+ * and a pointer that malloc never returned still aborts.  In a child: the
+ * state is the process's for good. */
+#define EXITING_CHECK(c) \
+	do { if (!(c)) { fprintf(stderr, "exiting: %s failed\n", #c); _exit(3); } } while (0)
+static void bad_free(void *arg)
+{
+	free(arg);
+}
+static void exiting_child(void *arg)
+{
+	(void)arg;
+	enum { N = 1000 };
+	static void *v[N];
+	struct pm_heap_info a, b;
+	for (int i = 0; i < N; i++)
+		EXITING_CHECK((v[i] = malloc(16 + i % 200)) != NULL);
+	void *big = malloc(100000);
+	EXITING_CHECK(big && pm_heap_info(&a) == 0);
+	pm_exiting();
+	for (int i = 0; i < N; i++)
+		free(v[i]);
+	free(big);
+	EXITING_CHECK(pm_heap_info(&b) == 0 && b.live == a.live);
+	for (int i = 0; i < 200; i++) {
+		char *p = malloc(16 + i % 200);
+		EXITING_CHECK(p && in_persistent(p));
+		for (int j = 0; j < N; j++)
+			EXITING_CHECK(p != v[j]);
+		memset(p, 1, 16);
+		free(p);
+	}
+	char *r = realloc(NULL, 10);
+	EXITING_CHECK(r != NULL);
+	memcpy(r, "abcdefghi", 10);
+	r = realloc(r, 5000);
+	EXITING_CHECK(r && !strcmp(r, "abcdefghi"));
+	int *z = calloc(100, sizeof(int));
+	EXITING_CHECK(z && all_zero(z, 100 * sizeof(int)));
+	EXITING_CHECK(pm_heap_check() == 0);
+	static char not_heap[64];
+	EXITING_CHECK(TEST_ABORTED(test_in_child(bad_free, not_heap + 16, 0)));
+	pid_t pid = fork();
+	if (pid == 0) {
+		void *c = malloc(64);
+		free(c);
+		_exit(c && pm_heap_check() == 0 ? 0 : 4);
+	}
+	int st = 0;
+	EXITING_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		      WEXITSTATUS(st) == 0);
+}
+
+static void test_exiting(void)
+{
+	int st = test_in_child(exiting_child, NULL, 1);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+}
+
 int main(void)
 {
 	CHECK_EQ(pm_heap_info(&hi), 0);
@@ -398,6 +458,7 @@ int main(void)
 	test_libc_names();
 	test_extras();
 	test_owned();
+	test_exiting();
 	void *p = malloc(10), *q = malloc(1 << 22);
 	CHECK(in_region(p) && in_region(q));
 	free(p);

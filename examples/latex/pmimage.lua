@@ -12,11 +12,22 @@ if ok and ffi then
   ok = pcall(ffi.cdef, [[
     int pm_image(const char *path);
     const char *pm_errmsg(void);
+    void pm_exiting(void);
   ]])
   if ok then
     ok = pcall(function() return ffi.C.pm_image end)
     if ok then C = ffi.C end
   end
+end
+
+-- LuaTeX closes its Lua state after the PDF and the log are written, which
+-- frees every Lua object one by one just before exit: in a resumed run each
+-- of those frees copies a page of the image (about 90 ms for this showcase
+-- against 32 ms in a full run).  wrapup_run comes after both files are
+-- closed; pm_exiting() then keeps freed memory instead of giving it back.
+if C and pcall(function() return C.pm_exiting end) then
+  luatexbase.add_to_callback("wrapup_run", function() C.pm_exiting() end,
+                             "pmimage.exiting")
 end
 
 -- Save the whole process to path.  Returns "saved", "resumed" or nil
