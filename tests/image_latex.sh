@@ -5,7 +5,8 @@
 # an edit of the body, resumed from the image (with and without the data
 # checksums), and fails unless the resumed PDFs are byte-identical to a
 # full compile of the edited file and an edit of the preamble refuses the
-# image (naming the file) and compiles in full, saving a fresh image.
+# image (naming the file) and compiles in full, saving a fresh image;
+# then the same cycle for the preamble with a one-paragraph body.
 # The timings it prints are information, not a pass/fail criterion.
 # Skipped without lualatex.
 . "$(dirname "$0")/lib.sh"
