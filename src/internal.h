@@ -137,6 +137,9 @@ void pm__os_discard(void *p, size_t n, int file_backed);
  * process had a mapping of its own (JIT code, codemap.c) in a process
  * started the same way; anywhere before that is set.  NULL on failure. */
 void *pm__os_aux(size_t n);
+/* A file's pages mapped read-only among them (NULL: read instead); given
+ * back with pm__os_aux_free. */
+void *pm__os_aux_file(int fd, uint64_t off, size_t n);
 void pm__os_aux_free(void *p, size_t n);
 void pm__os_aux_after(uintptr_t floor);
 /* Scratch memory of the checkpoint code (no malloc inside the library):

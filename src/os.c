@@ -384,6 +384,38 @@ void *pm__os_aux(size_t n)
 	return pm__os_scratch(n);
 }
 
+/* [off, off+n) of fd, read-only and shared, among pmalloc's own pages
+ * (the offset page-aligned); NULL when it cannot be mapped. */
+void *pm__os_aux_file(int fd, uint64_t off, size_t n)
+{
+	n = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	uintptr_t end = __atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE);
+	void *p;
+	if (end) {
+		uintptr_t cur = aux_next;
+		if (cur < end)
+			__atomic_compare_exchange_n(&aux_next, &cur, end, 0,
+						    __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+		for (int tries = 0; tries < 16; tries++) {
+			uintptr_t at = __atomic_fetch_add(&aux_next, n,
+							  __ATOMIC_RELAXED);
+			p = mmap((void *)at, n, PROT_READ,
+				 MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
+				 (off_t)off);
+			if (p == (void *)at)
+				return p;
+			if (p != MAP_FAILED)
+				munmap(p, n);
+			else if (errno != EEXIST)
+				break;
+		}
+		return NULL; /* the caller reads instead */
+	}
+	p = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 void *pm__scratch(size_t n) { return pm__os_aux(n); }
 void pm__scratch_free(void *p, size_t n) { pm__os_aux_free(p, n); }
 

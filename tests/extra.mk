@@ -62,6 +62,14 @@ $(B)/tests/ckpt_fault: tests/prog/ckpt_fault.c include/pmalloc.h $(B)/libpmalloc
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 CHECK_EXTRA += $(B)/tests/iofault.so $(B)/tests/ckpt_fault
 
+# The reader's mapped checksum pass (tests/ckpt_mapread.sh): a shim in
+# place of madvise(MADV_POPULATE_READ), and a program with one big block.
+$(B)/tests/mapfault.so: tests/prog/mapfault.c | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -shared -fPIC -o $@ $<
+$(B)/tests/mapread: tests/prog/mapread.c include/pmalloc.h $(B)/libpmalloc.so | $(B)/tests
+	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
+CHECK_EXTRA += $(B)/tests/mapfault.so $(B)/tests/mapread
+
 # u_sha256: SHA-256 and HMAC-SHA-256 against the FIPS 180 and RFC 4231
 # vectors, portable and SHA-extension paths.
 $(B)/tests/u_sha256: tests/u_sha256.c tests/testlib.h src/sha256.c src/sha256.h | $(B)/tests
