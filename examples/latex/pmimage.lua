@@ -30,6 +30,61 @@ if C and pcall(function() return C.pm_exiting end) then
                              "pmimage.exiting")
 end
 
+-- What the preamble read and closed, which pmalloc cannot see (it checks
+-- the files still open, such as the document itself): the files LaTeX
+-- loaded (its \@filelist: class, packages, their .def/.cfg/.fd files,
+-- \input files; found again through kpathsea) and the font files of
+-- every font loaded, each with its size and modification time.
+local function inputs()
+  local list, seen = {}, {}
+  local function add(path)
+    if path and not seen[path] then
+      local a = lfs.attributes(path)
+      if a and a.mode == "file" then
+        seen[path] = true
+        list[#list + 1] = { path, a.size, a.modification }
+      end
+    end
+  end
+  for name in string.gmatch(token.get_macro("@filelist") or "", "[^,]+") do
+    add(kpse.find_file(name, "tex") or kpse.find_file(name))
+  end
+  for _, f in font.each() do
+    local name = f.filename
+    if name and not name:find("^/") then name = kpse.find_file(name) end
+    add(name)
+  end
+  return list
+end
+
+-- The first of those files changed since the image was taken, or nil.
+local function changed(list)
+  for _, e in ipairs(list) do
+    local a = lfs.attributes(e[1])
+    if not a or a.size ~= e[2] or a.modification ~= e[3] then
+      return e[1]
+    end
+  end
+end
+
+-- A resumed run whose preamble read a file that changed since: the image
+-- is stale, as if the preamble had been edited.  The run starts again as a
+-- full compile, by executing the same command line (without
+-- PMALLOC_RESUME, which the image's environment may hold when it was
+-- saved by a compile whose own resume was refused); that compile saves a
+-- fresh image.
+local function restart(why)
+  texio.write_nl("term and log", "pmimage: stale image: " .. why ..
+                 " changed since it was saved; compiling in full")
+  texio.write_nl("term", "")
+  io.stdout:flush()
+  os.setenv("PMALLOC_RESUME", nil)
+  local argv = { [0] = arg[0], arg[0] }
+  for i = 1, #arg do argv[#argv + 1] = arg[i] end
+  os.exec(argv)
+  return nil, "cannot run " .. arg[0] .. " again"
+end
+
 -- Save the whole process to path.  Returns "saved", "resumed" or nil
 -- and the reason.  A resumed process continues from here: TeX goes on
 -- reading the document from the line after the one that called this.
@@ -37,8 +92,13 @@ function M.take(path)
   if not C then
     return nil, "no pmalloc (run: pmalloc run -- lualatex --shell-escape)"
   end
+  local deps = inputs()
   local rc = C.pm_image(path)
-  if rc == 1 then return "resumed" end
+  if rc == 1 then
+    local why = changed(deps)
+    if why then return restart(why) end
+    return "resumed"
+  end
   if rc == 0 then return "saved" end
   return nil, ffi.string(C.pm_errmsg())
 end

@@ -10,7 +10,9 @@
 # fresh one.  Then the same preamble with a one-paragraph body, the
 # setting of the target (a resumed compile at most 1/10 of a full
 # one): there the body costs next to nothing and the ratio shows what the
-# resume itself costs.  Prints the timings.
+# resume itself costs.  Last, a local package that the preamble read is
+# edited after the image: the resumed run finds it changed and compiles in
+# full (pmimage.lua).  Prints the timings.
 #
 #   sh examples/latex/run.sh [BUILD_DIR]      (default: build)
 set -eu
@@ -110,6 +112,23 @@ tex short
 cycle short 's/This compile was/This compile, after an edit, was/'
 
 short="$resumed $quick $full $floor"
+
+echo "mine.tex: the same, with a local package (mine.sty) edited after the image"
+printf '%s\n' '\newcommand\greeting{Hello from mine.sty}' >mine.sty
+sed -n '1,/^\\usepackage{pmimage}/p' "$here/doc.tex" |
+	sed 's/^\\usepackage{pmimage}/\\usepackage{mine}\\usepackage{pmimage}/' >mine.tex
+printf '%s\n' '\begin{document}' '\greeting.' '\end{document}' >>mine.tex
+tex mine
+timed "first compile on pmalloc: saves mine.img" pmtex mine
+grep -q "pmimage: saved" mine.log || { echo "no image saved:"; grep pmimage mine.log; exit 1; }
+printf '%s\n' '\newcommand\greeting{Goodbye from the edited mine.sty}' >mine.sty
+timed "resumed, finds mine.sty changed, compiles in full" pmtex mine --resume mine.img
+grep -q "pmimage: stale image: .*mine.sty changed" tex.out && grep -q "pmimage: saved" mine.log ||
+	{ echo "the edited package was not found, or no fresh image:"; grep pmimage tex.out mine.log; exit 1; }
+cp mine.pdf stale.pdf
+tex mine
+cmp -s stale.pdf mine.pdf || { echo "the PDF after the stale image differs from a full compile's"; exit 1; }
+echo "  its PDF is byte-identical to a full compile's"
 for r in "doc.tex:$rich" "short.tex:$short"; do
 	echo "${r%%:*}"
 	set -- ${r#*:}
