@@ -144,6 +144,8 @@ static struct {
 	uint64_t mask;
 } bus_old;
 static int bus_installed;
+static sigset_t bus_mask; /* the thread's mask before (SIGBUS unblocked:
+			   * a fault with SIGBUS blocked kills) */
 
 static void bus_restore(void)
 {
@@ -166,10 +168,18 @@ static void bus_guard(int on)
 		sa.sa_sigaction = on_bus;
 		sa.sa_flags = SA_SIGINFO;
 		sigemptyset(&sa.sa_mask);
-		bus_installed = !syscall(SYS_rt_sigaction, SIGBUS, NULL,
-					 &bus_old, sizeof bus_old.mask) &&
-				!sigaction(SIGBUS, &sa, NULL);
+		sigset_t bus;
+		sigemptyset(&bus);
+		sigaddset(&bus, SIGBUS);
+		if (syscall(SYS_rt_sigaction, SIGBUS, NULL, &bus_old,
+			    sizeof bus_old.mask))
+			return; /* no handler: pread only */
+		bus_installed = !sigaction(SIGBUS, &sa, NULL) &&
+				!pthread_sigmask(SIG_UNBLOCK, &bus, &bus_mask);
+		if (!bus_installed)
+			bus_restore();
 	} else if (bus_installed) {
+		pthread_sigmask(SIG_SETMASK, &bus_mask, NULL);
 		bus_restore();
 		bus_installed = 0;
 	}
