@@ -134,4 +134,5 @@ for r in "doc.tex:$rich" "short.tex:$short"; do
 	set -- ${r#*:}
 	resumed=$1 quick=$2 full=$3 floor=$4
 	report
+	echo "  timings: full $full resumed $resumed quick $quick floor $floor"
 done
