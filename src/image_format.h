@@ -75,9 +75,18 @@ struct pmf_signals {
 			       *    SS_ONSTACK (1: captured on it) and
 			       *    SS_AUTODISARM (1u << 31) */
 	uint32_t reserved0;   /* 28 zero */
-	uint64_t reserved[4]; /* 32 zero */
+	uint64_t alarm_us;    /* 32 ITIMER_REAL (alarm, setitimer): time
+			       *    left, in microseconds (0: not armed);
+			       *    <= PMF_ALARM_MAX.  Set again at resume,
+			       *    counting from there */
+	uint64_t alarm_every_us; /* 40 its interval (0: once); <=
+			       *    PMF_ALARM_MAX, 0 when alarm_us is 0 */
+	uint64_t reserved[2]; /* 48 zero */
 	struct pmf_sigaction act[PMF_NSIG]; /* 64: act[n - 1] for signal n */
 };                            /* 2112 */
+
+/* The longest time an image's alarm may hold: 10^14 us (about 3 years). */
+#define PMF_ALARM_MAX 100000000000000ull
 
 /* ---- PMF_SEC_FDS --------------------------------------------------------- */
 

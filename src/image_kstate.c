@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/time.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -73,6 +75,50 @@ struct ksigaction {
 	uint64_t handler, flags, restorer, mask;
 };
 
+static uint64_t us_of(const struct timeval *t)
+{
+	return (uint64_t)t->tv_sec * 1000000u + (uint64_t)t->tv_usec;
+}
+
+/* POSIX timers of the process: the "ID:" lines of /proc/self/timers (0
+ * when the kernel has no such file). */
+static int posix_timers(void)
+{
+	int fd = open("/proc/self/timers", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char b[512];
+	int n = 0, at_line = 1;
+	ssize_t r;
+	while ((r = read(fd, b, sizeof b)) > 0)
+		for (ssize_t i = 0; i < r; i++) {
+			if (at_line && b[i] == 'I')
+				n++;
+			at_line = b[i] == '\n';
+		}
+	close(fd);
+	return n;
+}
+
+/* Whether the open file description of fd holds a file lock (flock, a
+ * POSIX record lock or an OFD lock: "lock:" lines of its fdinfo).  An
+ * image does not take locks again, so a resumed process would run
+ * without one it had; such an image is refused. */
+static int holds_lock(int fd, char *buf, size_t len)
+{
+	char name[40];
+	pm__fmt(name, sizeof name, "/proc/self/fdinfo/%d", fd);
+	int f = open(name, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	ssize_t n = read(f, buf, len - 1);
+	close(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strstr(buf, "\nlock:") != NULL;
+}
+
 static int capture_signals(struct pmf_signals *s)
 {
 	memset(s, 0, sizeof *s);
@@ -90,6 +136,34 @@ static int capture_signals(struct pmf_signals *s)
 		s->act[sig - 1].restorer = k.restorer;
 		s->act[sig - 1].mask = k.mask;
 	}
+	/* timers: the real-time one is kept (remaining time, interval); the
+	 * CPU-time ones and POSIX timers are not, and refuse the image */
+	struct itimerval it;
+	if (getitimer(ITIMER_REAL, &it))
+		return pm__err(-errno, "getitimer: %s", strerror(errno));
+	s->alarm_us = us_of(&it.it_value);
+	s->alarm_every_us = s->alarm_us ? us_of(&it.it_interval) : 0;
+	if (s->alarm_us > PMF_ALARM_MAX || s->alarm_every_us > PMF_ALARM_MAX)
+		return pm__err(-ENOTSUP, "the alarm (ITIMER_REAL) is set %lu "
+			       "us ahead: more than an image holds",
+			       (unsigned long)s->alarm_us);
+	static const struct {
+		int which;
+		const char *name;
+	} cpu[] = {{ITIMER_VIRTUAL, "ITIMER_VIRTUAL"}, {ITIMER_PROF, "ITIMER_PROF"}};
+	for (unsigned i = 0; i < sizeof cpu / sizeof cpu[0]; i++)
+		if (!getitimer(cpu[i].which, &it) &&
+		    (it.it_value.tv_sec || it.it_value.tv_usec))
+			return pm__err(-ENOTSUP, "the CPU-time timer %s is "
+				       "armed (a profiler?): an image cannot "
+				       "hold it; disarm it before pm_image",
+				       cpu[i].name);
+	int nt = posix_timers();
+	if (nt > 0)
+		return pm__err(-ENOTSUP, "%d POSIX timer%s (timer_create): an "
+			       "image cannot hold %s; delete %s before "
+			       "pm_image", nt, nt > 1 ? "s" : "",
+			       nt > 1 ? "them" : "it", nt > 1 ? "them" : "it");
 	stack_t ss;
 	if (sigaltstack(NULL, &ss))
 		return pm__err(-errno, "sigaltstack: %s", strerror(errno));
@@ -212,6 +286,13 @@ static int capture_fd(struct cap *c, int fd)
 	if ((size_t)ln >= sizeof link - 1)
 		return pm__err(-ENAMETOOLONG, "fd %d: its path is too long", fd);
 	link[ln] = '\0';
+
+	if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+	    !pm__ks_is_inherited(fd, st.st_dev, st.st_ino) &&
+	    holds_lock(fd, (char *)c->io, c->iolen))
+		return pm__err(-ENOTSUP, "fd %d (%s) holds a file lock (flock "
+			       "or fcntl): an image cannot hold it; release it "
+			       "before pm_image (pm_at_image)", fd, link);
 
 	struct pmf_fd *r = &c->rec[c->n];
 	memset(r, 0, sizeof *r);

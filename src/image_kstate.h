@@ -176,6 +176,7 @@ enum pm__ks_step {
 	PM__KS_STEP_UMASK = 7,
 	PM__KS_STEP_SEEK = 8,     /* lseek: an inherited input to its offset
 				     (after DUP, before CHDIR) */
+	PM__KS_STEP_ALARM = 9,    /* setitimer(ITIMER_REAL) */
 };
 
 /*

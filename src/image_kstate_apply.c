@@ -30,6 +30,7 @@
 #define NR_openat 257
 #define NR_renameat 264
 #define NR_dup3 292
+#define NR_setitimer 38
 
 static inline long sc1(long n, long a)
 {
@@ -175,6 +176,18 @@ RESTORER_NO_SSP int pm__ks_apply(const struct pm__ks_plan *pl, int *step)
 		ss.flags = (int32_t)(pl->sig.ss_flags & PMF_SS_AUTODISARM);
 	}
 	if ((rc = sc2(NR_sigaltstack, (long)&ss, 0)) < 0)
+		return (int)rc;
+	/* the image's alarm, counting from here (signals are blocked until
+	 * the context is resumed); none disarms one this process inherited */
+	*step = PM__KS_STEP_ALARM;
+	struct {
+		long isec, iusec, vsec, vusec;
+	} itv;
+	itv.isec = (long)(pl->sig.alarm_every_us / 1000000u);
+	itv.iusec = (long)(pl->sig.alarm_every_us % 1000000u);
+	itv.vsec = (long)(pl->sig.alarm_us / 1000000u);
+	itv.vusec = (long)(pl->sig.alarm_us % 1000000u);
+	if ((rc = sc3(NR_setitimer, 0 /* ITIMER_REAL */, (long)&itv, 0)) < 0)
 		return (int)rc;
 	*step = PM__KS_STEP_UMASK;
 	sc1(NR_umask, pl->umask);

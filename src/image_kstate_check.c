@@ -43,9 +43,13 @@ static int check_signals(const void *p, size_t len)
 	if (s->nsig != PMF_NSIG || s->rec_size != sizeof(struct pmf_sigaction))
 		return pm__err(PM_ECORRUPT, "signals: nsig %u, rec_size %u",
 			       s->nsig, s->rec_size);
-	if (s->reserved0 || s->reserved[0] || s->reserved[1] ||
-	    s->reserved[2] || s->reserved[3])
+	if (s->reserved0 || s->reserved[0] || s->reserved[1])
 		return pm__err(PM_ECORRUPT, "signals: reserved bytes not zero");
+	if (s->alarm_us > PMF_ALARM_MAX || s->alarm_every_us > PMF_ALARM_MAX ||
+	    (!s->alarm_us && s->alarm_every_us))
+		return pm__err(PM_ECORRUPT, "signals: alarm %lu us, every %lu us",
+			       (unsigned long)s->alarm_us,
+			       (unsigned long)s->alarm_every_us);
 	uint32_t known = SS_ONSTACK | SS_DISABLE | PMF_SS_AUTODISARM;
 	if (s->ss_flags & ~known)
 		return pm__err(PM_ECORRUPT, "signals: sigaltstack flags 0x%x",
