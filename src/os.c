@@ -364,55 +364,53 @@ void pm__os_aux_after(uintptr_t floor)
 	__atomic_store_n(&aux_floor, floor, __ATOMIC_RELEASE);
 }
 
+/* n bytes (page-rounded) placed from the floor: anonymous memory when fd
+ * is negative, else [off, off + n) of fd read-only and shared.  NULL when
+ * there is no floor or 16 places in a row were taken. */
+static void *aux_place(size_t n, int fd, uint64_t off)
+{
+	uintptr_t end = __atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE);
+	if (!end)
+		return NULL;
+	uintptr_t cur = aux_next;
+	if (cur < end)
+		__atomic_compare_exchange_n(&aux_next, &cur, end, 0,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	for (int tries = 0; tries < 16; tries++) {
+		uintptr_t at = __atomic_fetch_add(&aux_next, n, __ATOMIC_RELAXED);
+		if (fd < 0) {
+			if (pm__os_map_at(at, n, PROT_READ | PROT_WRITE) == 0)
+				return (void *)at;
+			continue;
+		}
+		void *p = mmap((void *)at, n, PROT_READ,
+			       MAP_SHARED | MAP_FIXED_NOREPLACE, fd, (off_t)off);
+		if (p == (void *)at)
+			return p;
+		if (p != MAP_FAILED)
+			munmap(p, n); /* the flag taken as a hint */
+		else if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
+}
+
 void *pm__os_aux(size_t n)
 {
 	n = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
-	uintptr_t end = __atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE);
-	if (end) {
-		uintptr_t cur = aux_next;
-		if (cur < end)
-			__atomic_compare_exchange_n(&aux_next, &cur, end, 0,
-						    __ATOMIC_RELAXED,
-						    __ATOMIC_RELAXED);
-		for (int tries = 0; tries < 16; tries++) {
-			uintptr_t at = __atomic_fetch_add(&aux_next, n,
-							  __ATOMIC_RELAXED);
-			if (pm__os_map_at(at, n, PROT_READ | PROT_WRITE) == 0)
-				return (void *)at;
-		}
-	}
-	return pm__os_scratch(n);
+	void *p = aux_place(n, -1, 0);
+	return p ? p : pm__os_scratch(n);
 }
 
 /* [off, off+n) of fd, read-only and shared, among pmalloc's own pages
- * (the offset page-aligned); NULL when it cannot be mapped. */
+ * (the offset page-aligned); NULL when it cannot be mapped there.  In a
+ * process without a floor (the CLI), anywhere. */
 void *pm__os_aux_file(int fd, uint64_t off, size_t n)
 {
 	n = (n + PM_PAGE - 1) & ~(PM_PAGE - 1);
-	uintptr_t end = __atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE);
-	void *p;
-	if (end) {
-		uintptr_t cur = aux_next;
-		if (cur < end)
-			__atomic_compare_exchange_n(&aux_next, &cur, end, 0,
-						    __ATOMIC_RELAXED,
-						    __ATOMIC_RELAXED);
-		for (int tries = 0; tries < 16; tries++) {
-			uintptr_t at = __atomic_fetch_add(&aux_next, n,
-							  __ATOMIC_RELAXED);
-			p = mmap((void *)at, n, PROT_READ,
-				 MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
-				 (off_t)off);
-			if (p == (void *)at)
-				return p;
-			if (p != MAP_FAILED)
-				munmap(p, n);
-			else if (errno != EEXIST)
-				break;
-		}
-		return NULL; /* the caller reads instead */
-	}
-	p = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
+	if (__atomic_load_n(&aux_floor, __ATOMIC_ACQUIRE))
+		return aux_place(n, fd, off); /* NULL: the caller reads */
+	void *p = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
 	return p == MAP_FAILED ? NULL : p;
 }
 
