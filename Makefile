@@ -30,6 +30,11 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -gdwarf-4 -O2 $(WARN)
 LIB_CFLAGS  := $(BASE_CFLAGS) $(LIB_WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-free \
 	-fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector $(EXTRA_CFLAGS)
+# each function its own section, which src/startup.ld orders; not in
+# image_kstate_apply.o, whose code must call its own functions without
+# relocations (tests/image_kstate_pure.sh)
+FUNC_SECTIONS = -ffunction-sections
+$(B)/obj/image_kstate_apply.o: FUNC_SECTIONS =
 # Valgrind's client requests (src/vg.h): compiled in when the compiler
 # finds <valgrind/memcheck.h> (Debian: the valgrind package; a build-time
 # dependency only, the library needs nothing but libc at run time);
@@ -45,14 +50,16 @@ LIB_HDRS := $(wildcard src/*.h) include/pmalloc.h
 all: $(B)/libpmalloc.so $(B)/libpmalloc.a $(B)/pmalloc $(B)/libmalloc.so
 
 $(B)/obj/%.o: src/%.c $(LIB_HDRS) | $(B)/obj
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(FUNC_SECTIONS) -c $< -o $@
 
 $(B)/obj $(B)/tests $(B)/san:
 	mkdir -p $@
 
-$(B)/libpmalloc.so.$(VERSION): $(LIB_OBJS) src/exports.map
+# src/startup.ld: start-up's code and data grouped on few pages
+$(B)/libpmalloc.so.$(VERSION): $(LIB_OBJS) src/exports.map src/startup.ld
 	$(CC) -shared -Wl,-soname,libpmalloc.so.$(SOVER) -Wl,-z,now -Wl,-z,relro \
-		-Wl,--no-undefined -Wl,--version-script=src/exports.map -o $@ $(LIB_OBJS)
+		-Wl,--no-undefined -Wl,--version-script=src/exports.map \
+		-Wl,-T,src/startup.ld -o $@ $(LIB_OBJS)
 $(B)/libpmalloc.so.$(SOVER): $(B)/libpmalloc.so.$(VERSION)
 	ln -sf libpmalloc.so.$(VERSION) $@
 $(B)/libpmalloc.so: $(B)/libpmalloc.so.$(SOVER)

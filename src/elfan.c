@@ -495,9 +495,22 @@ static void one_rela(struct builder *b, const ElfW(Rela) *r)
 	}
 }
 
-/* Build an object's tables in one private anonymous mapping, sized for the
- * worst case (every relocation lands in a DATA span).  0, or -1 when no
- * memory could be mapped (the object's spans must then not be saved). */
+/* The executable's tables when they are small (most programs: a few dozen
+ * relocations), built at start-up: here rather than on a page of their
+ * own that start-up would fault in.  libpmalloc.so puts this object's
+ * state after all the rest of pm_state, at a page boundary (startup.ld):
+ * on the page where the file's bytes end, which the loader writes anyway
+ * when it clears the start of .bss. */
+#define EXE_TABLES 2048
+static struct {
+	int used;
+	struct range t[EXE_TABLES / sizeof(struct range)];
+} exe_tables PM_STATE;
+
+/* Build an object's tables in one private anonymous mapping (or the
+ * executable's in exe_tables), sized for the worst case (every relocation
+ * lands in a DATA span).  0, or -1 when no memory could be mapped (the
+ * object's spans must then not be saved). */
 int pm__elf_tables(struct objan *o)
 {
 	struct dyninfo d;
@@ -511,8 +524,11 @@ int pm__elf_tables(struct objan *o)
 	size_t nrelr = relr_walk(o, &d, &f, NULL);
 	size_t nk = nrela + njmp + 2, nl = nrela + nrelr;
 	size_t bytes = align_up((nk + nl) * 16, PM_PAGE);
-	void *m = pm__os_aux(bytes);
-	if (!m)
+	void *m;
+	if (!o->lib && (nk + nl) * 16 <= sizeof exe_tables.t &&
+	    !__atomic_exchange_n(&exe_tables.used, 1, __ATOMIC_ACQ_REL))
+		m = exe_tables.t, bytes = 0; /* never freed: no mapping */
+	else if (!(m = pm__os_aux(bytes)))
 		return -1;
 	struct builder b = {o, (struct range *)m, 0,
 			    (struct lword *)((char *)m + nk * 16), 0, &d};

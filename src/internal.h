@@ -195,6 +195,17 @@ void pm__write_all(int fd, const char *s, size_t n);
 int pm__os_maps(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi,
 			  const char *perms, const char *path),
 		void *ctx);
+/* The same for the loaded objects' segments only, from the loader's list
+ * (no /proc read: that costs a one-malloc process about 16 us at
+ * start-up): per object in the loader's order, its PT_LOAD segments in
+ * address order, page-rounded, perms "r-xp"/"r--p"/"rw-p" from p_flags,
+ * path the loader's name ("" for the executable).  Not the vdso.  -EAGAIN,
+ * before any call of fn, when an object's name is not an absolute path
+ * (a library found through a relative directory): the maps then name its
+ * file where the loader's list does not. */
+int pm__os_object_maps(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi,
+				 const char *perms, const char *path),
+		       void *ctx);
 
 /* ---- util.c -------------------------------------------------------------
  * pm__fmt: a tiny snprintf without stdio or malloc.  Supports %s %c %d %i

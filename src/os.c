@@ -19,6 +19,7 @@
  * owns (pm__os_map_over, pm__os_map_file, pm__os_discard).
  */
 #include "internal.h"
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -82,7 +83,10 @@ int pm__os_maps(int (*fn)(void *, uintptr_t, uintptr_t, const char *,
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	char buf[8192];
+	/* a line is about 80 bytes and a path (PATH_MAX 4096 at most); no
+	 * more: start-up reads the maps with few frames above, and a deeper
+	 * stack is one more page to fault in */
+	char buf[4096 + 256];
 	size_t have = 0;
 	int ret = 0;
 	for (;;) {
@@ -126,6 +130,69 @@ int pm__os_maps(int (*fn)(void *, uintptr_t, uintptr_t, const char *,
 out:
 	close(fd);
 	return ret;
+}
+
+struct objmaps {
+	int (*fn)(void *, uintptr_t, uintptr_t, const char *, const char *);
+	void *ctx;
+	uintptr_t vdso;
+	int seen, ret;
+};
+
+/* The vdso (not a file) and the executable (named "") aside, is the name
+ * of every object absolute? */
+static int names_cb(struct dl_phdr_info *info, size_t size, void *vc)
+{
+	struct objmaps *o = vc;
+	(void)size;
+	if (o->seen++ && info->dlpi_addr != o->vdso &&
+	    info->dlpi_name[0] != '/')
+		return o->ret = -EAGAIN;
+	return 0;
+}
+
+static int segs_cb(struct dl_phdr_info *info, size_t size, void *vc)
+{
+	struct objmaps *o = vc;
+	uintptr_t done = 0; /* segments in address order: next above done */
+	(void)size;
+	if (o->seen++ && info->dlpi_addr == o->vdso)
+		return 0;
+	for (;;) {
+		const ElfW(Phdr) *next = NULL;
+		for (int i = 0; i < info->dlpi_phnum; i++) {
+			const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+			if (p->p_type == PT_LOAD && p->p_memsz &&
+			    info->dlpi_addr + p->p_vaddr + p->p_memsz > done &&
+			    (!next || p->p_vaddr < next->p_vaddr))
+				next = p;
+		}
+		if (!next)
+			return 0;
+		uintptr_t a = info->dlpi_addr + next->p_vaddr;
+		uintptr_t lo = a & ~(uintptr_t)(PM_PAGE - 1);
+		uintptr_t hi = (a + next->p_memsz + PM_PAGE - 1) &
+			       ~(uintptr_t)(PM_PAGE - 1);
+		const char *perms = (next->p_flags & PF_X) ? "r-xp"
+				    : (next->p_flags & PF_W) ? "rw-p"
+							     : "r--p";
+		done = a + next->p_memsz;
+		if ((o->ret = o->fn(o->ctx, lo, hi, perms, info->dlpi_name)))
+			return 1;
+	}
+}
+
+int pm__os_object_maps(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi,
+				 const char *perms, const char *path),
+		       void *ctx)
+{
+	struct objmaps o = {fn, ctx, getauxval(AT_SYSINFO_EHDR), 0, 0};
+	dl_iterate_phdr(names_cb, &o);
+	if (o.ret)
+		return o.ret;
+	o.seen = 0;
+	dl_iterate_phdr(segs_cb, &o);
+	return o.ret;
 }
 
 struct occupant {
@@ -314,7 +381,11 @@ void pm__os_discard(void *p, size_t n, int file_backed)
  * preload start-up): scan environ ourselves; if libc has not set it yet,
  * read the initial environment from /proc/self/environ. */
 extern char **environ;
-static char envbuf[4096] PM_STATE;
+/* /proc/self/environ's copy: a page mapped the first time it is needed
+ * (rarely: libc sets environ before any constructor), not 4 KiB of
+ * pmalloc's own data that every process would carry */
+#define ENVBUF 4096
+static char *envbuf PM_STATE;
 
 /* In a program started with privileges the user did not have (setuid,
  * setgid, file capabilities: the kernel's AT_SECURE), every PMALLOC_*
@@ -338,15 +409,27 @@ const char *pm__env(const char *name)
 				return *e + n + 1;
 		return NULL;
 	}
+	char *buf = __atomic_load_n(&envbuf, __ATOMIC_ACQUIRE);
+	if (!buf) {
+		char *fresh = pm__os_scratch(ENVBUF), *none = NULL;
+		if (!fresh)
+			return NULL;
+		if (__atomic_compare_exchange_n(&envbuf, &none, fresh, 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			buf = fresh;
+		else
+			pm__os_scratch_free(fresh, ENVBUF), buf = none;
+	}
 	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	ssize_t r = read(fd, envbuf, sizeof envbuf - 1);
+	ssize_t r = read(fd, buf, ENVBUF - 1);
 	close(fd);
 	if (r <= 0)
 		return NULL;
-	envbuf[r] = '\0';
-	for (char *s = envbuf; s < envbuf + r; s += strlen(s) + 1)
+	buf[r] = '\0';
+	for (char *s = buf; s < buf + r; s += strlen(s) + 1)
 		if (!strncmp(s, name, n) && s[n] == '=')
 			return s + n + 1;
 	return NULL;

@@ -23,7 +23,7 @@ group_of() {
 		echo ckpt ;;
 	attack_*) echo attack ;;
 	real_*) echo real ;;
-	install.sh | deb.sh | man.sh | exports.sh | build_sh.sh | gdb.sh)
+	install.sh | deb.sh | man.sh | exports.sh | build_sh.sh | gdb.sh | startup_layout.sh)
 		echo build ;;
 	*) echo other ;;
 	esac
