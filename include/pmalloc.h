@@ -168,9 +168,9 @@ int pm_at_resume(void (*fn)(void *arg), void *arg);
  * it back, and its requests are served without a thread cache.  For the
  * teardown that programs do before exit(3) (an interpreter freeing every
  * object): in a process resumed from an image, each such free would copy
- * a page of the image only to throw it away.  A hint: frees of other
- * threads may still be taken back; the pointer must still be one that
- * malloc returned (a pointer outside the heap aborts as before). */
+ * a page of the image only to throw it away.  Other threads' frees give
+ * memory back as before; the pointer must still be one that malloc
+ * returned (a pointer outside the heap aborts as before). */
 void pm_exiting(void);
 
 /* Named roots kept inside the heap (names up to 63 bytes), pointing into

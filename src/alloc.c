@@ -163,9 +163,11 @@ static void bad_pointer(const char *call, const void *p)
  * each such write copies a page of the image.  From then on the frees
  * that reach the slow path (all of the calling thread's: its cache is
  * given up, pm__tc_abandon) keep their block after checking that it
- * lies in an arena.  A hint: other threads' caches still take theirs.
- * Process-level state (a fork child inherits it), never in the region. */
-static volatile int discard_frees;
+ * lies in an arena.  The calling thread's only: other threads go on
+ * giving memory back (a worker still running during the teardown).
+ * Thread-local state (a fork child of that thread inherits it), never in
+ * the region. */
+static __thread int discard_frees;
 
 PM_EXPORT void pm_exiting(void)
 {
