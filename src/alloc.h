@@ -49,24 +49,62 @@ static inline int pm__owned_transient(uintptr_t ra)
 	return unlikely(pm__phase == 0) && pm__early_transient(ra);
 }
 
+/* A persistent block of n bytes from cache tc, or NULL (pm__tc_none: the
+ * pop fails). */
+static inline void *pm__malloc_fast(struct pm_tcache *tc, size_t n)
+{
+	if (likely(n < TC_SMALLREQ))
+		return pm__tc_pop(tc, pm__tc_small_class[n]);
+	if (n <= TC_MAXREQ)
+		return pm__tc_pop(tc, pm__tc_class_of_request(n));
+	return NULL;
+}
+
+/* The fast path, then `slow`: pm__malloc_slow inside the allocator,
+ * pm__malloc_entry for the exported names (vg.h). */
+static inline void *pm__malloc_via(size_t n, int transient,
+				   void *(*slow)(size_t, int))
+{
+	if (!transient) {
+		void *b = pm__malloc_fast(pm__tls_tc, n);
+		if (likely(b != NULL))
+			return b;
+	}
+	return slow(n, transient);
+}
+
+/* The exported malloc's slow path: routed by the caller's return address
+ * ra (pm__transient_caller), then pm__malloc_entry (interpose.c). */
+void *pm__malloc_caller(size_t n, uintptr_t ra);
+/* The entry point of libc's and ld.so's own malloc calls (interpose.c):
+ * always the transient arena.  route.c points their pointers to it. */
+void *pm__malloc_runtime(size_t n);
+
 static inline void *pm__malloc(size_t n, int transient)
 {
-	struct pm_tcache *tc = pm__tls_tc;
-	/* the small classes' test first: one comparison for most requests */
-	if (likely(n <= 1024 - 23) || n <= TC_MAXREQ) {
-		if (!transient) { /* pm__tc_none: the pop fails */
-			void *b = pm__tc_pop(tc, pm__tc_class_of_request(n));
-			if (likely(b != NULL))
-				return b;
-		}
-	}
-	return pm__malloc_slow(n, transient);
+	return pm__malloc_via(n, transient, pm__malloc_slow);
+}
+
+/* *room -= 1 in one instruction; 0 if it was 0 (it is then 0xffff: the
+ * caller puts it back).  GCC does not fuse a decrement in memory with the
+ * test of its borrow by itself. */
+static inline int pm__dec_room(uint16_t *room)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int ok;
+	__asm__("subw $1, %0" : "+m"(*room), "=@ccae"(ok));
+	return ok;
+#else
+	return !__builtin_sub_overflow(*room, 1, room);
+#endif
 }
 
 /* free of anything but a small block the cache takes at once (alloc.c). */
 void pm__free_more(void *p);
 
-static inline void pm__free(void *p)
+/* The fast path, then `slow`: pm__free_more inside the allocator,
+ * pm__free_entry for the exported names (vg.h). */
+static inline void pm__free_via(void *p, void (*slow)(void *))
 {
 	struct pm_tcache *tc = pm__tls_tc; /* pm__tc_none: the test fails */
 	uint64_t mark = TC_KEY;             /* read once: set at start-up */
@@ -77,33 +115,46 @@ static inline void pm__free(void *p)
 	 * right by 4 is below the arena's length / 16 (see pm__tc_pop;
 	 * span16 is 0 while the caches are stopped) */
 	if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
-		/* The small class of an in-use block that is not
-		 * PM_CHUNK_EARLY, in one test: with CINUSE flipped and PINUSE
-		 * cleared, such a head is its size (bits 0-3 clear; any other
-		 * flag leaves a bit that the rotation makes huge), and size /
-		 * 16 < TC_NSMALL is a small chunk.  Classes 0 and 1 (sizes 0
-		 * and 16: no chunk is that small) have no room. */
-		size_t h = (pm__block_head(p) ^ PM_CHUNK_CINUSE) &
-			   ~PM_CHUNK_PINUSE;
-		size_t cls = (h >> 4) | (h << 60);
-		if (likely(cls < TC_NSMALL) &&
+		/* A small in-use block that is not PM_CHUNK_EARLY, in one
+		 * test: less CINUSE, such a head has no bit set but PINUSE
+		 * and the size's bits 4-9 (any other flag, a size of 1024 or
+		 * more, or a borrow where CINUSE was clear leaves one); the
+		 * size / 16 is then its class.  Classes 0 and 1 (sizes 0 and
+		 * 16: no chunk is that small) have no room. */
+		size_t h = pm__block_head(p) - PM_CHUNK_CINUSE;
+		if (likely((h & ~(((size_t)(TC_NSMALL - 1) << 4) |
+				  PM_CHUNK_PINUSE)) == 0) &&
 		    likely(pm__block_key_get(p) != mark)) {
-			unsigned room = tc->room[cls];
-			if (likely(room != 0)) {
+			/* (the empty asm keeps gcc from shifting before the
+			 * test, which cost a copy of h) */
+			__asm__("" : "+r"(h));
+			size_t cls = h >> 4;
+			/* the room counter decremented in place: a full
+			 * class (room 0) wraps, and is put back (its address
+			 * made again there: kept, it cost the fast path a
+			 * register's lea) */
+			if (likely(pm__dec_room(&tc->room[cls]))) {
 				PM_ASSERT(pm__chunk_size(pm__chunk_of(p)) ==
 					  (cls << 4));
 				*pm__block_link(p) = tc->head[cls];
 				*pm__block_key(p) = mark;
+				__asm__("" : "+r"(cls)); /* (the same) */
 				tc->head[cls] = p;
-				tc->room[cls] = (uint16_t)(room - 1);
 				PM_BARRIER();
 				tc->busy = 0;
 				return;
 			}
+			__asm__("" : "+r"(cls));
+			tc->room[cls] = 0;
 		}
 	}
 	PM_BARRIER();
 	tc->busy = 0;
-	pm__free_more(p);
+	slow(p);
+}
+
+static inline void pm__free(void *p)
+{
+	pm__free_via(p, pm__free_more);
 }
 #endif

@@ -26,10 +26,36 @@
 #define RA ((uintptr_t)__builtin_return_address(0))
 #define CALLER_TRANSIENT() pm__transient_caller(RA)
 
+/* No caller test on malloc's fast path: libc's and ld.so's own calls come
+ * through pm__malloc_runtime (route.c points their pointers to it), and
+ * where that could not be done this thread's pm__tls_mtc is pm__tc_none,
+ * so that every call takes the slow path, which routes by the caller. */
 PM_EXPORT void *malloc(size_t n)
 {
-	return PM_API_MALLOC(n, CALLER_TRANSIENT());
+	void *b = pm__malloc_fast(pm__tls_mtc, n);
+	if (likely(b != NULL))
+		return b;
+	return pm__malloc_caller(n, RA);
 }
+
+/* (Without pm__malloc_direct, the cache's pop happens here, after the
+ * caller test, as it did on the fast path before.) */
+__attribute__((noinline)) void *pm__malloc_caller(size_t n, uintptr_t ra)
+{
+	return PM_API_MALLOC(n, pm__transient_caller(ra));
+}
+
+void *pm__malloc_runtime(size_t n) { return PM_API_MALLOC(n, 1); }
+/* malloc's own address, not the one the loader bound (route.c); the
+ * alias need not carry malloc's attributes */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+#endif
+void *pm__malloc_self(size_t n) __attribute__((alias("malloc")));
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 PM_EXPORT void free(void *p) { PM_API_FREE(p); }
 PM_EXPORT void *calloc(size_t a, size_t b)
 {

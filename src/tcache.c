@@ -15,9 +15,39 @@
 
 struct pm_tcache pm__tc_none PM_STATE;
 __thread struct pm_tcache *pm__tls_tc = &pm__tc_none;
+__thread struct pm_tcache *pm__tls_mtc = &pm__tc_none;
 static __thread int tc_dead; /* this thread has exited its cache */
 volatile int pm__tc_stop PM_STATE;
 uint16_t pm__tc_cap[TC_NCLASS] PM_STATE;
+
+/* The class of each request size, by (n + 7) >> 4 (tcache.h).  Entry i
+ * is for a chunk of 16 * i + 16 bytes (32 for i = 0): small below 1024
+ * (class size / 16), 1024 class 64, then the medium class that holds x =
+ * size - 1, k = log2 of x rounded down: eight per doubling. */
+#define RQ_SIZE(i) ((i) == 0 ? 32 : 16 * (i) + 16)
+#define RQ_LOG(x) ((x) >= 8192 ? 13 : (x) >= 4096 ? 12 : (x) >= 2048 ? 11 : 10)
+#define RQ_MED(x) \
+	(TC_NSMALL + (RQ_LOG(x) - 10) * 8 + (((x) >> (RQ_LOG(x) - 3)) & 7) + 1)
+#define RQ_CLASS(sz) \
+	((sz) < 1024 ? (sz) >> 4 : (sz) == 1024 ? TC_NSMALL : RQ_MED((sz) - 1))
+#define RQ1(i) (uint8_t)RQ_CLASS(RQ_SIZE(i)),
+#define RQ4(i) RQ1(i) RQ1((i) + 1) RQ1((i) + 2) RQ1((i) + 3)
+#define RQ16(i) RQ4(i) RQ4((i) + 4) RQ4((i) + 8) RQ4((i) + 12)
+#define RQ64(i) RQ16(i) RQ16((i) + 16) RQ16((i) + 32) RQ16((i) + 48)
+#define RQ256(i) RQ64(i) RQ64((i) + 64) RQ64((i) + 128) RQ64((i) + 192)
+const uint8_t pm__tc_req_class[(TC_MAXREQ + 7) / 16 + 1] = {
+	RQ256(0) RQ256(256) RQ256(512) RQ256(768)
+};
+_Static_assert(sizeof pm__tc_req_class == 1024, "one entry per 16 bytes");
+/* The same by the request itself, below TC_SMALLREQ (the fast path's
+ * common case: no addition and shift). */
+#undef RQ1
+#define RQ_NSIZE(n) ((n) < 9 ? 32 : ((n) + 23) / 16 * 16)
+#define RQ1(n) (uint8_t)RQ_CLASS(RQ_NSIZE(n)),
+const uint8_t pm__tc_small_class[TC_SMALLREQ] = {
+	RQ256(0) RQ256(256) RQ256(512) RQ256(768)
+};
+_Static_assert(sizeof pm__tc_small_class == TC_SMALLREQ, "one per size");
 static pthread_key_t tc_key PM_STATE;
 #define REFILL_BYTES 8192 /* a refill brings about this many bytes */
 
@@ -53,6 +83,11 @@ void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
 	pm__fatal("malloc(): thread-cached block modified after free", b);
 }
 
+void *pm__tc_corrupt_pop(struct pm_tcache *tc, unsigned cls, const void *b)
+{
+	pm__tc_corrupt(tc, cls, b);
+}
+
 /* A cache struct from the region's list (after a restore or a fork it
  * comes from memory this process did not write): an in-use chunk of the
  * persistent arena big enough for the struct. */
@@ -86,7 +121,7 @@ int pm__tc_is_key(unsigned k)
 
 struct pm_tcache *pm__tc_create(void)
 {
-	if (tc_dead || !pm__region)
+	if (tc_dead || !pm__region || !pm__vg_caches_ok())
 		return NULL;
 	pm__lock_persistent();
 	struct pm_tcache *tc =
@@ -102,6 +137,8 @@ struct pm_tcache *pm__tc_create(void)
 	pm__unlock_persistent();
 	if (tc) {
 		pm__tls_tc = tc;
+		if (pm__malloc_direct)
+			pm__tls_mtc = tc;
 		pthread_setspecific(tc_key, tc);
 	}
 	return tc;
@@ -154,6 +191,7 @@ void pm__tc_forget_self(void)
 	if (pm__tc_mine())
 		pthread_setspecific(tc_key, NULL);
 	pm__tls_tc = &pm__tc_none;
+	pm__tls_mtc = &pm__tc_none;
 }
 
 static void tc_thread_exit(void *arg)
@@ -163,6 +201,7 @@ static void tc_thread_exit(void *arg)
 	if (tc != pm__tc_mine()) /* a cache a restore already released */
 		tc = NULL;
 	pm__tls_tc = &pm__tc_none;
+	pm__tls_mtc = &pm__tc_none;
 	if (!tc || !pm__region)
 		return;
 	pm__vg_mute();
@@ -181,6 +220,7 @@ void pm__tc_abandon(void)
 {
 	tc_dead = 1;
 	pm__tls_tc = &pm__tc_none;
+	pm__tls_mtc = &pm__tc_none;
 }
 
 /* Refill class cls and return one block.  The blocks go from the arena

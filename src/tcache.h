@@ -34,24 +34,21 @@
 #define TC_CHUNK_LIMIT 18432         /* chunks below this are cacheable */
 #define TC_KEY PM_FREE_KEY           /* marks a cached block */
 
-/* Class of a request n <= TC_MAXREQ: the smallest that holds it. */
+/* Class of a request n <= TC_MAXREQ: the smallest that holds it.  The
+ * chunk size of a request is a function of (n + 7) >> 4 (16 * that + 16,
+ * at least 32), so one byte table of 1024 entries (tcache.c) holds every
+ * answer: a load in place of the arithmetic and the minimum's test. */
+extern const uint8_t pm__tc_req_class[(TC_MAXREQ + 7) / 16 + 1]
+	__attribute__((visibility("hidden")));
 static inline unsigned pm__tc_class_of_request(size_t n)
 {
-	/* the common case in few instructions: chunk sizes up to 1024 are
-	 * classes size / 16 (1024 is the first medium class, 64) */
-	if (likely(n <= 1024 - 23)) {
-		size_t m = n < 9 ? 9 : n; /* the 32-byte minimum */
-		return (unsigned)((m + 23) >> 4);
-	}
-	size_t sz = pm__request2size(n);
-	if (sz < 1024)
-		return (unsigned)(sz >> 4);
-	if (sz == 1024)
-		return TC_NSMALL;
-	size_t x = sz - 1;
-	unsigned k = 63u - (unsigned)__builtin_clzl(x); /* 10..13 */
-	return TC_NSMALL + (k - 10) * 8 + (unsigned)((x >> (k - 3)) & 7) + 1;
+	return pm__tc_req_class[(n + 7) >> 4];
 }
+/* Requests below TC_SMALLREQ also have a table by n itself (1024 bytes):
+ * malloc's fast path then needs no addition and shift. */
+#define TC_SMALLREQ 1024
+extern const uint8_t pm__tc_small_class[TC_SMALLREQ]
+	__attribute__((visibility("hidden")));
 
 /* Class of a chunk of size 32 <= sz < TC_CHUNK_LIMIT: the largest it can
  * serve. */
@@ -134,6 +131,12 @@ _Static_assert(PM_CHUNK_ALIGN == 16, "the rotation by 4 in pm__tc_pop");
  * make the thread's own.  The fast paths need no NULL test. */
 extern __thread struct pm_tcache *pm__tls_tc;
 extern struct pm_tcache pm__tc_none;
+/* The exported malloc's view of this thread's cache (interpose.c): the
+ * same cache when libc's and ld.so's own calls have their own entry point
+ * (pm__malloc_direct, route.c), else pm__tc_none: malloc's fast path then
+ * always fails and its slow path routes by the caller's address. */
+extern __thread struct pm_tcache *pm__tls_mtc;
+extern int pm__malloc_direct;
 /* This thread's cache, or NULL if it has none. */
 static inline struct pm_tcache *pm__tc_mine(void)
 {
@@ -149,6 +152,11 @@ extern uintptr_t pm__pbase, pm__plen;
 /* A cached block's link or key was overwritten: one line, abort. */
 PM_NORETURN void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls,
 				const void *b) __attribute__((cold, noinline));
+/* The same for the pop: it does not return either, but is not declared
+ * so, which lets the compiler jump to it (malloc's fast path needs no
+ * stack frame). */
+void *pm__tc_corrupt_pop(struct pm_tcache *tc, unsigned cls, const void *b)
+	__attribute__((cold, noinline, returns_nonnull));
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
 /* The push failed: double-free check, then hand half the class (and p)
  * to the arena. */
@@ -234,7 +242,7 @@ extern uint16_t pm__tc_cap[TC_NCLASS];
  * the block is not taken for a double free).  The same comparison is the
  * stop test: a stopped cache's span16 is 0 (read after the busy store,
  * as pm__tc_stop was). */
-static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
+static inline void *pm__tc_pop(struct pm_tcache *tc, size_t cls)
 {
 	uint32_t want = (uint32_t)TC_KEY; /* read once: set at start-up */
 	tc->busy = 1;
@@ -247,13 +255,16 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
 		uint32_t k = *key ^ want;
 		*key = k;
 		if (unlikely(k != 0))
-			pm__tc_corrupt(tc, cls, b);
+			return pm__tc_corrupt_pop(tc, cls, b);
 		tc->head[cls] = *pm__block_link(b);
 		tc->room[cls]++;
 		PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
 	} else {
-		if (unlikely(b != NULL) && tc->span16 != 0)
-			pm__tc_corrupt(tc, cls, b);
+		/* span16 read again (volatile): kept from the test above, it
+		 * cost the fast path a load into a register */
+		if (unlikely(b != NULL) &&
+		    *(volatile uintptr_t *)&tc->span16 != 0)
+			return pm__tc_corrupt_pop(tc, cls, b);
 		b = NULL; /* empty, or stopped */
 	}
 	PM_BARRIER();

@@ -88,12 +88,41 @@ static size_t known_size(const void *p, size_t usable)
 		}                                                              \
 	} while (0)
 
+/* The exported malloc's and free's slow paths (vg.h). */
+void *pm__malloc_entry(size_t n, int transient)
+{
+	if (PM_VG_ON())
+		return pm__vg_malloc(n, transient);
+	return pm__malloc_slow(n, transient);
+}
+
+void pm__free_entry(void *p)
+{
+	if (PM_VG_ON())
+		pm__vg_free(p);
+	else
+		pm__free_more(p);
+}
+
+int pm__vg_caches_ok(void)
+{
+	return !decide();
+}
+
+/* A block's last 8 usable bytes are the next chunk's first word: the
+ * arena's top, or a bin in the region's header (a leak-check root), would
+ * point inside a block that fills its chunk, and memcheck's leak check
+ * would call it "possibly lost" when the program loses it.  Under memcheck
+ * (no thread caches: every block comes from the arena, often next to top)
+ * every request asks for 8 bytes more. */
+#define PAD(n) ((n) <= SIZE_MAX - 8 ? (n) + 8 : (n))
+
 VG_ENTRY void *pm__vg_malloc(size_t n, int transient)
 {
 	if (!decide())
 		return pm__malloc(n, transient);
 	MUTE();
-	void *p = pm__malloc(n, transient);
+	void *p = pm__malloc(PAD(n), transient);
 	size_t u = p ? pm__block_usable(p) : 0;
 	UNMUTE();
 	DESCRIBE(p, n, u, 0);
@@ -104,11 +133,14 @@ VG_ENTRY void *pm__vg_calloc(size_t nmemb, size_t size, int transient)
 {
 	if (!decide())
 		return pm__calloc(nmemb, size, transient);
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n))
+		return pm__calloc(nmemb, size, transient); /* ENOMEM */
 	MUTE();
-	void *p = pm__calloc(nmemb, size, transient);
+	void *p = pm__calloc(1, PAD(n), transient);
 	size_t u = p ? pm__block_usable(p) : 0;
 	UNMUTE();
-	DESCRIBE(p, nmemb * size, u, 1); /* no overflow: p is NULL then */
+	DESCRIBE(p, n, u, 1);
 	return p;
 }
 
@@ -117,7 +149,7 @@ VG_ENTRY void *pm__vg_memalign(size_t align, size_t n, int transient)
 	if (!decide())
 		return pm__memalign(align, n, transient);
 	MUTE();
-	void *p = pm__memalign(align, n, transient);
+	void *p = pm__memalign(align, PAD(n), transient);
 	size_t u = p ? pm__block_usable(p) : 0;
 	UNMUTE();
 	DESCRIBE(p, n, u, 0);
@@ -274,6 +306,13 @@ void pm__vg_restore_end(void)
 }
 
 #else /* no valgrind: never called (PM_VG_ON() is 0) */
+
+void *pm__malloc_entry(size_t n, int transient)
+{
+	return pm__malloc_slow(n, transient);
+}
+void pm__free_entry(void *p) { pm__free_more(p); }
+int pm__vg_caches_ok(void) { return 1; }
 
 void *pm__vg_malloc(size_t n, int transient)
 {

@@ -18,10 +18,13 @@
  *   - The client requests that can report a misuse (FREELIKE: a bad or
  *     double free) are made with reporting on, before pmalloc's own check.
  *
- * Cost outside valgrind: the exported entry points call PM_API_*, which
- * test one byte (pm__vg_on) and branch; the flag is decided
- * at the first call (on only under memcheck, and not with
- * PMALLOC_VALGRIND=0).  Built with -DPM_VALGRIND=0, or without
+ * Cost outside valgrind: malloc and free none on their fast paths (under
+ * memcheck no thread has a cache, so both always take their slow paths,
+ * pm__malloc_entry and pm__free_entry, which test the flag); the other
+ * entry points call PM_API_*, which test one byte (pm__vg_on) and branch.
+ * The flag is decided at the first call (on only under memcheck, and not
+ * with PMALLOC_VALGRIND=0).  Under memcheck every request is 8 bytes
+ * larger (vg.c, PAD).  Built with -DPM_VALGRIND=0, or without
  * <valgrind/memcheck.h>, all of it compiles to nothing.
  */
 #ifndef PM_VG_H
@@ -83,10 +86,17 @@ void pm__vg_restore_end(void);
  * Macros, so that the arena argument (the caller test of alloc.h, not
  * free of cost) is evaluated after the flag's test, inside each branch,
  * where the compiler folds it into the fast path as without them. */
+/* malloc and free test no flag: under memcheck no thread has a cache
+ * (pm__vg_caches_ok), so their fast paths fail and the slow path below
+ * makes the test. */
+void *pm__malloc_entry(size_t n, int transient);
+void pm__free_entry(void *p);
+/* May this process's threads have caches?  Not under memcheck: the fast
+ * paths would bypass it.  Decides the flag. */
+int pm__vg_caches_ok(void);
 #define PM_API_MALLOC(n, transient)                                            \
-	(PM_VG_ON() ? pm__vg_malloc((n), (transient))                          \
-		    : pm__malloc((n), (transient)))
-#define PM_API_FREE(p) (PM_VG_ON() ? pm__vg_free(p) : pm__free(p))
+	pm__malloc_via((n), (transient), pm__malloc_entry)
+#define PM_API_FREE(p) pm__free_via((p), pm__free_entry)
 #define PM_API_CALLOC(nmemb, size, transient)                                  \
 	(PM_VG_ON() ? pm__vg_calloc((nmemb), (size), (transient))              \
 		    : pm__calloc((nmemb), (size), (transient)))

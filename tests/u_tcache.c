@@ -32,6 +32,14 @@ static void classes(void)
 				  c < TC_NCLASS ? pm__tc_class_size(c) : 0);
 		}
 	}
+	/* malloc's fast path's table by the request itself agrees */
+	for (size_t n = 0; n < TC_SMALLREQ && bad < 5; n++)
+		if (pm__tc_small_class[n] != pm__tc_class_of_request(n)) {
+			bad++;
+			CHECK_MSG(0, "request %zu: small table %u, class %u", n,
+				  pm__tc_small_class[n],
+				  pm__tc_class_of_request(n));
+		}
 	for (unsigned c = 3; c < TC_NCLASS; c++)
 		CHECK(pm__tc_class_size(c) > pm__tc_class_size(c - 1));
 	for (size_t sz = PM_CHUNK_MIN; sz < TC_CHUNK_LIMIT && bad < 10;

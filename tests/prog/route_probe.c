@@ -1,0 +1,77 @@
+/*
+ * route_probe - where libc's and ld.so's malloc calls go (route.c).
+ *
+ * Prints "libc N ld M": how many words of libc's and ld.so's RELRO data
+ * hold malloc's address (1 and 1 while they call malloc itself; 0 and 0
+ * once pmalloc pointed them to its own entry point), then "file T" (1 if
+ * a FILE of fopen, libc's own block, is in the transient part) and
+ * "block P" (1 if the program's malloc(40) is in the persistent part).
+ */
+#define _GNU_SOURCE
+#include <link.h>
+#include <pmalloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+struct probe {
+	uintptr_t libc_addr, ld_base, want;
+	int count[2];
+};
+
+static int scan(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	struct probe *p = ctx;
+	(void)size;
+	int which = -1;
+	if (p->ld_base && info->dlpi_addr == p->ld_base)
+		which = 1;
+	for (int i = 0; i < info->dlpi_phnum && which < 0; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && p->libc_addr - lo < ph->p_memsz)
+			which = 0;
+	}
+	if (which < 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_GNU_RELRO)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		for (uintptr_t a = (lo + 7) & ~(uintptr_t)7;
+		     a + 8 <= lo + ph->p_memsz; a += 8)
+			p->count[which] += *(uintptr_t *)a == p->want;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	struct pm_heap_info hi;
+	if (pm_heap_info(&hi)) {
+		printf("pm_heap_info failed\n");
+		return 1;
+	}
+	/* the transient arena is the last eighth of the region (whole MiB) */
+	uintptr_t tb = hi.base + hi.size -
+		       ((hi.size / 8) & ~(((size_t)1 << 20) - 1));
+	ssize_t (*w)(int, const void *, size_t) = write;
+	void *(*volatile m)(size_t) = malloc;
+	struct probe p = { (uintptr_t)w, getauxval(AT_BASE), (uintptr_t)m,
+			   { 0, 0 } };
+	dl_iterate_phdr(scan, &p);
+	printf("libc %d ld %d\n", p.count[0], p.count[1]);
+	FILE *f = fopen("/dev/null", "r");
+	uintptr_t fu = (uintptr_t)f;
+	printf("file %d\n", f && fu >= tb && fu < hi.base + hi.size);
+	if (f)
+		fclose(f);
+	void *b = malloc(40);
+	uintptr_t bu = (uintptr_t)b;
+	printf("block %d\n", b && bu >= hi.base && bu < tb);
+	free(b);
+	return 0;
+}
