@@ -37,6 +37,7 @@ struct pm__ckpt {
 	size_t map_len;
 	unsigned char *chunk; /* PM__CHUNK bytes of scratch for pread */
 	int helper_ran;      /* pm__ckpt_verify_data used a second thread */
+	int guarded;         /* its pass holds the SIGBUS guard (windows) */
 };
 #define PM__CHUNK (1UL << 20)
 

@@ -134,6 +134,7 @@ int pm__ckpt_open(const char *path, struct pm__ckpt *ck)
 #define MAP_WINDOW (64UL << 20)
 
 static __thread sigjmp_buf *bus_env; /* this thread is inside a window */
+static __thread uintptr_t bus_lo, bus_hi; /* ... which is [lo, hi) */
 /* The disposition before, as the kernel holds it (libc's sigaction would
  * add its own flags when putting it back: a resume refused after the
  * pass must leave the process as it found it). */
@@ -143,7 +144,9 @@ static struct {
 	void *restorer;
 	uint64_t mask;
 } bus_old;
-static int bus_installed;
+static int bus_busy; /* one pass at a time guards (the others read):
+		      * a second pass would take pmalloc's handler for the
+		      * disposition before, and put it back last */
 static sigset_t bus_mask; /* the thread's mask before (SIGBUS unblocked:
 			   * a fault with SIGBUS blocked kills) */
 
@@ -152,37 +155,59 @@ static void bus_restore(void)
 	syscall(SYS_rt_sigaction, SIGBUS, &bus_old, NULL, sizeof bus_old.mask);
 }
 
+/* A fault on this thread's window is the file truncated under the pass.
+ * Anything else is not ours: the disposition before is put back; a fault
+ * comes again when the instruction is retried, a signal that was sent
+ * (kill, sigqueue: no instruction to retry) is queued again to this
+ * thread, where it waits for this handler to return. */
 static void on_bus(int sig, siginfo_t *si, void *uc)
 {
-	(void)sig, (void)si, (void)uc;
-	if (bus_env)
+	(void)uc;
+	int fault = si->si_code > 0 && si->si_code != SI_KERNEL;
+	if (bus_env && fault && (uintptr_t)si->si_addr >= bus_lo &&
+	    (uintptr_t)si->si_addr < bus_hi)
 		siglongjmp(*bus_env, 1);
-	bus_restore(); /* not ours: the fault comes again, handled as before */
+	int e = errno;
+	bus_restore();
+	if (!fault)
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid),
+			sig, si);
+	errno = e;
 }
 
-static void bus_guard(int on)
+/* 1 when this pass guards (windows allowed), else 0 (pread only). */
+static int bus_guard(int on)
 {
-	if (on) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = on_bus;
-		sa.sa_flags = SA_SIGINFO;
-		sigemptyset(&sa.sa_mask);
-		sigset_t bus;
-		sigemptyset(&bus);
-		sigaddset(&bus, SIGBUS);
-		if (syscall(SYS_rt_sigaction, SIGBUS, NULL, &bus_old,
-			    sizeof bus_old.mask))
-			return; /* no handler: pread only */
-		bus_installed = !sigaction(SIGBUS, &sa, NULL) &&
-				!pthread_sigmask(SIG_UNBLOCK, &bus, &bus_mask);
-		if (!bus_installed)
-			bus_restore();
-	} else if (bus_installed) {
+	if (!on) {
 		pthread_sigmask(SIG_SETMASK, &bus_mask, NULL);
 		bus_restore();
-		bus_installed = 0;
+		__atomic_store_n(&bus_busy, 0, __ATOMIC_RELEASE);
+		return 0;
 	}
+	if (__atomic_exchange_n(&bus_busy, 1, __ATOMIC_ACQUIRE))
+		return 0; /* another thread's pass guards */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigset_t bus, pending;
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	/* a SIGBUS blocked and pending stays so: unblocking it would
+	 * deliver it, to the handler of the pass */
+	int ok = !sigpending(&pending) && !sigismember(&pending, SIGBUS) &&
+		 !syscall(SYS_rt_sigaction, SIGBUS, NULL, &bus_old,
+			  sizeof bus_old.mask);
+	if (ok && sigaction(SIGBUS, &sa, NULL))
+		ok = 0;
+	else if (ok && pthread_sigmask(SIG_UNBLOCK, &bus, &bus_mask)) {
+		bus_restore();
+		ok = 0;
+	}
+	if (!ok)
+		__atomic_store_n(&bus_busy, 0, __ATOMIC_RELEASE);
+	return ok;
 }
 
 /* What reads one range of the file for its checksums: a window of it
@@ -198,13 +223,13 @@ struct reader {
 };
 
 static void reader_init(struct reader *r, int fd, unsigned char *buf,
-			uint64_t lo, uint64_t end)
+			uint64_t lo, uint64_t end, int guarded)
 {
 	memset(r, 0, sizeof *r);
 	r->fd = fd;
 	r->buf = buf;
 	r->end = end;
-	r->mapped = bus_installed && end - lo >= MAP_MIN;
+	r->mapped = guarded && end - lo >= MAP_MIN;
 }
 
 static void reader_drop(struct reader *r)
@@ -245,6 +270,8 @@ static __attribute__((noinline)) int crc_window(struct reader *r, size_t at,
 		reader_drop(r);
 		return -1;
 	}
+	bus_lo = (uintptr_t)r->map;
+	bus_hi = bus_lo + r->len;
 	bus_env = &env;
 	*crc = pm__crc32c(*crc, r->map + at, n);
 	bus_env = NULL;
@@ -303,7 +330,7 @@ static int crc_file(struct pm__ckpt *ck, uint64_t off, uint64_t len,
 {
 	struct reader r;
 	uint32_t crc = 0;
-	reader_init(&r, ck->fd, ck->chunk, off, off + len);
+	reader_init(&r, ck->fd, ck->chunk, off, off + len, ck->guarded);
 	int rc = crc_span(&r, off, off + len, &crc);
 	reader_drop(&r);
 	if (rc)
@@ -334,7 +361,7 @@ static void crc_heap_range(struct crc_half *j)
 {
 	const struct pm__ckpt *ck = j->ck;
 	struct reader r;
-	reader_init(&r, ck->fd, j->buf, j->lo, j->hi);
+	reader_init(&r, ck->fd, j->buf, j->lo, j->hi, ck->guarded);
 	j->rc = 0;
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
@@ -425,9 +452,10 @@ int pm__ckpt_verify_data(struct pm__ckpt *ck)
 			return rc;
 		break;
 	}
-	bus_guard(1);
+	ck->guarded = bus_guard(1);
 	rc = verify_sections(ck);
-	bus_guard(0);
+	if (ck->guarded)
+		ck->guarded = bus_guard(0);
 	return rc;
 }
 

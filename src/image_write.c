@@ -370,6 +370,49 @@ static int out_write(struct iw *w, const void *buf, size_t n, uint64_t off)
 	return rc ? pm__ckpt_out_failed(&w->out, rc) : 0;
 }
 
+/* n bytes of memory at addr to the file at off, summed into *crc (and
+ * the MAC's hash).  Straight from memory: nothing else runs (one thread,
+ * every signal blocked), so the bytes the kernel copies are the ones
+ * summed next, while still in the cache; a page that cannot be read (a
+ * file mapping past its file's end) fails the write, not the process.
+ * Except the thread's descriptor: glibc writes in it during the write
+ * itself (pwrite is a cancellation point, and in a process that ever had
+ * a second thread glibc sets the cancellation type in the descriptor
+ * around the system call; the kernel also writes its rseq area on a
+ * return to user space), so its pages and the TLS page below them (errno)
+ * go through w->piece: the copy is what is written and summed. */
+static int put_pages(struct iw *w, uint64_t addr, size_t n, uint64_t off,
+		     uint32_t *crc)
+{
+	uint64_t tcb = ((uint64_t)(uintptr_t)__builtin_thread_pointer() &
+			~(uint64_t)(PM_PAGE - 1)) - PM_PAGE;
+	uint64_t tcb_end = tcb + 3 * PM_PAGE; /* and the TLS page below */
+	while (n) {
+		const void *src = (const void *)(uintptr_t)addr;
+		size_t k = n;
+		if (addr >= tcb && addr < tcb_end) {
+			k = tcb_end - addr < k ? (size_t)(tcb_end - addr) : k;
+			memcpy(w->piece, src, k);
+			src = w->piece;
+		} else if (addr < tcb && addr + k > tcb) {
+			k = (size_t)(tcb - addr);
+		}
+		int rc = pm__ckpt_out_write(&w->out, src, k, off);
+		if (rc == -EFAULT)
+			return pm__err(-EFAULT, "image: cannot read %llx+%zu",
+				       (ull)addr, k);
+		if (rc)
+			return pm__ckpt_out_failed(&w->out, rc);
+		*crc = pm__crc32c(*crc, src, k);
+		if (w->body)
+			pm__sha256_update(w->body, src, k);
+		addr += k;
+		off += k;
+		n -= k;
+	}
+	return 0;
+}
+
 static int write_pages(struct iw *w)
 {
 	int rc = out_write(w, w->rec, (size_t)(w->heap_off - w->table_end),
@@ -382,23 +425,8 @@ static int write_pages(struct iw *w)
 		for (uint64_t at = 0; at < s->len && !rc; at += PIECE) {
 			size_t n = s->len - at < PIECE ? (size_t)(s->len - at)
 						       : PIECE;
-			const void *src = (const void *)(uintptr_t)(s->addr + at);
-			/* straight from memory: nothing else runs (one
-			 * thread, every signal blocked) and nothing here
-			 * writes it, so the bytes the kernel copies are the
-			 * ones summed next, while still in the cache; a page
-			 * that cannot be read (a file mapping past its
-			 * file's end) fails the write, not the process */
-			rc = pm__ckpt_out_write(&w->out, src, n, s->data_off + at);
-			if (rc == -EFAULT)
-				return pm__err(-EFAULT, "image: cannot read "
-							"%llx+%zu",
-					       (ull)(s->addr + at), n);
-			if (rc)
-				return pm__ckpt_out_failed(&w->out, rc);
-			crc = pm__crc32c(crc, src, n);
-			if (w->body)
-				pm__sha256_update(w->body, src, n);
+			rc = put_pages(w, s->addr + at, n, s->data_off + at,
+				       &crc);
 		}
 		s->data_crc = crc;
 	}

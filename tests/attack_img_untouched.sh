@@ -27,6 +27,26 @@ __attribute__((constructor)) static void start(void)
 }
 EOC
 "$CC" -shared -fPIC -o "$t/libthr.so" "$t/thr.c" -pthread || die "cannot build libthr.so"
+cat >"$t/arm.c" <<'EOC'
+#include <signal.h>
+#include <unistd.h>
+#include <sys/time.h>
+int main(int argc, char **argv)
+{
+	struct itimerval real = {{777, 0}, {1000, 0}}, virt = {{0, 0}, {1000, 0}};
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &s, 0);
+	raise(SIGUSR2);
+	if (argc < 2 || setitimer(ITIMER_REAL, &real, 0) ||
+	    setitimer(ITIMER_VIRTUAL, &virt, 0))
+		return 2;
+	execvp(argv[1], argv + 1);
+	return 127;
+}
+EOC
+"$CC" -o "$t/arm" "$t/arm.c" || die "cannot build arm"
 probe=$t/img_probe
 build_c "$probe" "$T/tests/prog/img_probe.c" -Wl,--no-as-needed -L"$t" -lthr -Wl,-rpath,"$t"
 mkdir "$t/w"
@@ -50,9 +70,9 @@ compare() { # WHAT ENV...
 	shift
 	echo precious >w/out.txt
 	before=$(ls -a w)
-	env "$@" setarch "$(uname -m)" -R "$B/pmalloc" run -- "$probe" "$t/p.img" w/in.txt >normal.out 2>normal.err ||
+	$wrap env "$@" setarch "$(uname -m)" -R "$B/pmalloc" run -- "$probe" "$t/p.img" w/in.txt >normal.out 2>normal.err ||
 		bad "$what: normal run: $(cat normal.err)"
-	env "$@" "$B/pmalloc" run --resume "$t/p.img" -- "$probe" "$t/p.img" w/in.txt >refused.out 2>refused.err
+	$wrap env "$@" "$B/pmalloc" run --resume "$t/p.img" -- "$probe" "$t/p.img" w/in.txt >refused.out 2>refused.err
 	expect_eq "$what: exit" 0 "$?"
 	expect_has "$what: refused" "pmalloc: not resumed:" "$(cat refused.err)"
 	state normal.out >normal.state
@@ -63,7 +83,13 @@ compare() { # WHAT ENV...
 	expect_eq "$what: no temporary left" "$before" "$(ls -a w)"
 	expect_eq "$what: the output file untouched" precious "$(cat w/out.txt)"
 }
+wrap=
 compare "a second thread" THR=1
+wrap=$t/arm
+compare "a second thread, timers armed and a signal pending" THR=1
+expect_has "the timers reach the program" "itimer 0 armed 1 every 777.000000" "$(cat normal.out)"
+expect_has "the pending signal reaches the program" "pending $(printf '%x' $((1 << (12 - 1))))" "$(cat normal.out)"
+wrap=
 cp w/in.txt in.keep
 sed '1s/^input/INPUT/' in.keep >w/in.txt
 compare "the input changed where it was read" X=1

@@ -34,15 +34,28 @@ end
 -- the files still open, such as the document itself): the files LaTeX
 -- loaded (its \@filelist: class, packages, their .def/.cfg/.fd files,
 -- \input files; found again through kpathsea) and the font files of
--- every font loaded, each with its size and modification time.
+-- every font loaded, each with its size and modification time.  The time
+-- is in whole seconds (LuaTeX's lfs): a file written in the second of the
+-- image or later could be changed again within that second, keeping its
+-- size and time, so such a file is also checked by its contents (md5).
+local function digest(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s and md5.sumhexa(s)
+end
+
 local function inputs()
   local list, seen = {}, {}
+  local now = math.floor(os.gettimeofday())
   local function add(path)
     if path and not seen[path] then
       local a = lfs.attributes(path)
       if a and a.mode == "file" then
         seen[path] = true
-        list[#list + 1] = { path, a.size, a.modification }
+        local sum = a.modification >= now and digest(path) or nil
+        list[#list + 1] = { path, a.size, a.modification, sum }
       end
     end
   end
@@ -61,7 +74,8 @@ end
 local function changed(list)
   for _, e in ipairs(list) do
     local a = lfs.attributes(e[1])
-    if not a or a.size ~= e[2] or a.modification ~= e[3] then
+    if not a or a.size ~= e[2] or a.modification ~= e[3] or
+       (e[4] and digest(e[1]) ~= e[4]) then
       return e[1]
     end
   end
@@ -79,10 +93,29 @@ local function restart(why)
   texio.write_nl("term", "")
   io.stdout:flush()
   os.setenv("PMALLOC_RESUME", nil)
+  -- TeX's open files (the document, the log...) would be passed on to the
+  -- new compile, whose image would then take them for inputs its caller
+  -- gave it, and every later resume would be refused
+  pcall(ffi.cdef, "int close(int fd);")
+  local ok, close = pcall(function() return C.close end)
+  if ok then
+    local fds = {}
+    for name in lfs.dir("/proc/self/fd") do
+      local fd = tonumber(name)
+      local a = fd and fd > 2 and lfs.attributes("/proc/self/fd/" .. name)
+      if a and a.mode == "file" then fds[#fds + 1] = fd end
+    end
+    for _, fd in ipairs(fds) do close(fd) end
+  end
   local argv = { [0] = arg[0], arg[0] }
   for i = 1, #arg do argv[#argv + 1] = arg[i] end
   os.exec(argv)
-  return nil, "cannot run " .. arg[0] .. " again"
+  -- still here: going on would typeset with the stale preamble
+  texio.write_nl("term and log", "pmimage: cannot run " .. tostring(arg[0]) ..
+                 " again; stopping")
+  texio.write_nl("term", "")
+  io.stdout:flush()
+  os.exit(1)
 end
 
 -- Save the whole process to path.  Returns "saved", "resumed" or nil

@@ -104,6 +104,9 @@ timed "edited preamble: image refused, full compile, fresh image" pmtex doc --re
 grep -q "pmalloc: not resumed" tex.out && grep -q "pmimage: saved" doc.log ||
 	{ echo "the edited preamble was not refused, or no fresh image"; exit 1; }
 grep "pmalloc: not resumed" tex.out | sed 's/^pmalloc: not resumed: [^:]*: /  refused: /' | cut -c1-100
+# the fresh image, saved by a process whose resume was refused, resumes
+timed "the fresh image: resumed" pmtex doc --resume doc.img
+grep -q "pmimage: resumed" doc.log || { echo "the fresh image was not resumed:"; head tex.out; exit 1; }
 
 echo "short.tex: the same preamble, a one-paragraph body"
 sed -n '1,/^\\begin{document}/p' "$here/doc.tex" >short.tex

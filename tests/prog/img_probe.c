@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,19 @@ static void dump(void)
 	sigset_t cur;
 	sigprocmask(SIG_BLOCK, NULL, &cur);
 	printf("mask %lx\n", *(unsigned long *)&cur);
+	sigset_t pend;
+	sigpending(&pend);
+	printf("pending %lx\n", *(unsigned long *)&pend);
+	/* the interval timers: armed or not, and their intervals (the time
+	 * left differs from run to run) */
+	for (int w = ITIMER_REAL; w <= ITIMER_PROF; w++) {
+		struct itimerval it;
+		if (getitimer(w, &it) == 0)
+			printf("itimer %d armed %d every %ld.%06ld\n", w,
+			       it.it_value.tv_sec || it.it_value.tv_usec,
+			       (long)it.it_interval.tv_sec,
+			       (long)it.it_interval.tv_usec);
+	}
 }
 
 int main(int argc, char **argv)
