@@ -81,7 +81,13 @@ struct pmf_signals {
 			       *    counting from there */
 	uint64_t alarm_every_us; /* 40 its interval (0: once); <=
 			       *    PMF_ALARM_MAX, 0 when alarm_us is 0 */
-	uint64_t reserved[2]; /* 48 zero */
+	uint64_t pending;     /* 48 signals pending (blocked) at the image,
+			       *    bit n-1 for signal n; never SIGKILL or
+			       *    SIGSTOP.  Raised again at resume (once
+			       *    each: a real-time signal's queue and every
+			       *    siginfo are lost).  0 in an image taken
+			       *    by the signal trigger */
+	uint64_t reserved;    /* 56 zero */
 	struct pmf_sigaction act[PMF_NSIG]; /* 64: act[n - 1] for signal n */
 };                            /* 2112 */
 

@@ -119,7 +119,7 @@ static int holds_lock(int fd, char *buf, size_t len)
 	return strstr(buf, "\nlock:") != NULL;
 }
 
-static int capture_signals(struct pmf_signals *s)
+static int capture_signals(struct pmf_signals *s, unsigned flags)
 {
 	memset(s, 0, sizeof *s);
 	s->nsig = PMF_NSIG;
@@ -164,6 +164,15 @@ static int capture_signals(struct pmf_signals *s)
 			       "image cannot hold %s; delete %s before "
 			       "pm_image", nt, nt > 1 ? "s" : "",
 			       nt > 1 ? "them" : "it", nt > 1 ? "them" : "it");
+	/* pending signals, raised again at resume; not from the signal
+	 * trigger, whose own signal sent twice would image the resumed
+	 * process at once */
+	sigset_t pend;
+	if (!(flags & PM__KS_FROM_SIGNAL) && !sigpending(&pend))
+		for (int sig = 1; sig <= PMF_NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP &&
+			    sigismember(&pend, sig) == 1)
+				s->pending |= 1ull << (sig - 1);
 	stack_t ss;
 	if (sigaltstack(NULL, &ss))
 		return pm__err(-errno, "sigaltstack: %s", strerror(errno));
@@ -439,7 +448,7 @@ int pm__ks_capture(void *scratch, size_t len, const int *skip, int nskip,
 			       "needed, %zu given", need, len);
 
 	struct pmf_signals *sig = (struct pmf_signals *)(base + sig_at);
-	if ((rc = capture_signals(sig)))
+	if ((rc = capture_signals(sig, flags)))
 		return rc;
 
 	struct pmf_fds *h = (struct pmf_fds *)(base + fds_at);

@@ -177,6 +177,7 @@ enum pm__ks_step {
 	PM__KS_STEP_SEEK = 8,     /* lseek: an inherited input to its offset
 				     (after DUP, before CHDIR) */
 	PM__KS_STEP_ALARM = 9,    /* setitimer(ITIMER_REAL) */
+	PM__KS_STEP_PENDING = 10, /* tgkill: a signal pending at the image */
 };
 
 /*

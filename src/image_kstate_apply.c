@@ -31,6 +31,9 @@
 #define NR_renameat 264
 #define NR_dup3 292
 #define NR_setitimer 38
+#define NR_getpid 39
+#define NR_gettid 186
+#define NR_tgkill 234
 
 static inline long sc1(long n, long a)
 {
@@ -189,6 +192,16 @@ RESTORER_NO_SSP int pm__ks_apply(const struct pm__ks_plan *pl, int *step)
 	itv.vusec = (long)(pl->sig.alarm_us % 1000000u);
 	if ((rc = sc3(NR_setitimer, 0 /* ITIMER_REAL */, (long)&itv, 0)) < 0)
 		return (int)rc;
+	/* the signals pending at the image: pending here too (every signal
+	 * is blocked until the context's mask is put back) */
+	*step = PM__KS_STEP_PENDING;
+	if (pl->sig.pending) {
+		long pid = sc1(NR_getpid, 0), tid = sc1(NR_gettid, 0);
+		for (int sig = 1; sig <= PMF_NSIG; sig++)
+			if ((pl->sig.pending >> (sig - 1) & 1) &&
+			    (rc = sc3(NR_tgkill, pid, tid, sig)) < 0)
+				return (int)rc;
+	}
 	*step = PM__KS_STEP_UMASK;
 	sc1(NR_umask, pl->umask);
 	*step = 0;

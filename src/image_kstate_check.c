@@ -43,8 +43,10 @@ static int check_signals(const void *p, size_t len)
 	if (s->nsig != PMF_NSIG || s->rec_size != sizeof(struct pmf_sigaction))
 		return pm__err(PM_ECORRUPT, "signals: nsig %u, rec_size %u",
 			       s->nsig, s->rec_size);
-	if (s->reserved0 || s->reserved[0] || s->reserved[1])
+	if (s->reserved0 || s->reserved)
 		return pm__err(PM_ECORRUPT, "signals: reserved bytes not zero");
+	if (s->pending & ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))))
+		return pm__err(PM_ECORRUPT, "signals: SIGKILL or SIGSTOP pending");
 	if (s->alarm_us > PMF_ALARM_MAX || s->alarm_every_us > PMF_ALARM_MAX ||
 	    (!s->alarm_us && s->alarm_every_us))
 		return pm__err(PM_ECORRUPT, "signals: alarm %lu us, every %lu us",

@@ -4,6 +4,8 @@
 #   - the real-time alarm (alarm(2), setitimer ITIMER_REAL) is kept with
 #     the time it had left and its interval: a resumed process gets its
 #     SIGALRM, then the interval's ticks, as the saving run did;
+#   - signals pending (blocked) at the image are pending in the resumed
+#     process: unblocked, their handlers run;
 #   - what an image cannot hold refuses pm_image with a reason that names
 #     it, and once the program undoes it the image is taken: an armed
 #     ITIMER_PROF, a POSIX timer, an flock and a POSIX record lock held on
@@ -22,6 +24,13 @@ expect_eq "resumed: exit" 0 $?
 expect_eq "resumed: the alarm and its ticks come" "resumed 1
 alarm 4" "$(cat res.out)"
 grep -q "not resumed" res.err && bad "refused: $(cat res.err)"
+
+pm_run "$prog" pending p.img >run.out 2>run.err || die "pending run: $(cat run.err)"
+expect_eq "the saving run with signals pending" "saved 0
+usr1 1 usr2 1" "$(cat run.out)"
+"$B/pmalloc" run --resume p.img -- "$prog" pending p.img >res.out 2>res.err
+expect_eq "resumed: the pending signals come" "resumed 1
+usr1 1 usr2 1" "$(cat res.out)"
 
 for m in prof posix flock fcntl; do
 	pm_run "$prog" $m $m.img >$m.out 2>$m.err

@@ -791,7 +791,9 @@ static void record_refusals(const struct image *im)
 	EXPECT_CORRUPT("link to itself");
 	S->nsig = 65; EXPECT_CORRUPT("nsig");
 	S->rec_size = 16; EXPECT_CORRUPT("sig rec_size");
-	S->reserved[1] = 1; EXPECT_CORRUPT("sig reserved");
+	S->reserved = 1; EXPECT_CORRUPT("sig reserved");
+	S->pending = 1ull << (SIGKILL - 1); EXPECT_CORRUPT("SIGKILL pending");
+	S->pending = 1ull << (SIGSTOP - 1); EXPECT_CORRUPT("SIGSTOP pending");
 	S->act[SIGUSR1 - 1].flags |= 0x100; EXPECT_CORRUPT("sa flags");
 	S->act[SIGUSR1 - 1].handler = 0x10; EXPECT_CORRUPT("handler");
 	S->act[SIGUSR1 - 1].handler = 1ull << 50; EXPECT_CORRUPT("handler high");

@@ -10,6 +10,10 @@
  *   flock    an flock on a file the program opened: refused; unlocked:
  *            it works.
  *   fcntl    the same with a POSIX record lock (F_SETLK).
+ *   pending  SIGUSR1 and SIGUSR2 blocked and raised (pending), then
+ *            pm_image(FILE), then unblocked: prints "saved"/"resumed",
+ *            then "usr1 1 usr2 1" once the handlers ran.  A resumed
+ *            process must get both too.
  * The refusing modes print "refused RC: MESSAGE" then "saved RC".
  */
 #include <errno.h>
@@ -29,6 +33,15 @@ static void on_alarm(int sig)
 {
 	(void)sig;
 	ticks++;
+}
+
+static volatile sig_atomic_t got1, got2;
+static void on_usr(int sig)
+{
+	if (sig == SIGUSR1)
+		got1++;
+	else
+		got2++;
 }
 
 static void refused_then_saved(const char *file, void (*undo)(void))
@@ -79,6 +92,25 @@ int main(int argc, char **argv)
 			printf("alarm %d\n", ticks >= 4 ? 4 : (int)ticks);
 		else
 			printf("no alarm\n");
+		return 0;
+	}
+	if (!strcmp(mode, "pending")) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_usr;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigaction(SIGUSR2, &sa, NULL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigaddset(&set, SIGUSR2);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		raise(SIGUSR1);
+		raise(SIGUSR2);
+		int rc = pm_image(file);
+		printf("%s %d\n", rc == PM_RESUMED ? "resumed" : "saved", rc);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		printf("usr1 %d usr2 %d\n", (int)got1, (int)got2);
 		return 0;
 	}
 	if (!strcmp(mode, "prof")) {
