@@ -19,7 +19,6 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -127,9 +126,6 @@ int pm__ckpt_open(const char *path, struct pm__ckpt *ck)
  * goes to the disposition the process had (the handler puts it back and
  * the instruction faults again).  Kernels without MADV_POPULATE_READ
  * (before 5.14), and mappings that fail, read with pread as before. */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 #define MAP_MIN (1UL << 20)
 #define MAP_WINDOW (64UL << 20)
 
@@ -249,8 +245,8 @@ static int reader_window(struct reader *r, uint64_t a)
 	r->map = pm__os_aux_file(r->fd, r->base, r->len);
 	if (!r->map)
 		return 1;
-	if (madvise(r->map, r->len, MADV_POPULATE_READ)) {
-		int e = errno;
+	int e = -pm__os_populate_read(r->map, r->len);
+	if (e) {
 		reader_drop(r);
 		if (e == EINVAL || e == ENOMEM || e == EAGAIN || e == ENOSYS)
 			return 1;

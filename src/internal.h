@@ -140,6 +140,8 @@ void *pm__os_aux(size_t n);
 /* A file's pages mapped read-only among them (NULL: read instead); given
  * back with pm__os_aux_free. */
 void *pm__os_aux_file(int fd, uint64_t off, size_t n);
+/* The pages of a file mapping read in and mapped: 0 or -errno. */
+int pm__os_populate_read(void *p, size_t n);
 void pm__os_aux_free(void *p, size_t n);
 void pm__os_aux_after(uintptr_t floor);
 /* Scratch memory of the checkpoint code (no malloc inside the library):

@@ -497,6 +497,17 @@ void *pm__os_aux_file(int fd, uint64_t off, size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Read every page of [p, p+n) of a file mapping in (page cache) and map
+ * it: 0, or -errno (EFAULT: past the file's end; EINVAL or ENOSYS: a
+ * kernel before 5.14). */
+int pm__os_populate_read(void *p, size_t n)
+{
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+	return madvise(p, n, MADV_POPULATE_READ) ? -errno : 0;
+}
+
 void *pm__scratch(size_t n) { return pm__os_aux(n); }
 void pm__scratch_free(void *p, size_t n) { pm__os_aux_free(p, n); }
 
