@@ -6,6 +6,10 @@
  * once pmalloc pointed them to its own entry point), then "file T" (1 if
  * a FILE of fopen, libc's own block, is in the transient part) and
  * "block P" (1 if the program's malloc(40) is in the persistent part).
+ * With an argument, libc's offset of its malloc GOT entry (the GLOB_DAT
+ * relocation `objdump -R` lists), it first prints "got G": 1 if that word
+ * holds malloc's address.  The counts find the words the way route.c
+ * does; the relocation table says where the word is independently.
  */
 #define _GNU_SOURCE
 #include <link.h>
@@ -17,7 +21,7 @@
 #include <unistd.h>
 
 struct probe {
-	uintptr_t libc_addr, ld_base, want;
+	uintptr_t libc_addr, ld_base, want, libc_base;
 	int count[2];
 };
 
@@ -36,6 +40,8 @@ static int scan(struct dl_phdr_info *info, size_t size, void *ctx)
 	}
 	if (which < 0)
 		return 0;
+	if (which == 0)
+		p->libc_base = info->dlpi_addr;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_GNU_RELRO)
@@ -48,7 +54,7 @@ static int scan(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct pm_heap_info hi;
 	if (pm_heap_info(&hi)) {
@@ -60,9 +66,14 @@ int main(void)
 		       ((hi.size / 8) & ~(((size_t)1 << 20) - 1));
 	ssize_t (*w)(int, const void *, size_t) = write;
 	void *(*volatile m)(size_t) = malloc;
-	struct probe p = { (uintptr_t)w, getauxval(AT_BASE), (uintptr_t)m,
+	struct probe p = { (uintptr_t)w, getauxval(AT_BASE), (uintptr_t)m, 0,
 			   { 0, 0 } };
 	dl_iterate_phdr(scan, &p);
+	if (argc > 1) {
+		uintptr_t off = (uintptr_t)strtoull(argv[1], NULL, 16);
+		printf("got %d\n", p.libc_base &&
+			   *(uintptr_t *)(p.libc_base + off) == p.want);
+	}
 	printf("libc %d ld %d\n", p.count[0], p.count[1]);
 	FILE *f = fopen("/dev/null", "r");
 	uintptr_t fu = (uintptr_t)f;
