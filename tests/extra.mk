@@ -70,6 +70,12 @@ $(B)/tests/mapread: tests/prog/mapread.c include/pmalloc.h $(B)/libpmalloc.so | 
 	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(B) -lpmalloc -Wl,-rpath,'$$ORIGIN/..'
 CHECK_EXTRA += $(B)/tests/mapfault.so $(B)/tests/mapread
 
+# How a resumed LuaLaTeX compile ends (tests/image_latex_exit.sh): a shim
+# that reports calls of Lua's lua_close.
+$(B)/tests/luaclose.so: tests/prog/luaclose.c | $(B)/tests
+	$(CC) $(BASE_CFLAGS) -shared -fPIC -o $@ $< -ldl
+CHECK_EXTRA += $(B)/tests/luaclose.so
+
 # u_sha256: SHA-256 and HMAC-SHA-256 against the FIPS 180 and RFC 4231
 # vectors, portable and SHA-extension paths.
 $(B)/tests/u_sha256: tests/u_sha256.c tests/testlib.h src/sha256.c src/sha256.h | $(B)/tests
