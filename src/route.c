@@ -37,6 +37,71 @@ struct pm_ranges pm__transient_code PM_STATE = { 0, UINTPTR_MAX, 0, 0 };
 static struct { uintptr_t lo, hi; } early_code[MAX_EARLY] PM_STATE;
 static int nearly PM_STATE, early_ready PM_STATE;
 
+/* A non-PIE executable that takes a libc function's address (python3
+ * takes malloc's) makes its own PLT entry the function's canonical
+ * address: the name then means that entry everywhere (libc's GOT and
+ * ld.so's __rtld_malloc included), and the entry jumps through the
+ * executable's GOT slot to the real function.
+ * plt_slot(f): that slot, if f is such an entry ([endbr64] [bnd] jmp
+ * *slot(%rip)) in a loaded object's code and the slot is an aligned word
+ * of one of that object's writable segments; else NULL. */
+#define PLT_MAX_SEGS 8
+struct plt_object {
+	uintptr_t f;
+	int found, nw;
+	uintptr_t wlo[PLT_MAX_SEGS], whi[PLT_MAX_SEGS];
+};
+
+static int plt_object(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	struct plt_object *o = ctx;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum && !o->found; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    ph->p_memsz >= 16 && o->f - lo <= ph->p_memsz - 16)
+			o->found = 1;
+	}
+	if (!o->found)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && o->nw < PLT_MAX_SEGS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		o->wlo[o->nw] = info->dlpi_addr + ph->p_vaddr;
+		o->whi[o->nw] = o->wlo[o->nw] + ph->p_memsz;
+		o->nw++;
+	}
+	return 1;
+}
+
+static uintptr_t *plt_slot(uintptr_t f)
+{
+	struct plt_object o;
+	memset(&o, 0, sizeof o);
+	o.f = f;
+	dl_iterate_phdr(plt_object, &o);
+	if (!o.found)
+		return NULL; /* its bytes are nobody's code: not read */
+	const unsigned char *c = (const unsigned char *)f;
+	if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
+		c += 4; /* endbr64 */
+	if (c[0] == 0xf2)
+		c++; /* bnd */
+	if (c[0] != 0xff || c[1] != 0x25)
+		return NULL;
+	int32_t disp;
+	memcpy(&disp, c + 2, sizeof disp);
+	uintptr_t slot = (uintptr_t)(c + 6) + (uintptr_t)(intptr_t)disp;
+	if (slot & 7)
+		return NULL;
+	for (int i = 0; i < o.nw; i++)
+		if (slot >= o.wlo[i] && slot + 8 <= o.whi[i])
+			return (uintptr_t *)slot;
+	return NULL;
+}
+
 /* Code ranges, from /proc/self/maps in one pass at start-up: libc's (the
  * executable mapping that holds `write`), ld.so's (the file loaded at
  * AT_BASE) and, for phase 0, the third-party libraries' (every other file
@@ -47,7 +112,7 @@ static int nearly PM_STATE, early_ready PM_STATE;
  * compared.  (A second read cost a tenth of a one-malloc process's
  * instructions, and the kernel's time to print the maps.) */
 struct startup_maps {
-	uintptr_t libc_addr, ld_base, exe_base;
+	uintptr_t libc_addr, ld_base, exe_base; /* libc_addr 0: by name */
 	char ld_path[256], exe_path[256];
 	int early;      /* list the libraries' code (PMALLOC_PERSIST_LIBS) */
 	char last[256]; /* the library of the previous code mapping */
@@ -74,6 +139,14 @@ static int find_names(void *ctx, uintptr_t lo, uintptr_t hi,
 	return 0;
 }
 
+/* glibc's file name: libc.so.6 (libc-2.NN.so before 2.34) */
+static int is_libc(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-2.", 7);
+}
+
 static int find_code(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms,
 		     const char *path)
 {
@@ -81,7 +154,7 @@ static int find_code(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms,
 	find_names(ctx, lo, hi, perms, path);
 	if (perms[2] != 'x')
 		return 0;
-	if (m->libc_addr - lo < hi - lo) {
+	if (m->libc_addr ? m->libc_addr - lo < hi - lo : is_libc(path)) {
 		pm__libc_lo = lo, pm__libc_hi = hi;
 		return 0;
 	}
@@ -114,7 +187,9 @@ void pm__route_startup(void)
 	struct startup_maps m;
 	memset(&m, 0, sizeof m);
 	ssize_t (*w)(int, const void *, size_t) = write;
-	m.libc_addr = (uintptr_t)w;
+	/* `write` is libc's code unless the program made it an entry of its
+	 * PLT; then libc is found by its name */
+	m.libc_addr = plt_slot((uintptr_t)w) ? 0 : (uintptr_t)w;
 	m.ld_base = getauxval(AT_BASE);
 	m.exe_base = getauxval(AT_PHDR) & ~(uintptr_t)(PM_PAGE - 1);
 	const char *e = pm__env("PMALLOC_PERSIST_LIBS");
@@ -144,7 +219,9 @@ int pm__early_transient(uintptr_t ra)
  * The exported malloc's fast path has no caller test: at the end of phase
  * 0, the one word of libc's RELRO data that holds malloc's address (its
  * GOT entry) and the one of ld.so's (__rtld_malloc) are pointed to
- * pm__malloc_runtime, which serves the transient arena.  If either is not
+ * pm__malloc_runtime, which serves the transient arena.  Where a non-PIE
+ * executable made its PLT entry malloc's canonical address, that entry's
+ * address is the one the words hold (plt_slot).  If either is not
  * found exactly once (another libc, lazy binding, a static libc, a malloc
  * that is not ours or whose code a tool replaced), nothing is written and pm__malloc_direct stays 0:
  * malloc's fast path then always fails (pm__tls_mtc) and the slow path
@@ -247,20 +324,30 @@ static void route_direct(void)
 		return; /* the tests of the fallback */
 	struct direct_scan d;
 	memset(&d, 0, sizeof d);
-	ssize_t (*w)(int, const void *, size_t) = write;
 	void *(*volatile seen)(size_t) = malloc;
-	d.libc_addr = (uintptr_t)w;
+	d.libc_addr = pm__libc_lo; /* found by pm__route_startup */
+	if (!pm__libc_lo)
+		return;
 	d.ld_base = getauxval(AT_BASE);
 	d.self = (uintptr_t)pm__malloc_self;
-	if ((uintptr_t)seen != d.self)
+	uintptr_t *slot = NULL;
+	if ((uintptr_t)seen != d.self && !(slot = plt_slot((uintptr_t)seen)))
 		return; /* the program's malloc is not this one */
 	/* nor is it if a tool replaced its code (valgrind's memcheck without
-	 * the synonym option): its blocks are not ours */
+	 * the synonym option): its blocks are not ours.  (Through a PLT
+	 * entry, this call also binds a lazily bound slot.) */
 	void *t = seen(1);
 	int ours = t && pm__in_region((uintptr_t)t);
 	free(t);
 	if (!ours)
 		return;
+	if (slot) {
+		/* the executable's entry must lead to this malloc; the words
+		 * to rewrite then hold the entry's address */
+		if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) != d.self)
+			return;
+		d.self = (uintptr_t)seen;
+	}
 	dl_iterate_phdr(scan_object, &d);
 	if (d.count[0] != 1 || d.count[1] != 1)
 		return;
@@ -268,7 +355,7 @@ static void route_direct(void)
 	if (relro_write(d.word[0], rt, d.lo[0], d.hi[0]))
 		return;
 	if (relro_write(d.word[1], rt, d.lo[1], d.hi[1])) {
-		relro_write(d.word[0], d.self, d.lo[0], d.hi[0]);
+		relro_write(d.word[0], d.self, d.lo[0], d.hi[0]); /* as it was */
 		return;
 	}
 	__atomic_store_n(&pm__malloc_direct, 1, __ATOMIC_RELEASE);

@@ -2,13 +2,21 @@
 # route_direct.sh - libc's and ld.so's malloc calls have their own entry
 # point (route.c): the one word of each one's RELRO data that held
 # malloc's address no longer does (for libc also checked at the word its
-# relocation table names), preloaded and with libpmalloc.a; a FILE
+# relocation table names), preloaded, in a non-PIE program whose PLT
+# entries are malloc's and write's canonical addresses, and with
+# libpmalloc.a; a FILE
 # is still transient and the program's block persistent.  With
 # PMALLOC_MALLOC_DIRECT=0 (the fallback: malloc routes by the caller's
 # address) the words are left alone, and the placement is the same;
 # build/tests/t_api (libc's objects, the owned functions) passes there.
 . "$(dirname "$0")/lib.sh"
 build_c "$t/probe" "$T/tests/prog/route_probe.c"
+# non-PIE, taking malloc's and write's addresses: their canonical
+# addresses are the program's PLT entries (python3 is such a program).
+# Was: no direct route, and libc's code taken for the program's (write's
+# entry was libc's anchor), so that libc's FILE was persistent and the
+# program's block transient.
+build_c "$t/probe_nopie" "$T/tests/prog/route_probe.c" -no-pie -fno-pie
 build_static "$t/probe_static" "$T/tests/prog/route_probe.c"
 
 probe() { # WHAT WANT CMD...
@@ -29,6 +37,9 @@ else
 fi
 probe "preloaded" "${d}libc 0 ld 0 file 1 block 1 " "$t/probe" $off
 probe "libpmalloc.a" "${d}libc 0 ld 0 file 1 block 1 " env LD_PRELOAD= "$t/probe_static" $off
+probe "non-PIE" "${d}libc 0 ld 0 file 1 block 1 " "$t/probe_nopie" $off
+probe "fallback, non-PIE" "${f}libc 1 ld 1 file 1 block 1 " \
+	env PMALLOC_MALLOC_DIRECT=0 "$t/probe_nopie" $off
 probe "fallback, preloaded" "${f}libc 1 ld 1 file 1 block 1 " \
 	env PMALLOC_MALLOC_DIRECT=0 "$t/probe" $off
 probe "fallback, libpmalloc.a" "${f}libc 1 ld 1 file 1 block 1 " \
