@@ -54,7 +54,7 @@ static inline int pm__owned_transient(uintptr_t ra)
 static inline void *pm__malloc_fast(struct pm_tcache *tc, size_t n)
 {
 	if (likely(n < TC_SMALLREQ))
-		return pm__tc_pop(tc, pm__tc_small_class[n]);
+		return pm__tc_pop_at(tc, pm__tls.small_list[n]);
 	if (n <= TC_MAXREQ)
 		return pm__tc_pop(tc, pm__tc_class_of_request(n));
 	return NULL;
@@ -66,7 +66,7 @@ static inline void *pm__malloc_via(size_t n, int transient,
 				   void *(*slow)(size_t, int))
 {
 	if (!transient) {
-		void *b = pm__malloc_fast(pm__tls_tc, n);
+		void *b = pm__malloc_fast(pm__tls.tc, n);
 		if (likely(b != NULL))
 			return b;
 	}
@@ -106,7 +106,7 @@ void pm__free_more(void *p);
  * pm__free_entry for the exported names (vg.h). */
 static inline void pm__free_via(void *p, void (*slow)(void *))
 {
-	struct pm_tcache *tc = pm__tls_tc; /* pm__tc_none: the test fails */
+	struct pm_tcache *tc = pm__tls.tc; /* pm__tc_none: the test fails */
 	uint64_t mark = TC_KEY;             /* read once: set at start-up */
 	tc->busy = 1;
 	PM_BARRIER();
@@ -115,37 +115,51 @@ static inline void pm__free_via(void *p, void (*slow)(void *))
 	 * right by 4 is below the arena's length / 16 (see pm__tc_pop;
 	 * span16 is 0 while the caches are stopped) */
 	if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
-		/* A small in-use block that is not PM_CHUNK_EARLY, in one
-		 * test: less CINUSE, such a head has no bit set but PINUSE
-		 * and the size's bits 4-9 (any other flag, a size of 1024 or
-		 * more, or a borrow where CINUSE was clear leaves one); the
-		 * size / 16 is then its class.  Classes 0 and 1 (sizes 0 and
-		 * 16: no chunk is that small) have no room. */
-		size_t h = pm__block_head(p) - PM_CHUNK_CINUSE;
+		/* A small chunk: no bit set in its head word but the flags
+		 * PINUSE, CINUSE, EARLY and the size's bits 4-9 (bit 3, or a
+		 * size of 1024 or more, leaves one), in one test.  The head
+		 * shifted right by one then indexes the 16-bit words of the
+		 * cache's lists (struct pm_tc_list): the room of the class
+		 * size / 16 if the chunk is in use and not PM_CHUNK_EARLY,
+		 * else a word that is always 0, so that the push fails as
+		 * with a full class.  Classes 0 and 1 (sizes 0 and 16: no
+		 * chunk is that small) have no room. */
+		size_t h = pm__block_head(p);
 		if (likely((h & ~(((size_t)(TC_NSMALL - 1) << 4) |
+				  PM_CHUNK_EARLY | PM_CHUNK_CINUSE |
 				  PM_CHUNK_PINUSE)) == 0) &&
 		    likely(pm__block_key_get(p) != mark)) {
-			/* (the empty asm keeps gcc from shifting before the
-			 * test, which cost a copy of h) */
-			__asm__("" : "+r"(h));
-			size_t cls = h >> 4;
+			size_t i = h >> 1;
+			/* (i opaque: gcc made 2 * i from h, an instruction
+			 * more, and kept addresses in registers: see
+			 * PM_OPAQUE) */
+			PM_OPAQUE(i);
+			uint16_t *words = (uint16_t *)(void *)tc->lists;
 			/* the room counter decremented in place: a full
-			 * class (room 0) wraps, and is put back (its address
-			 * made again there: kept, it cost the fast path a
-			 * register's lea) */
-			if (likely(pm__dec_room(&tc->room[cls]))) {
+			 * class (room 0) wraps, and is put back */
+			if (likely(pm__dec_room(&words[i]))) {
 				PM_ASSERT(pm__chunk_size(pm__chunk_of(p)) ==
-					  (cls << 4));
-				*pm__block_link(p) = tc->head[cls];
+					  (h & ~PM_CHUNK_FLAGS));
+				PM_ASSERT((h & (PM_CHUNK_CINUSE |
+						PM_CHUNK_EARLY)) ==
+					  PM_CHUNK_CINUSE);
+				PM_OPAQUE(i);
+				/* the list's head, 6 bytes past its room */
+				void **head = (void **)(void *)&words[i + 3];
+				*pm__block_link(p) = *head;
 				*pm__block_key(p) = mark;
-				__asm__("" : "+r"(cls)); /* (the same) */
-				tc->head[cls] = p;
+				PM_OPAQUE(i);
+				head = (void **)(void *)&words[i + 3];
+				*head = p;
 				PM_BARRIER();
 				tc->busy = 0;
 				return;
 			}
-			__asm__("" : "+r"(cls));
-			tc->room[cls] = 0;
+			/* (the cache's address opaque, not i as above:
+			 * clang hoisted the same asm from both branches in
+			 * between the decrement and its test) */
+			PM_OPAQUE(tc);
+			((uint16_t *)(void *)tc->lists)[i] = 0;
 		}
 	}
 	PM_BARRIER();

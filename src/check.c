@@ -313,29 +313,37 @@ static int check_arena(struct img *m, uintptr_t aa, const char *name,
 }
 
 /* One class of a thread cache: room within the cap, every block an
- * in-use chunk of the class, keyed, as many as the room says. */
+ * in-use chunk of the class, keyed, as many as the room says; the words
+ * beside the room that the free fast path finds for a free or early
+ * chunk 0 (see struct pm_tc_list). */
 static int check_class(struct img *m, uintptr_t t, const struct pm_tcache *tc,
 		       unsigned i, const struct pm_arena *a)
 {
 	uintptr_t first = arena_first(a);
 	unsigned n = 0, cap = pm__tc_cap_of(i);
-	if (tc->room[i] > cap)
+	const struct pm_tc_list *l = &tc->lists[i];
+	if (l->busy || l->zero_early[0] || l->zero_early[1])
+		FAIL("thread cache %p class %u: busy or room of a free or "
+		     "early chunk %u %u %u (want 0)",
+		     (void *)t, i, l->busy, l->zero_early[0],
+		     l->zero_early[1]);
+	if (tc->lists[i].room > cap)
 		FAIL("thread cache %p class %u: room %u > %u", (void *)t, i,
-		     tc->room[i], cap);
-	for (uintptr_t b = (uintptr_t)tc->head[i]; b; b = LINK(b), n++) {
+		     tc->lists[i].room, cap);
+	for (uintptr_t b = (uintptr_t)tc->lists[i].head; b; b = LINK(b), n++) {
 		uintptr_t c = b - PM_CHUNK_MEM;
 		size_t h = HEAD(c), sz = pm__head_size(h);
 		if (!pm__chunk_addr_ok(c, first, a->top) ||
 		    !pm__head_inuse(h) || sz < PM_CHUNK_MIN ||
 		    sz >= TC_CHUNK_LIMIT || pm__tc_class_of_chunk(sz) != i ||
-		    KEY(b) != TC_KEY || n >= cap - tc->room[i])
+		    KEY(b) != TC_KEY || n >= cap - tc->lists[i].room)
 			FAIL("thread cache %p class %u: bad block %p (head "
 			     "%zx, key %zx)",
 			     (void *)t, i, (void *)b, h, (size_t)KEY(b));
 	}
-	if (n != cap - tc->room[i])
+	if (n != cap - tc->lists[i].room)
 		FAIL("thread cache %p class %u: room %u, list %u", (void *)t, i,
-		     tc->room[i], n);
+		     tc->lists[i].room, n);
 	return 0;
 }
 

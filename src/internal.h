@@ -238,7 +238,7 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * and struct pm_tcache (tcache.h); docs/FORMAT.md "The region header"
  * lists every offset, and tests/region_layout.sh compiles that list
  * against this header. */
-#define PM_REGION_VERSION 4
+#define PM_REGION_VERSION 5
 #define PM_NROOTS 64
 #define PM_ROOT_NAME 64
 #define PM_NKEYS 64    /* pthread keys a checkpoint remembers */

@@ -224,7 +224,7 @@ int pm__early_transient(uintptr_t ra)
  * address is the one the words hold (plt_slot).  If either is not
  * found exactly once (another libc, lazy binding, a static libc, a malloc
  * that is not ours or whose code a tool replaced), nothing is written and pm__malloc_direct stays 0:
- * malloc's fast path then always fails (pm__tls_mtc) and the slow path
+ * malloc's fast path then always fails (pm__tls.mtc) and the slow path
  * routes by the return address as before.  docs/DESIGN.md, "Routing". */
 #ifndef PM_NO_INTERPOSE
 void *pm__malloc_self(size_t n); /* interpose.c: malloc's own address */

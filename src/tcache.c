@@ -2,7 +2,7 @@
  * tcache.c - slow paths of the per-thread caches and the quiesce protocol
  * (see tcache.h for the design).
  *
- * Owns: pm__tls_tc (this thread's cache), pm__tc_stop, the caps per class.
+ * Owns: pm__tls (this thread's cache), pm__tc_stop, the caps per class.
  * Invariant: a cached block is an in-use chunk of the persistent arena of
  * exactly its class's size; its 2nd word holds TC_KEY while cached.
  */
@@ -14,8 +14,6 @@
 #include <string.h>
 
 struct pm_tcache pm__tc_none PM_STATE;
-__thread struct pm_tcache *pm__tls_tc = &pm__tc_none;
-__thread struct pm_tcache *pm__tls_mtc = &pm__tc_none;
 static __thread int tc_dead; /* this thread has exited its cache */
 volatile int pm__tc_stop PM_STATE;
 uint16_t pm__tc_cap[TC_NCLASS] PM_STATE;
@@ -40,14 +38,18 @@ const uint8_t pm__tc_req_class[(TC_MAXREQ + 7) / 16 + 1] = {
 };
 _Static_assert(sizeof pm__tc_req_class == 1024, "one entry per 16 bytes");
 /* The same by the request itself, below TC_SMALLREQ (the fast path's
- * common case: no addition and shift). */
+ * common case: no addition and shift), in each thread's pm__tls: twice
+ * the class, the index of its list in 8-byte words. */
 #undef RQ1
 #define RQ_NSIZE(n) ((n) < 9 ? 32 : ((n) + 23) / 16 * 16)
-#define RQ1(n) (uint8_t)RQ_CLASS(RQ_NSIZE(n)),
-const uint8_t pm__tc_small_class[TC_SMALLREQ] = {
-	RQ256(0) RQ256(256) RQ256(512) RQ256(768)
+#define RQ1(n) (uint8_t)(2 * RQ_CLASS(RQ_NSIZE(n))),
+__thread struct pm_tls pm__tls = {
+	.tc = &pm__tc_none,
+	.mtc = &pm__tc_none,
+	.small_list = { RQ256(0) RQ256(256) RQ256(512) RQ256(768) },
 };
-_Static_assert(sizeof pm__tc_small_class == TC_SMALLREQ, "one per size");
+_Static_assert(sizeof pm__tls.small_list == TC_SMALLREQ, "one per size");
+_Static_assert(2 * (TC_NCLASS - 1) <= UINT8_MAX, "an index in a byte");
 static pthread_key_t tc_key PM_STATE;
 #define REFILL_BYTES 8192 /* a refill brings about this many bytes */
 
@@ -58,17 +60,17 @@ static void tc_thread_exit(void *arg);
  * the persistent arena.  Persistent lock held. */
 static void tc_assert_class(struct pm_tcache *tc, unsigned cls)
 {
-	PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
+	PM_ASSERT(tc->lists[cls].room <= pm__tc_cap[cls]);
 	if (PM_DEBUG < 2)
 		return;
 	unsigned n = 0;
-	for (void *b = tc->head[cls]; b; b = *pm__block_link(b), n++) {
+	for (void *b = tc->lists[cls].head; b; b = *pm__block_link(b), n++) {
 		pm__tc_block_check(tc, cls, b);
 		PM_ASSERT(pm__head_inuse(pm__block_head(b)));
 		PM_ASSERT(pm__tc_class_of_chunk(pm__block_chunksize(b)) == cls);
 		PM_ASSERT(n < pm__tc_cap[cls]);
 	}
-	PM_ASSERT(n == (unsigned)(pm__tc_cap[cls] - tc->room[cls]));
+	PM_ASSERT(n == (unsigned)(pm__tc_cap[cls] - tc->lists[cls].room));
 }
 
 void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
@@ -83,9 +85,9 @@ void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
 	pm__fatal("malloc(): thread-cached block modified after free", b);
 }
 
-void *pm__tc_corrupt_pop(struct pm_tcache *tc, unsigned cls, const void *b)
+void *pm__tc_corrupt_pop(const void *b)
 {
-	pm__tc_corrupt(tc, cls, b);
+	pm__tc_corrupt(pm__tls.tc, 0, b);
 }
 
 /* A cache struct from the region's list (after a restore or a fork it
@@ -128,7 +130,8 @@ struct pm_tcache *pm__tc_create(void)
 		pm__arena_alloc(&pm__region->p, sizeof(struct pm_tcache));
 	if (tc) {
 		memset(tc, 0, sizeof *tc);
-		memcpy(tc->room, pm__tc_cap, sizeof tc->room);
+		for (unsigned i = 0; i < TC_NCLASS; i++)
+			tc->lists[i].room = pm__tc_cap[i];
 		tc->lo = pm__pbase;
 		tc->span16 = pm__plen >> 4;
 		tc->next = pm__region->tcaches;
@@ -136,9 +139,9 @@ struct pm_tcache *pm__tc_create(void)
 	}
 	pm__unlock_persistent();
 	if (tc) {
-		pm__tls_tc = tc;
+		pm__tls.tc = tc;
 		if (pm__malloc_direct)
-			pm__tls_mtc = tc;
+			pm__tls.mtc = tc;
 		pthread_setspecific(tc_key, tc);
 	}
 	return tc;
@@ -150,7 +153,7 @@ void pm__tc_drain(struct pm_tcache *tc)
 {
 	struct pm_arena *a = &pm__region->p;
 	for (unsigned i = 0; i < TC_NCLASS; i++) {
-		void *b = tc->head[i];
+		void *b = tc->lists[i].head;
 		while (b) {
 			pm__tc_block_check(tc, i, b);
 			void *n = *pm__block_link(b);
@@ -162,8 +165,8 @@ void pm__tc_drain(struct pm_tcache *tc)
 			pm__arena_free(a, b);
 			b = n;
 		}
-		tc->head[i] = NULL;
-		tc->room[i] = pm__tc_cap[i];
+		tc->lists[i].head = NULL;
+		tc->lists[i].room = pm__tc_cap[i];
 	}
 	pm__tc_ares_sync(tc);
 	for (unsigned k = 0; k < TC_NALIGN; k++) {
@@ -190,8 +193,8 @@ void pm__tc_forget_self(void)
 {
 	if (pm__tc_mine())
 		pthread_setspecific(tc_key, NULL);
-	pm__tls_tc = &pm__tc_none;
-	pm__tls_mtc = &pm__tc_none;
+	pm__tls.tc = &pm__tc_none;
+	pm__tls.mtc = &pm__tc_none;
 }
 
 static void tc_thread_exit(void *arg)
@@ -200,8 +203,8 @@ static void tc_thread_exit(void *arg)
 	tc_dead = 1;
 	if (tc != pm__tc_mine()) /* a cache a restore already released */
 		tc = NULL;
-	pm__tls_tc = &pm__tc_none;
-	pm__tls_mtc = &pm__tc_none;
+	pm__tls.tc = &pm__tc_none;
+	pm__tls.mtc = &pm__tc_none;
 	if (!tc || !pm__region)
 		return;
 	pm__vg_mute();
@@ -219,8 +222,8 @@ static void tc_thread_exit(void *arg)
 void pm__tc_abandon(void)
 {
 	tc_dead = 1;
-	pm__tls_tc = &pm__tc_none;
-	pm__tls_mtc = &pm__tc_none;
+	pm__tls.tc = &pm__tc_none;
+	pm__tls.mtc = &pm__tc_none;
 }
 
 /* Refill class cls and return one block.  The blocks go from the arena
@@ -232,8 +235,8 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	size_t sz = pm__tc_class_size(cls);
 	struct pm_arena *a = &pm__region->p;
 	int want = (int)(REFILL_BYTES / sz);
-	if (want > tc->room[cls] / 2 + 1)
-		want = tc->room[cls] / 2 + 1;
+	if (want > tc->lists[cls].room / 2 + 1)
+		want = tc->lists[cls].room / 2 + 1;
 	if (want > 256)
 		want = 256;
 	if (tc->refills < TC_YOUNG) {
@@ -255,9 +258,9 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 		 * already linked and marked */
 		ret = first;
 		if (n > 1) {
-			*pm__block_link(last) = tc->head[cls];
-			tc->head[cls] = *pm__block_link(first);
-			tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
+			*pm__block_link(last) = tc->lists[cls].head;
+			tc->lists[cls].head = *pm__block_link(first);
+			tc->lists[cls].room = (uint16_t)(tc->lists[cls].room - (n - 1));
 		}
 		*pm__block_key(ret) = 0;
 	} else {
@@ -266,12 +269,12 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 			got = pm__arena_alloc_batch(a, sz, blocks, want);
 		if (got)
 			ret = blocks[0];
-		void *h = tc->head[cls];
+		void *h = tc->lists[cls].head;
 		int kept = 0;
 		for (int i = got - 1; i >= 1; i--) {
 			/* a run's last block may be a class larger */
 			if (pm__block_chunksize(blocks[i]) != sz ||
-			    kept >= tc->room[cls]) {
+			    kept >= tc->lists[cls].room) {
 				pm__arena_free(a, blocks[i]);
 				continue;
 			}
@@ -280,8 +283,8 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 			h = blocks[i];
 			kept++;
 		}
-		tc->head[cls] = h;
-		tc->room[cls] = (uint16_t)(tc->room[cls] - kept);
+		tc->lists[cls].head = h;
+		tc->lists[cls].room = (uint16_t)(tc->lists[cls].room - kept);
 	}
 	tc_assert_class(tc, cls);
 	pm__unlock_persistent();
@@ -295,12 +298,12 @@ static void overflow_medium(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	struct pm_arena *a = &pm__region->p;
 	pm__lock_persistent();
-	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
-	for (unsigned i = 0; i < take && tc->head[cls]; i++) {
-		void *b = tc->head[cls];
+	unsigned take = (unsigned)(pm__tc_cap[cls] - tc->lists[cls].room) / 2;
+	for (unsigned i = 0; i < take && tc->lists[cls].head; i++) {
+		void *b = tc->lists[cls].head;
 		pm__tc_block_check(tc, cls, b);
-		tc->head[cls] = *pm__block_link(b);
-		tc->room[cls]++;
+		tc->lists[cls].head = *pm__block_link(b);
+		tc->lists[cls].room++;
 		*pm__block_key(b) = 0;
 		pm__arena_free(a, b);
 	}
@@ -338,8 +341,8 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 	tc->busy = 1;
 	PM_BARRIER();
 	if (likely(!pm__tc_stop)) {
-		unsigned take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
-		first = b = tc->head[cls];
+		unsigned take = (unsigned)(pm__tc_cap[cls] - tc->lists[cls].room) / 2;
+		first = b = tc->lists[cls].head;
 		if (take && first) {
 			pm__tc_block_check(tc, cls, b);
 			walked = 1;
@@ -352,10 +355,10 @@ void pm__tc_overflow(struct pm_tcache *tc, unsigned cls, void *p)
 	PM_BARRIER();
 	tc->busy = 0;
 	pm__lock_persistent();
-	if (walked && tc->head[cls] == first) {
+	if (walked && tc->lists[cls].head == first) {
 		n += walked;
-		tc->head[cls] = *pm__block_link(b);
-		tc->room[cls] = (uint16_t)(tc->room[cls] + walked);
+		tc->lists[cls].head = *pm__block_link(b);
+		tc->lists[cls].room = (uint16_t)(tc->lists[cls].room + walked);
 		last = b;
 		*pm__block_link(p) = first;
 	}
@@ -454,12 +457,12 @@ void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
 	if (likely(!pm__tc_stop)) {
 		/* a freed block of the class that is aligned (one made for
 		 * this alignment or a larger one, most often) */
-		void *h = tc->head[cls];
+		void *h = tc->lists[cls].head;
 		if (h && !((uintptr_t)h & (al - 1))) {
 			pm__tc_block_check(tc, cls, h);
-			tc->head[cls] = *pm__block_link(h);
+			tc->lists[cls].head = *pm__block_link(h);
 			*pm__block_key(h) = 0;
-			tc->room[cls]++;
+			tc->lists[cls].room++;
 			ret = h;
 		} else {
 			ret = ares_carve(tc, k, sz);
@@ -488,7 +491,7 @@ void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
  * cannot drain the lists under our feet. */
 static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 {
-	for (void *b = tc->head[cls]; b; b = *pm__block_link(b)) {
+	for (void *b = tc->lists[cls].head; b; b = *pm__block_link(b)) {
 		pm__tc_block_check(tc, cls, b);
 		if (b == p)
 			return 1;
@@ -532,6 +535,10 @@ void pm__tc_stop_all(void)
 		struct pm_tcache *tc = (struct pm_tcache *)t;
 		while (tc->busy)
 			sched_yield();
+		/* and each list's own, the pop's (struct pm_tc_list) */
+		for (unsigned i = 0; i < TC_NCLASS; i++)
+			while (*(volatile uint16_t *)&tc->lists[i].busy)
+				sched_yield();
 		/* the heap walks see the reserves as they are */
 		pm__tc_ares_sync(tc);
 	}
@@ -568,6 +575,8 @@ void pm__tc_release_others(struct pm_tcache *keep)
 			continue;
 		}
 		tc->busy = 0;
+		for (unsigned i = 0; i < TC_NCLASS; i++)
+			tc->lists[i].busy = 0;
 		pm__tc_drain(tc);
 		pm__arena_free(&pm__region->p, tc);
 	}

@@ -11,12 +11,15 @@
  * requests are carved from per-alignment reserves (ares).
  *
  * Quiescing (checkpoint, fork): the fast path brackets its work with
- * tc->busy = 1 ... tc->busy = 0 and checks tc->span16 in between (its
- * range check: 0 while stopped).  The quiescer sets pm__tc_stop and
- * every cache's span16 to 0, issues membarrier() (which makes every
+ * busy = 1 ... busy = 0 and checks tc->span16 in between (its range
+ * check: 0 while stopped).  free and the slow paths use tc->busy; the
+ * pop uses its list's own flag (struct pm_tc_list.busy), which the add
+ * that counts the popped block clears.  The quiescer sets pm__tc_stop
+ * and every cache's span16 to 0, issues membarrier() (which makes every
  * running thread execute a full barrier, so either it sees the zero or
- * its busy store is visible), then waits for every busy to drop.  The
- * fast path pays two plain stores, no atomic read-modify-write.
+ * its busy store is visible), then waits for every busy flag to drop.
+ * The fast path pays plain stores (the pop one, free two), no atomic
+ * read-modify-write.
  */
 #ifndef PM_TCACHE_H
 #define PM_TCACHE_H
@@ -44,11 +47,10 @@ static inline unsigned pm__tc_class_of_request(size_t n)
 {
 	return pm__tc_req_class[(n + 7) >> 4];
 }
-/* Requests below TC_SMALLREQ also have a table by n itself (1024 bytes):
- * malloc's fast path then needs no addition and shift. */
+/* Requests below TC_SMALLREQ also have a table by n itself (1024 bytes,
+ * pm__tls.small_list): malloc's fast path then needs no addition and
+ * shift. */
 #define TC_SMALLREQ 1024
-extern const uint8_t pm__tc_small_class[TC_SMALLREQ]
-	__attribute__((visibility("hidden")));
 
 /* Class of a chunk of size 32 <= sz < TC_CHUNK_LIMIT: the largest it can
  * serve. */
@@ -88,7 +90,50 @@ static inline unsigned pm__tc_cap_of(unsigned c)
  * heap, not the three of a full refill (a first touch costs a fault). */
 #define TC_YOUNG 4
 
+/* One class of a cache: its list and its room, 16 bytes, so that one
+ * index register addresses both.  The free fast path indexes the four
+ * 16-bit words by the freed chunk's head word shifted right by one: for
+ * a small chunk (size 16 * cls, bit 3 clear) that is 8 * cls + (CINUSE |
+ * EARLY << 1), PINUSE shifted out, so an in-use chunk's is its class's
+ * room and a free or PM_CHUNK_EARLY chunk's one of the three other words,
+ * which are 0 whenever the thread is not in its pop (the push fails as
+ * with a full class: the slow path decides, and the push puts the 0
+ * back).
+ *
+ * busy is the pop's own busy flag (the quiesce protocol, tcache.h's
+ * head): its first byte set to 1 before the pop reads span16, and
+ * cleared by the same instruction that counts the popped block, an add
+ * of 0xffff to busy_room (busy 1 -> 0, room + 1).  Only the cache's
+ * thread writes it; the quiescer waits for it as for tc->busy. */
+struct pm_tc_list {
+	union {
+		struct {
+			uint16_t busy; /* (and the word of a free chunk) */
+			uint16_t room; /* how many more blocks the class
+					  takes: pm__tc_cap[cls] - cached */
+		};
+		uint32_t busy_room; /* (little-endian) */
+	};
+	uint16_t zero_early[2]; /* (EARLY set) */
+	void *head;         /* singly linked through the block's 1st word */
+};
+#define TC_POP_DONE 0xffffu /* busy_room += it: busy 1 -> 0, room + 1 */
+_Static_assert(sizeof(struct pm_tc_list) == 16 &&
+		       offsetof(struct pm_tc_list, busy) ==
+			       sizeof(uint16_t) * 0 &&
+		       offsetof(struct pm_tc_list, room) ==
+			       sizeof(uint16_t) * (PM_CHUNK_CINUSE >> 1) &&
+		       offsetof(struct pm_tc_list, zero_early) ==
+			       sizeof(uint16_t) * (PM_CHUNK_EARLY >> 1) &&
+		       offsetof(struct pm_tc_list, head) ==
+			       sizeof(uint16_t) * 4,
+	       "the free fast path's addressing (pm__free_via)");
+
 struct pm_tcache {
+	/* first: the fast paths address a list from the cache's own
+	 * address and an index (gcc kept the array's address in a register
+	 * otherwise, an instruction) */
+	struct pm_tc_list lists[TC_NCLASS];
 	uintptr_t next;        /* list of all caches, in the region */
 	volatile int busy;     /* inside a fast-path operation */
 	int refills; /* refills so far, up to TC_YOUNG (a young cache's are
@@ -97,9 +142,6 @@ struct pm_tcache {
 	 * range check; span16 is 0 while the caches are stopped (quiesce,
 	 * fork), which makes both checks fail: the fast paths' stop test */
 	uintptr_t lo, span16;
-	uint16_t room[TC_NCLASS]; /* how many more blocks the class takes:
-				     pm__tc_cap[cls] - blocks cached */
-	void *head[TC_NCLASS]; /* singly linked through the block's 1st word */
 	/* Aligned requests (pm__tc_memalign): for each alignment 32 << k
 	 * (k < TC_NALIGN), the mem address of an in-use chunk of the
 	 * persistent arena (the reserve), or NULL, and where its carved part
@@ -126,21 +168,34 @@ static inline size_t pm__tc_align_size(size_t al, size_t n)
  * log2 of the chunk alignment. */
 _Static_assert(PM_CHUNK_ALIGN == 16, "the rotation by 4 in pm__tc_pop");
 
-/* This thread's cache; until it has one, pm__tc_none, whose range checks
- * always fail (span16 0): its pop and free fall to the slow paths, which
- * make the thread's own.  The fast paths need no NULL test. */
-extern __thread struct pm_tcache *pm__tls_tc;
-extern struct pm_tcache pm__tc_none;
-/* The exported malloc's view of this thread's cache (interpose.c): the
- * same cache when libc's and ld.so's own calls have their own entry point
+/* What the fast paths read of the thread itself, in one thread-local
+ * block: its address is one load from the GOT (initial-exec TLS), and
+ * each field one %fs-relative access from it, the class table's by the
+ * request as index.  (Per-process state, not the region's: a thread's
+ * caches are in the region; a restore or a fork child sets these again.)
+ *
+ * tc: this thread's cache; until it has one, pm__tc_none, whose range
+ * checks always fail (span16 0): its pop and free fall to the slow paths,
+ * which make the thread's own.  The fast paths need no NULL test.
+ * mtc: the exported malloc's view of it (interpose.c): the same cache
+ * when libc's and ld.so's own calls have their own entry point
  * (pm__malloc_direct, route.c), else pm__tc_none: malloc's fast path then
- * always fails and its slow path routes by the caller's address. */
-extern __thread struct pm_tcache *pm__tls_mtc;
+ * always fails and its slow path routes by the caller's address.
+ * small_list: for each request below TC_SMALLREQ, its class times 2: the
+ * index of the class's list in 8-byte words (pm__tc_pop_at).  Constant;
+ * a copy in each thread's block, where malloc's fast path reads it
+ * without the instruction that makes a table's address. */
+struct pm_tls {
+	struct pm_tcache *tc, *mtc;
+	uint8_t small_list[TC_SMALLREQ];
+};
+extern __thread struct pm_tls pm__tls;
+extern struct pm_tcache pm__tc_none;
 extern int pm__malloc_direct;
 /* This thread's cache, or NULL if it has none. */
 static inline struct pm_tcache *pm__tc_mine(void)
 {
-	struct pm_tcache *tc = pm__tls_tc;
+	struct pm_tcache *tc = pm__tls.tc;
 	return tc == &pm__tc_none ? NULL : tc;
 }
 extern volatile int pm__tc_stop;
@@ -155,7 +210,7 @@ PM_NORETURN void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls,
 /* The same for the pop: it does not return either, but is not declared
  * so, which lets the compiler jump to it (malloc's fast path needs no
  * stack frame). */
-void *pm__tc_corrupt_pop(struct pm_tcache *tc, unsigned cls, const void *b)
+void *pm__tc_corrupt_pop(const void *b)
 	__attribute__((cold, noinline, returns_nonnull));
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
 /* The push failed: double-free check, then hand half the class (and p)
@@ -227,6 +282,25 @@ void pm__tc_process_init(void);
 extern uint16_t pm__tc_cap[TC_NCLASS];
 
 #define PM_BARRIER() __asm__ volatile("" ::: "memory")
+/* The list at index `at` in 8-byte words (2 * its class). */
+static inline struct pm_tc_list *pm__tc_list_at(struct pm_tcache *tc,
+						size_t at)
+{
+	return (struct pm_tc_list *)((uint64_t *)(void *)tc->lists + at);
+}
+/* The value of x is unknown to the compiler from here on (no code): an
+ * address computed from it before is not reused after, and one computed
+ * after is not hoisted.  The fast paths use it where gcc would keep an
+ * address in a register (an instruction to make it) that the addressing
+ * modes of each access give for free. */
+#define PM_OPAQUE(x) __asm__("" : "+r"(x))
+/* x is in the return register here (x86-64: rax): the pop's block, which
+ * gcc otherwise loaded elsewhere and moved at the end. */
+#if defined(__x86_64__)
+#define PM_IN_RET(x) __asm__("" : "+a"(x))
+#else
+#define PM_IN_RET(x) ((void)0)
+#endif
 
 /* Pop a cached block of class cls, or NULL.  Inline: the malloc fast path.
  *
@@ -241,13 +315,21 @@ extern uint16_t pm__tc_cap[TC_NCLASS];
  * whether it was there (the high half stays: not the key, so a free of
  * the block is not taken for a double free).  The same comparison is the
  * stop test: a stopped cache's span16 is 0 (read after the busy store,
- * as pm__tc_stop was). */
-static inline void *pm__tc_pop(struct pm_tcache *tc, size_t cls)
+ * as pm__tc_stop was).
+ *
+ * The list is given by its index in 8-byte words, 2 * cls (malloc's
+ * table holds that, and the addressing scales it for free).
+ *
+ * The busy bracket is the list's own (struct pm_tc_list): one byte
+ * store at the start, and at the end the room's increment clears it. */
+static inline void *pm__tc_pop_at(struct pm_tcache *tc, size_t at)
 {
 	uint32_t want = (uint32_t)TC_KEY; /* read once: set at start-up */
-	tc->busy = 1;
+	*(uint8_t *)&pm__tc_list_at(tc, at)->busy = 1;
 	PM_BARRIER();
-	void *b = tc->head[cls];
+	PM_OPAQUE(at);
+	void *b = pm__tc_list_at(tc, at)->head;
+	PM_IN_RET(b);
 	uintptr_t off = (uintptr_t)b - tc->lo;
 	if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
 		/* the key word's low half (little-endian) */
@@ -255,21 +337,31 @@ static inline void *pm__tc_pop(struct pm_tcache *tc, size_t cls)
 		uint32_t k = *key ^ want;
 		*key = k;
 		if (unlikely(k != 0))
-			return pm__tc_corrupt_pop(tc, cls, b);
-		tc->head[cls] = *pm__block_link(b);
-		tc->room[cls]++;
-		PM_ASSERT(tc->room[cls] <= pm__tc_cap[cls]);
-	} else {
-		/* span16 read again (volatile): kept from the test above, it
-		 * cost the fast path a load into a register */
-		if (unlikely(b != NULL) &&
-		    *(volatile uintptr_t *)&tc->span16 != 0)
-			return pm__tc_corrupt_pop(tc, cls, b);
-		b = NULL; /* empty, or stopped */
+			return pm__tc_corrupt_pop(b);
+		/* head and room addressed from the index each time (see
+		 * PM_OPAQUE) */
+		PM_OPAQUE(at);
+		pm__tc_list_at(tc, at)->head = *pm__block_link(b);
+		PM_BARRIER(); /* the list is written before busy drops */
+		PM_OPAQUE(at);
+		pm__tc_list_at(tc, at)->busy_room += TC_POP_DONE;
+		PM_ASSERT(pm__tc_list_at(tc, at)->room <= pm__tc_cap[at / 2]);
+		return b;
 	}
+	/* span16 read again (volatile): kept from the test above, it cost
+	 * the fast path a load into a register */
+	if (unlikely(b != NULL) && *(volatile uintptr_t *)&tc->span16 != 0)
+		return pm__tc_corrupt_pop(b);
+	/* empty, or stopped */
 	PM_BARRIER();
-	tc->busy = 0;
-	return b;
+	PM_OPAQUE(tc);
+	pm__tc_list_at(tc, at)->busy = 0;
+	return NULL;
+}
+
+static inline void *pm__tc_pop(struct pm_tcache *tc, unsigned cls)
+{
+	return pm__tc_pop_at(tc, (size_t)cls * 2);
 }
 
 /* Push a block of class cls; returns 0 if the cache is full or stopped
@@ -281,14 +373,14 @@ static inline int pm__tc_push(struct pm_tcache *tc, unsigned cls, void *p)
 	if (likely(pm__block_key_get(p) != mark)) {
 		tc->busy = 1;
 		PM_BARRIER();
-		unsigned room = tc->room[cls];
+		unsigned room = tc->lists[cls].room;
 		if (likely(tc->span16 != 0) && likely(room != 0)) {
 			PM_ASSERT(pm__tc_class_of_chunk(pm__chunk_size(
 					  pm__chunk_of(p))) == cls);
-			*pm__block_link(p) = tc->head[cls];
+			*pm__block_link(p) = tc->lists[cls].head;
 			*pm__block_key(p) = mark;
-			tc->head[cls] = p;
-			tc->room[cls] = (uint16_t)(room - 1);
+			tc->lists[cls].head = p;
+			tc->lists[cls].room = (uint16_t)(room - 1);
 			ok = 1;
 		}
 		PM_BARRIER();

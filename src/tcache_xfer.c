@@ -39,22 +39,22 @@ int pm__tc_xfer_give(struct pm_tcache *tc, unsigned cls, void *p)
 	PM_BARRIER();
 	uint64_t old = 0;
 	unsigned depth = TC_XFER_DEPTH,
-		 take = (unsigned)(pm__tc_cap[cls] - tc->room[cls]) / 2;
+		 take = (unsigned)(pm__tc_cap[cls] - tc->lists[cls].room) / 2;
 	if (tc->span16 != 0) { /* not stopped: nobody drains the stacks */
 		old = __atomic_load_n(top, __ATOMIC_ACQUIRE);
 		depth = xfer_depth(tc, cls, old);
 	}
-	if (depth < TC_XFER_DEPTH && take && take < 255 && tc->head[cls]) {
+	if (depth < TC_XFER_DEPTH && take && take < 255 && tc->lists[cls].head) {
 		/* p, then the first `take` blocks of the list */
-		void *first = tc->head[cls], *b = first;
+		void *first = tc->lists[cls].head, *b = first;
 		unsigned n = 1;
 		pm__tc_block_check(tc, cls, b);
 		for (; n < take && *pm__block_link(b); n++) {
 			b = *pm__block_link(b);
 			pm__tc_block_check(tc, cls, b);
 		}
-		tc->head[cls] = *pm__block_link(b);
-		tc->room[cls] = (uint16_t)(tc->room[cls] + n);
+		tc->lists[cls].head = *pm__block_link(b);
+		tc->lists[cls].room = (uint16_t)(tc->lists[cls].room + n);
 		*pm__block_link(b) = NULL;
 		*pm__block_link(p) = first;
 		*pm__block_key(p) = TC_KEY;
@@ -123,16 +123,16 @@ void *pm__tc_xfer_take(struct pm_tcache *tc, unsigned cls)
 	PM_BARRIER();
 	uint64_t w;
 	uintptr_t h;
-	if (tc->span16 != 0 && !tc->head[cls] && (h = xfer_pop(tc, cls, &w))) {
+	if (tc->span16 != 0 && !tc->lists[cls].head && (h = xfer_pop(tc, cls, &w))) {
 		unsigned n = (unsigned)(w >> 48) & 255;
 		pm__tc_block_check(tc, cls, (void *)h);
-		if (unlikely(n == 0 || n - 1 > tc->room[cls]))
+		if (unlikely(n == 0 || n - 1 > tc->lists[cls].room))
 			pm__fatal("malloc(): corrupted transfer chain "
 				  "(use after free?)",
 				  (void *)h);
 		ret = (void *)h;
-		tc->head[cls] = *pm__block_link(ret);
-		tc->room[cls] = (uint16_t)(tc->room[cls] - (n - 1));
+		tc->lists[cls].head = *pm__block_link(ret);
+		tc->lists[cls].room = (uint16_t)(tc->lists[cls].room - (n - 1));
 		*pm__block_key(ret) = 0;
 	}
 	PM_BARRIER();

@@ -45,12 +45,15 @@ case_() { # NAME FILE: victim bad must exit 0 (refused, nothing changed)
 		echo "FAIL $1 (exit $rc):"; sed 's/^/       /' "$t/out"; fail=1
 	fi
 }
-"$t/craft" "$t/v.ckpt" "$t/c1.ckpt" poke "$tc" "$(a libc_word)" || exit 1
+"$t/craft" "$t/v.ckpt" "$t/c1.ckpt" poke \
+	"$(printf '0x%x' $(( tc + $(a tc_next) )))" "$(a libc_word)" || exit 1
 case_ tcache-list-link-to-libc "$t/c1.ckpt"
-"$t/craft" "$t/v.ckpt" "$t/c2.ckpt" poke "$tc" "$tc" || exit 1
+"$t/craft" "$t/v.ckpt" "$t/c2.ckpt" poke \
+	"$(printf '0x%x' $(( tc + $(a tc_next) )))" "$tc" || exit 1
 case_ tcache-list-cycle "$t/c2.ckpt"
 "$t/craft" "$t/v.ckpt" "$t/c3.ckpt" poke \
-	"$(printf '0x%x' $(( tc + $(a tc_head) + 24 )))" "$(a exe_data)" || exit 1
+	"$(printf '0x%x' $(( tc + $(a tc_head) + 3 * $(a tc_stride) )))" \
+	"$(a exe_data)" || exit 1
 case_ tcache-entry-in-exe-data "$t/c3.ckpt"
 
 verify_refuses() { # NAME FILE

@@ -316,9 +316,9 @@ int main(void)
 		const struct pm_tcache *tc =
 			(const void *)(image + (good.tcaches - base));
 		for (int i = 0; i < TC_NCLASS; i++)
-			if (tc->head[i]) {
+			if (tc->lists[i].head) {
 				refuse_image("cached link in data",
-					     (uintptr_t)tc->head[i],
+					     (uintptr_t)tc->lists[i].head,
 					     (uintptr_t)&libc_data & ~(uintptr_t)15,
 					     "thread cache");
 				break;

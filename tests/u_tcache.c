@@ -11,6 +11,7 @@
 #include "testlib.h"
 #include "alloc.h"
 #include <pthread.h>
+#include <sched.h>
 
 static void heap_ok(const char *where)
 {
@@ -34,10 +35,10 @@ static void classes(void)
 	}
 	/* malloc's fast path's table by the request itself agrees */
 	for (size_t n = 0; n < TC_SMALLREQ && bad < 5; n++)
-		if (pm__tc_small_class[n] != pm__tc_class_of_request(n)) {
+		if (pm__tls.small_list[n] != 2 * pm__tc_class_of_request(n)) {
 			bad++;
 			CHECK_MSG(0, "request %zu: small table %u, class %u", n,
-				  pm__tc_small_class[n],
+				  pm__tls.small_list[n],
 				  pm__tc_class_of_request(n));
 		}
 	for (unsigned c = 3; c < TC_NCLASS; c++)
@@ -65,6 +66,7 @@ static unsigned pop_all(struct pm_tcache *tc, unsigned cls, void **out,
 	unsigned n = 0;
 	void *b;
 	while (n < max && (b = pm__tc_pop(tc, cls))) {
+		CHECK_EQ(tc->lists[cls].busy, 0); /* the pop's flag dropped */
 		CHECK(pm__block_key_get(b) != TC_KEY);
 		CHECK(pm__head_inuse(pm__block_head(b)));
 		CHECK(pm__block_chunksize(b) == pm__tc_class_size(cls));
@@ -78,12 +80,13 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 	static void *blocks[512];
 	unsigned cap = pm__tc_cap[cls];
 	struct pm_arena *a = &pm__region->p;
-	CHECK(tc->room[cls] == cap && tc->head[cls] == NULL);
+	CHECK(tc->lists[cls].room == cap && tc->lists[cls].head == NULL);
 	CHECK(pm__tc_pop(tc, cls) == NULL); /* empty */
+	CHECK_EQ(tc->lists[cls].busy, 0);
 
 	void *b = pm__tc_refill(tc, cls);
 	CHECK(b && pm__block_chunksize(b) == pm__tc_class_size(cls));
-	unsigned cached = cap - tc->room[cls];
+	unsigned cached = cap - tc->lists[cls].room;
 	CHECK_MSG(cached >= 1 || cap <= 2, "class %u: refill cached %u", cls,
 		  cached);
 	heap_ok("after refill");
@@ -91,7 +94,7 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 	unsigned n = pop_all(tc, cls, blocks, 512);
 	CHECK_MSG(n == cached, "class %u: popped %u, cached %u", cls, n,
 		  cached);
-	CHECK(tc->room[cls] == cap);
+	CHECK(tc->lists[cls].room == cap);
 	blocks[n++] = b;
 	while (n < cap + 1) { /* one more than fits */
 		b = pm__tc_refill(tc, cls);
@@ -99,19 +102,19 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 		blocks[n++] = b;
 		n += pop_all(tc, cls, blocks + n, 512 - n);
 	}
-	CHECK(tc->room[cls] == cap && n <= 512);
+	CHECK(tc->lists[cls].room == cap && n <= 512);
 	/* the cache takes cap blocks, then says no */
 	for (unsigned i = 0; i < cap; i++)
 		CHECK(pm__tc_push(tc, cls, blocks[i]));
-	CHECK(tc->room[cls] == 0);
+	CHECK(tc->lists[cls].room == 0);
 	CHECK(pm__tc_is_cached(blocks[0]) && !pm__tc_is_cached(blocks[cap]));
 	CHECK(!pm__tc_push(tc, cls, blocks[cap]));
 	size_t fast = a->fast_bytes;
 	uintptr_t x0 = cls < TC_NSMALL ? pm__region->xfer[cls] & TC_XFER_PTR : 0;
 	pm__tc_overflow(tc, cls, blocks[cap]);
-	CHECK_MSG(tc->room[cls] == cap / 2 + 0 || tc->room[cls] == cap / 2,
+	CHECK_MSG(tc->lists[cls].room == cap / 2 + 0 || tc->lists[cls].room == cap / 2,
 		  "class %u: room %u after overflow, cap %u", cls,
-		  tc->room[cls], cap);
+		  tc->lists[cls].room, cap);
 	uintptr_t x1 = cls < TC_NSMALL ? pm__region->xfer[cls] & TC_XFER_PTR : 0;
 	if (cls < TC_NSMALL && x1 != x0) {
 		/* small: a chain, p first, on the class's transfer stack */
@@ -128,14 +131,14 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 	if (cls < TC_NSMALL && x1 != x0) {
 		/* an empty class takes the chain back, without the lock */
 		static void *mine[512];
-		unsigned had = cap - tc->room[cls];
+		unsigned had = cap - tc->lists[cls].room;
 		unsigned k = pop_all(tc, cls, mine, 512);
 		CHECK_EQ(k, had);
-		CHECK_EQ(tc->room[cls], cap);
+		CHECK_EQ(tc->lists[cls].room, cap);
 		void *t = pm__tc_xfer_take(tc, cls);
 		CHECK_PTR_EQ(t, blocks[cap]);
 		CHECK_EQ(pm__region->xfer[cls] & TC_XFER_PTR, x0);
-		CHECK_EQ(tc->room[cls], cap - cap / 2);
+		CHECK_EQ(tc->lists[cls].room, cap - cap / 2);
 		CHECK(t && pm__block_key_get(t) != TC_KEY);
 		heap_ok("after a transfer");
 		for (unsigned i = 0; i < k; i++)
@@ -148,6 +151,7 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 	/* stopped: neither pop nor push */
 	pm__tc_stop_all();
 	CHECK(pm__tc_pop(tc, cls) == NULL);
+	CHECK_EQ(tc->lists[cls].busy, 0);
 	pm__tc_start_all();
 	b = pm__tc_pop(tc, cls);
 	CHECK(b != NULL);
@@ -160,7 +164,7 @@ static void one_class(struct pm_tcache *tc, unsigned cls)
 	pm__tc_drain(tc);
 	pm__unlock_persistent();
 	for (unsigned i = 0; i < TC_NCLASS; i++)
-		CHECK(tc->head[i] == NULL && tc->room[i] == pm__tc_cap[i]);
+		CHECK(tc->lists[i].head == NULL && tc->lists[i].room == pm__tc_cap[i]);
 	heap_ok("after drain");
 }
 
@@ -170,7 +174,7 @@ static unsigned victim_cls = 6;
 
 static void *cached_block(struct pm_tcache **tcp)
 {
-	struct pm_tcache *tc = pm__tls_tc;
+	struct pm_tcache *tc = pm__tls.tc;
 	void *b = pm__tc_refill(tc, victim_cls);
 	CHECK(pm__tc_push(tc, victim_cls, b));
 	*tcp = tc;
@@ -247,7 +251,7 @@ static void quiesce_under_load(void)
 		     c = ((struct pm_tcache *)c)->next) {
 			struct pm_tcache *tc = (struct pm_tcache *)c;
 			for (unsigned i = 0; i < TC_NCLASS; i++)
-				n += tc->head[i] != NULL;
+				n += tc->lists[i].head != NULL;
 		}
 		CHECK_MSG(n == 0, "round %d: %lu cache lists not drained",
 			  round, (unsigned long)n);
@@ -304,13 +308,72 @@ static void aligned(struct pm_tcache *tc)
 	heap_ok("after the reserves' drain");
 }
 
+/* free's fast path finds the room by the chunk's head >> 1 (struct
+ * pm_tc_list): an in-use block goes to its class's list; a
+ * PM_CHUNK_EARLY one (made before main()) meets a word that is 0, goes to
+ * the arena, and the word is 0 again. */
+static void free_indexing(struct pm_tcache *tc)
+{
+	unsigned cls = 4;
+	void *b = pm__tc_refill(tc, cls);
+	CHECK(b && pm__block_chunksize(b) == pm__tc_class_size(cls));
+	if (!b)
+		return;
+	unsigned room = tc->lists[cls].room;
+	pm__free(b);
+	CHECK_PTR_EQ(tc->lists[cls].head, b);
+	CHECK_EQ(tc->lists[cls].room, room - 1);
+	CHECK_PTR_EQ(pm__tc_pop(tc, cls), b);
+	CHECK_EQ(tc->lists[cls].room, room);
+	pm__chunk_of(b)->head |= PM_CHUNK_EARLY;
+	void *h = tc->lists[cls].head;
+	pm__free(b); /* to the arena */
+	CHECK_PTR_EQ(tc->lists[cls].head, h);
+	CHECK_EQ(tc->lists[cls].room, room);
+	for (unsigned i = 0; i < TC_NCLASS; i++)
+		CHECK(tc->lists[i].busy == 0 && tc->lists[i].zero_early[0] == 0 &&
+		      tc->lists[i].zero_early[1] == 0);
+	heap_ok("after free's indexing");
+}
+
+/* The pop's busy flag is its list's: a quiesce waits for it as for
+ * tc->busy.  (Set here as a pop sets it; while it is, the quiescing
+ * thread must not get past pm__tc_stop_all, whatever the timing.) */
+static volatile int quiesced;
+
+static void *quiescer(void *arg)
+{
+	(void)arg;
+	pm__heap_quiesce(); /* PM_DEBUG=2: the walk wants every flag 0 */
+	quiesced = 1;
+	pm__heap_resume();
+	return NULL;
+}
+
+static void quiesce_waits_for_pop(struct pm_tcache *tc)
+{
+	unsigned cls = 5;
+	pthread_t t;
+	quiesced = 0;
+	*(volatile uint8_t *)&tc->lists[cls].busy = 1;
+	CHECK(pthread_create(&t, NULL, quiescer, NULL) == 0);
+	for (int i = 0; i < 2000; i++)
+		sched_yield();
+	int early = quiesced;
+	CHECK_MSG(!early, "a quiesce did not wait for class %u's pop", cls);
+	*(volatile uint16_t *)&tc->lists[cls].busy = 0;
+	pthread_join(t, NULL);
+	CHECK(quiesced);
+	heap_ok("after a quiesce that waited for a pop");
+}
+
 int main(void)
 {
 	CHECK(pm__ensure_init() == 0);
 	pm__begin_persistent();
 	classes();
 	struct pm_tcache *tc = pm__tc_create();
-	CHECK(tc != NULL && pm__tls_tc == tc);
+	CHECK(tc != NULL && pm__tls.tc == tc);
 	if (!tc)
 		return test_end();
 	CHECK(tc->lo == pm__pbase && tc->span16 == pm__plen >> 4);
@@ -319,6 +382,8 @@ int main(void)
 	for (unsigned i = 0; i < sizeof list / sizeof *list; i++)
 		one_class(tc, list[i]);
 	aligned(tc);
+	free_indexing(tc);
+	quiesce_waits_for_pop(tc);
 
 	must_abort(key_overwritten, "a cached block's key overwritten");
 	must_abort(link_overwritten, "a cached block's link overwritten");

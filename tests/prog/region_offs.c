@@ -10,7 +10,9 @@ int main(void)
 {
 	printf("tcaches %zu\n", offsetof(struct pm_region, tcaches));
 	printf("nkeys %zu\n", offsetof(struct pm_region, nkeys));
-	printf("tc_head %zu\n", offsetof(struct pm_tcache, head));
+	printf("tc_next %zu\n", offsetof(struct pm_tcache, next));
+	printf("tc_head %zu\n", offsetof(struct pm_tcache, lists[0].head));
+	printf("tc_stride %zu\n", sizeof(struct pm_tc_list));
 	printf("bins %zu\n", offsetof(struct pm_region, p.bins));
 	printf("nbins %d\n", PM_NBINS);
 	return 0;

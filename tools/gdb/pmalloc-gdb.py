@@ -17,7 +17,7 @@
 # The region is found through the library's pm__region pointer (debug info
 # or the symbol table); failing that, by its magic at the base address.
 # Structure offsets come from the debug info when there is some, else from
-# the built-in x86-64 layout below (src/internal.h, region version 4).
+# the built-in x86-64 layout below (src/internal.h, region version 5).
 # A damaged heap is reported, never followed blindly: every read is
 # checked, every walk is bounded.
 #
@@ -37,7 +37,7 @@ MINCHUNK = 32
 WALK_LIMIT = 2000000  # chunks per arena walk
 WINDOW = 1 << 16      # bytes read at once during a walk
 
-# Built-in layout (x86-64, region header version 4).
+# Built-in layout (x86-64, region header version 5).
 BUILTIN = {
     "region": {"magic": 0, "version": 8, "header_size": 12, "base": 16,
                "size": 24, "tbase": 32, "p": 40, "tcaches": 2728,
@@ -46,7 +46,7 @@ BUILTIN = {
               "live_bytes": 2120, "free_bytes": 2128, "released": 2136,
               "fast_bytes": 2656, "peak": 2680},
     "root": {"name": 0, "ptr": 64, "sizeof": 72, "count": 64},
-    "tcache": {"head": 232, "nclass": 97},
+    "tcache": {"head": 8, "stride": 16, "nclass": 97, "next": 1552},
 }
 
 
@@ -98,8 +98,12 @@ def _debug_layout():
         lay["root"]["sizeof"] = root.sizeof
         lay["root"]["count"] = rf["roots"].type.sizeof // root.sizeof
         tc = {f.name: f for f in gdb.lookup_type("struct pm_tcache").fields()}
-        lay["tcache"] = {"head": tc["head"].bitpos // 8,
-                         "nclass": tc["head"].type.sizeof // 8}
+        tl = gdb.lookup_type("struct pm_tc_list")
+        tlf = {f.name: f for f in tl.fields()}
+        lay["tcache"] = {"head": (tc["lists"].bitpos + tlf["head"].bitpos) // 8,
+                         "stride": tl.sizeof,
+                         "nclass": tc["lists"].type.sizeof // tl.sizeof,
+                         "next": tc["next"].bitpos // 8}
         return lay
     except (KeyError, gdb.error, AttributeError, ZeroDivisionError):
         return None
@@ -161,10 +165,10 @@ class Heap:
             tc, n = _u64(self.base + self.layout["region"]["tcaches"]), 0
             while tc and n < 4096 and self.base <= tc < self.tbase:
                 for i in range(T["nclass"]):
-                    b = _u64(tc + T["head"] + 8 * i)
+                    b = _u64(tc + T["head"] + T["stride"] * i)
                     if b and self.base <= b < self.tbase:
                         return _u64(b + 8)
-                tc, n = _u64(tc), n + 1
+                tc, n = _u64(tc + T["next"]), n + 1
         except HeapError:
             pass
         return None
@@ -393,7 +397,7 @@ Usage: pmalloc heap"""
                     break
                 seen.add(tc)
                 n += 1
-                tc = _u64(tc)
+                tc = _u64(tc + h.layout["tcache"]["next"])
             print("thread caches: %d; checkpoints taken of this heap: %d"
                   % (n, ckpts))
         except HeapError as e:
