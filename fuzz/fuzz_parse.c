@@ -1043,6 +1043,20 @@ static int strip_pages(const char *in, const char *out)
 		n = img_edit(b, n, n, IMG_DELETE, k, 0, 0);
 		fix_crcs(b, n, 1);
 	}
+	/* a readable copied mapping of a file is saved whole (a reader
+	 * refuses it without its pages): made anonymous, it needs none */
+	for (uint32_t k = 0; k < ck.h.nsections; k++) {
+		if (ck.sec[k].kind != PMF_SEC_VMAS)
+			continue;
+		struct pmf_vma *v = (struct pmf_vma *)(b + ck.sec[k].data_off);
+		for (uint64_t i = 0; i < ck.sec[k].len / sizeof *v; i++)
+			if (v[i].vclass == PMF_VMA_COPIED &&
+			    (v[i].flags & PMF_VMAF_FILE)) {
+				v[i].flags &= ~PMF_VMAF_FILE;
+				v[i].offset = v[i].dev = v[i].inode = 0;
+			}
+	}
+	fix_crcs(b, n, 1);
 	FILE *fp = fopen(out, "wb");
 	if (!fp || fwrite(b, 1, n, fp) != n || fclose(fp))
 		return perror(out), 1;

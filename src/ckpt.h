@@ -61,6 +61,7 @@ void pm__ckpt_close(struct pm__ckpt *ck);
 /* Read every section with pread into the scratch chunk, check checksums
  * and the region header.  0, PM_ECORRUPT, PM_ETRUNC or -errno. */
 int pm__ckpt_verify_data(struct pm__ckpt *ck);
+int pm__ckpt_region_header(struct pm__ckpt *ck);
 
 /* ---- ckpt_mac.c: the key and the file's MAC (format.h, PMF_FLAG_MAC) ----
  * The key: set by pm_key_set, or read from PMALLOC_KEY_FILE on first need.

@@ -242,52 +242,6 @@ static int check_map_count(const struct pm__ckpt *ck)
 	return 0;
 }
 
-/* Who may have written the file (the trust model, docs/FORMAT.md): root,
- * or the user running us; and nobody else may write to it.  In a program
- * with privileges its user lacks (AT_SECURE), the user who started it is
- * the one not to trust: a setuid program accepts its effective user's
- * files (or root's), a setgid or file-capability program (same user,
- * more rights) root's only.  Checked on the open descriptor, so it is the
- * file that will be used. */
-int pm__ckpt_check_trust(const struct pm__ckpt *ck, unsigned flags)
-{
-	struct stat st;
-	if (flags & PM_RESTORE_ANY_OWNER)
-		return 0;
-	if (fstat(ck->fd, &st) != 0)
-		return pm__err(-errno, "cannot stat the checkpoint file");
-	uid_t ruid = getuid(), euid = geteuid();
-	int secure = pm__secure();
-	int user_ok = !secure || euid != ruid;
-	uid_t me = secure ? euid : ruid;
-	if (st.st_uid != 0 && (!user_ok || st.st_uid != me)) {
-		if (!user_ok)
-			return pm__err(PM_EUNTRUSTED,
-				       "the file is owned by uid %u, not root: "
-				       "this program runs with privileges its "
-				       "user lacks (setgid or file "
-				       "capabilities), so only root's files are "
-				       "restored",
-				       (unsigned)st.st_uid);
-		return pm__err(PM_EUNTRUSTED,
-			       "the file is owned by uid %u, not by uid %u "
-			       "(this %s) or root: restoring it would run what "
-			       "another user wrote (PMALLOC_TRUST_ANY_OWNER=1 "
-			       "accepts)",
-			       (unsigned)st.st_uid, (unsigned)me,
-			       secure ? "program's effective user"
-				      : "process's user");
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return pm__err(PM_EUNTRUSTED,
-			       "the file is writable by %s (mode %o): anyone "
-			       "who can write it can run code here "
-			       "(PMALLOC_TRUST_ANY_OWNER=1 accepts)",
-			       (st.st_mode & S_IWOTH) ? "others" : "its group",
-			       (unsigned)(st.st_mode & 07777));
-	return 0;
-}
-
 /* The region header of the file against this heap (pread of its start). */
 static int check_heap(struct pm__ckpt *ck)
 {

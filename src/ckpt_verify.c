@@ -425,7 +425,104 @@ static int verify_heap_parallel(struct pm__ckpt *ck, int *rc)
 	return 1;
 }
 
+/* Who may have written the file (the trust model, docs/FORMAT.md): root,
+ * or the user running us; and nobody else may write to it.  In a program
+ * with privileges its user lacks (AT_SECURE), the user who started it is
+ * the one not to trust: a setuid program accepts its effective user's
+ * files (or root's), a setgid or file-capability program (same user,
+ * more rights) root's only.  Checked on the open descriptor, so it is the
+ * file that will be used. */
+int pm__ckpt_check_trust(const struct pm__ckpt *ck, unsigned flags)
+{
+	struct stat st;
+	if (flags & PM_RESTORE_ANY_OWNER)
+		return 0;
+	if (fstat(ck->fd, &st) != 0)
+		return pm__err(-errno, "cannot stat the checkpoint file");
+	uid_t ruid = getuid(), euid = geteuid();
+	int secure = pm__secure();
+	int user_ok = !secure || euid != ruid;
+	uid_t me = secure ? euid : ruid;
+	if (st.st_uid != 0 && (!user_ok || st.st_uid != me)) {
+		if (!user_ok)
+			return pm__err(PM_EUNTRUSTED,
+				       "the file is owned by uid %u, not root: "
+				       "this program runs with privileges its "
+				       "user lacks (setgid or file "
+				       "capabilities), so only root's files are "
+				       "restored",
+				       (unsigned)st.st_uid);
+		return pm__err(PM_EUNTRUSTED,
+			       "the file is owned by uid %u, not by uid %u "
+			       "(this %s) or root: restoring it would run what "
+			       "another user wrote (PMALLOC_TRUST_ANY_OWNER=1 "
+			       "accepts)",
+			       (unsigned)st.st_uid, (unsigned)me,
+			       secure ? "program's effective user"
+				      : "process's user");
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return pm__err(PM_EUNTRUSTED,
+			       "the file is writable by %s (mode %o): anyone "
+			       "who can write it can run code here "
+			       "(PMALLOC_TRUST_ANY_OWNER=1 accepts)",
+			       (st.st_mode & S_IWOTH) ? "others" : "its group",
+			       (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 static int verify_sections(struct pm__ckpt *ck);
+
+/* The region header: at the start of a checkpoint's first heap section;
+ * in an image, at the start of the run of pages at the region's base (the
+ * writer always saves that page: the header is live).  A run moved off
+ * it, or a header that disagrees with the file's, would resume a heap
+ * whose first malloc aborts. */
+_Static_assert(sizeof(struct pm_region) <= PM__CHUNK, "a region header in the chunk");
+int pm__ckpt_region_header(struct pm__ckpt *ck)
+{
+	const uint64_t hs = sizeof(struct pm_region), base = ck->h.base;
+	int rc;
+	if (ck->h.kind != PMF_KIND_IMAGE) {
+		for (uint32_t i = 0; i < ck->h.nsections; i++) {
+			const struct pmf_section *s = &ck->sec[i];
+			if (s->kind != PMF_SEC_HEAP)
+				continue;
+			size_t n = s->len < PM__CHUNK ? (size_t)s->len
+						      : PM__CHUNK;
+			if ((rc = pm__pread_full(ck->fd, ck->chunk, n,
+						 s->data_off)))
+				return rc;
+			return pm__ckpt_check_region(ck, ck->chunk, n);
+		}
+		return 0;
+	}
+	/* an image: the header's bytes as a resume would map them, from the
+	 * runs over [base, base + hs); a page no run holds reads as zero,
+	 * but the first one must be there */
+	unsigned char *b = ck->chunk;
+	int first = 0;
+	memset(b, 0, hs);
+	for (uint32_t i = 0; i < ck->h.nsections; i++) {
+		const struct pmf_section *s = &ck->sec[i];
+		if (s->kind != PMF_SEC_PAGES || s->addr + s->len <= base ||
+		    s->addr >= base + hs)
+			continue;
+		uint64_t lo = s->addr > base ? s->addr : base;
+		uint64_t hi = s->addr + s->len < base + hs ? s->addr + s->len
+							    : base + hs;
+		first |= s->addr <= base;
+		if ((rc = pm__pread_full(ck->fd, b + (lo - base),
+					 (size_t)(hi - lo),
+					 s->data_off + (lo - s->addr))))
+			return rc;
+	}
+	if (!first)
+		return pm__err(PM_ECORRUPT, "image: no page saved at the "
+					    "region's base 0x%llx (its header)",
+			       (unsigned long long)base);
+	return pm__ckpt_check_region(ck, b, (size_t)hs);
+}
 
 int pm__ckpt_verify_data(struct pm__ckpt *ck)
 {
@@ -435,19 +532,8 @@ int pm__ckpt_verify_data(struct pm__ckpt *ck)
 		return rc;
 	if (!pm__ckpt_zero(ck->chunk, pad))
 		return pm__ckpt_bad_padding(ck);
-	/* the region header at the start of the first heap section */
-	for (uint32_t i = 0; i < ck->h.nsections &&
-			     ck->h.kind == PMF_KIND_CHECKPOINT;
-	     i++) {
-		const struct pmf_section *s = &ck->sec[i];
-		if (s->kind != PMF_SEC_HEAP)
-			continue;
-		size_t n = s->len < PM__CHUNK ? (size_t)s->len : PM__CHUNK;
-		if ((rc = pm__pread_full(ck->fd, ck->chunk, n, s->data_off)) ||
-		    (rc = pm__ckpt_check_region(ck, ck->chunk, n)))
-			return rc;
-		break;
-	}
+	if ((rc = pm__ckpt_region_header(ck)))
+		return rc;
 	ck->guarded = bus_guard(1);
 	rc = verify_sections(ck);
 	if (ck->guarded)

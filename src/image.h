@@ -84,6 +84,8 @@ int pm__image_open(const char *path, struct pm__ckpt *ck, struct pm__image *im);
 void pm__image_close(struct pm__ckpt *ck, struct pm__image *im);
 /* The string at off in the image's STRINGS ("" when off is PMF_NO_NAME). */
 const char *pm__image_name(const struct pm__image *im, uint32_t off);
+/* 1 if [a, a+n) lies in writable mappings of the image, without a gap. */
+int pm__image_writable(const struct pm__image *im, uint64_t a, uint64_t n);
 /* Class name, for messages and the CLI. */
 const char *pm__image_class(uint32_t c);
 
@@ -109,6 +111,8 @@ int pm__image_take(const char *path, int from_signal);
 /* PMALLOC_IMAGE=path with PMALLOC_IMAGE_ON=SIGNAL: install the handler
  * that images the process on SIGNAL (from __libc_start_main). */
 void pm__image_trigger_startup(void);
+/* A resumed process: the trigger is for this process now (its new pid). */
+void pm__image_trigger_resumed(void);
 
 /* ---- image_resume.c ----
  * Resume from path: returns only when the image is refused (the reason in

@@ -297,6 +297,10 @@ int pm__ks_prepare(const void *signals, size_t signals_len, const void *fds,
 		if (rec[i].fd >= base)
 			base = rec[i].fd + 1;
 	}
+	/* no room from 1000 up (ulimit -n 256): right above the image's */
+	if (base == PM__KS_PREP_BASE && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < PM__KS_PREP_BASE + 64)
+		base = h->nfds ? rec[h->nfds - 1].fd + 1 : 0;
 
 	struct pm__ks_plan *pl = mem;
 	memset(pl, 0, sizeof *pl);

@@ -90,24 +90,47 @@ static int check_vmas(const struct pm__ckpt *ck, struct pm__image *im)
 	return 0;
 }
 
-/* Every PAGES section inside one copied, readable mapping. */
+/* A readable copied mapping of a file is saved whole (image_maps.c: a
+ * page not saved would read as zero on resume, not as the file's). */
+static int whole(const struct pmf_vma *v)
+{
+	return v->vclass == PMF_VMA_COPIED && (v->prot & PMF_PROT_READ) &&
+	       (v->flags & PMF_VMAF_FILE);
+}
+
+/* Every PAGES section inside one copied, readable mapping; the mappings
+ * saved whole covered by their sections. */
 static int check_pages(const struct pm__ckpt *ck, struct pm__image *im)
 {
 	uint32_t j = 0;
+	uint64_t covered = 0; /* bytes of vma[j] in sections so far */
 	im->npages = 0;
 	for (uint32_t i = 0; i < ck->h.nsections; i++) {
 		const struct pmf_section *s = &ck->sec[i];
 		if (s->kind != PMF_SEC_PAGES)
 			continue;
 		im->npages++;
-		while (j < im->nvma && im->vma[j].end <= s->addr)
+		while (j < im->nvma && im->vma[j].end <= s->addr) {
+			if (whole(&im->vma[j]) &&
+			    covered != im->vma[j].end - im->vma[j].start)
+				return bad_vma(j, &im->vma[j],
+					       "a copied file mapping not "
+					       "saved whole");
 			j++;
+			covered = 0;
+		}
 		const struct pmf_vma *v = j < im->nvma ? &im->vma[j] : NULL;
 		if (!v || s->addr < v->start || s->len > v->end - s->addr ||
 		    v->vclass != PMF_VMA_COPIED || !(v->prot & PMF_PROT_READ))
 			return pm__ckpt_bad_section(i, s, "not inside one "
 							  "copied mapping");
+		covered += s->len; /* sections do not overlap (the table) */
 	}
+	for (; j < im->nvma; j++, covered = 0)
+		if (whole(&im->vma[j]) &&
+		    covered != im->vma[j].end - im->vma[j].start)
+			return bad_vma(j, &im->vma[j], "a copied file mapping "
+						       "not saved whole");
 	return 0;
 }
 
@@ -207,7 +230,8 @@ static const struct pmf_vma *vma_of(const struct pm__image *im, uint64_t a,
 
 /* Is [a, a+n) covered by writable mappings without a gap?  (A static
  * buffer may begin in a data segment's file page and end in its bss.) */
-static int writable(const struct pm__image *im, uint64_t a, uint64_t n)
+#define writable pm__image_writable
+int pm__image_writable(const struct pm__image *im, uint64_t a, uint64_t n)
 {
 	if (!n || a + n < a)
 		return 0;

@@ -27,6 +27,7 @@
 #include "image_resume.h"
 
 #include <cpuid.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -80,9 +81,47 @@ int pm__rs_same_mapping(const struct rs *r, const struct pmf_vma *v,
 	       !strcmp(cur_name(r, c), pm__image_name(&r->im, v->name));
 }
 
+/* The data segments of the objects loaded here (a writable private file
+ * mapping, and the anonymous bss right after it) were writable when the
+ * loader made them, as they are here: in the image they are writable too
+ * (a program that made its own data read-only after main is refused, a
+ * cache miss; a damaged protection would fault at the first store). */
+static int check_data_segments(const struct rs *r)
+{
+	const struct pmf_vma *prev = NULL;
+	for (uint32_t j = 0; j < r->l.n; prev = &r->l.v[j++]) {
+		const struct pmf_vma *c = &r->l.v[j];
+		if (!(c->prot & PMF_PROT_WRITE) || (c->flags & PMF_VMAF_SHARED))
+			continue;
+		int bss = !(c->flags & PMF_VMAF_FILE) && prev &&
+			  prev->end == c->start &&
+			  (prev->flags & PMF_VMAF_FILE) &&
+			  (prev->prot & PMF_PROT_WRITE);
+		if (!(c->flags & PMF_VMAF_FILE) && !bss)
+			continue;
+		int there = 0;
+		for (uint32_t i = 0; i < r->im.nvma && !there; i++)
+			there = r->im.vma[i].start < c->end &&
+				r->im.vma[i].end > c->start;
+		if (there && !pm__image_writable(&r->im, c->start,
+						 c->end - c->start))
+			return pm__err(PM_ECORRUPT, "image: the data of %s at "
+						    "%llx-%llx is not writable "
+						    "in the image",
+				       cur_name(r, bss ? prev : c)[0]
+					       ? cur_name(r, bss ? prev : c)
+					       : "an object",
+				       (ull)c->start, (ull)c->end);
+	}
+	return 0;
+}
+
 int pm__rs_check_mappings(struct rs *r)
 {
 	const struct pm__image *im = &r->im;
+	int rc = check_data_segments(r);
+	if (rc)
+		return rc;
 	for (uint32_t i = 0; i < im->nvma; i++) {
 		const struct pmf_vma *v = &im->vma[i];
 		if (v->vclass != PMF_VMA_NAMED && v->vclass != PMF_VMA_KERNEL)
@@ -143,6 +182,53 @@ static int same_object(const struct pmf_object *f, const struct pm_object *c)
 	return f->size == c->size && f->mtime == c->mtime;
 }
 
+/* The GNU build-id of the ELF file at path, as objects.c reads it from a
+ * loaded object's notes (at most 20 bytes): its length, 0 when the file
+ * has none or is no 64-bit ELF file. */
+static uint32_t file_build_id(const char *path, uint8_t *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	unsigned char notes[4096];
+	uint32_t got = 0;
+	if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof ph[0] || eh.e_phnum > 64 ||
+	    pread(fd, ph, eh.e_phnum * sizeof ph[0], (off_t)eh.e_phoff) !=
+		    (ssize_t)(eh.e_phnum * sizeof ph[0]))
+		eh.e_phnum = 0;
+	for (int i = 0; i < eh.e_phnum && !got; i++) {
+		if (ph[i].p_type != PT_NOTE || ph[i].p_filesz > sizeof notes ||
+		    pread(fd, notes, ph[i].p_filesz, (off_t)ph[i].p_offset) !=
+			    (ssize_t)ph[i].p_filesz)
+			continue;
+		uint64_t al = ph[i].p_align == 8 ? 8 : 4, at = 0;
+		uint64_t end = ph[i].p_filesz;
+		while (at + sizeof(Elf64_Nhdr) <= end) {
+			Elf64_Nhdr nh;
+			memcpy(&nh, notes + at, sizeof nh);
+			uint64_t name = at + sizeof nh;
+			uint64_t desc = name + ((nh.n_namesz + al - 1) & ~(al - 1));
+			uint64_t next = desc + ((nh.n_descsz + al - 1) & ~(al - 1));
+			if (next > end || next <= at)
+				break;
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp(notes + name, "GNU", 4)) {
+				got = nh.n_descsz < 20 ? nh.n_descsz : 20;
+				memcpy(out, notes + desc, got);
+				break;
+			}
+			at = next;
+		}
+	}
+	close(fd);
+	return got;
+}
+
 /* The executable must be the image's; every object loaded here must be
  * the image's at the same address; an object the image had loaded later
  * (dlopen) and this process has not is mapped from its file, which must
@@ -162,6 +248,9 @@ static int check_objects(struct rs *r)
 			       (ull)(r->ncur > 0 ? r->cur[0].mtime : 0),
 			       r->ncur > 0 && f[0].load != r->cur[0].load
 				       ? ", loaded elsewhere"
+			       : r->ncur > 0 && f[0].build_id_len &&
+					       r->cur[0].build_id_len
+				       ? ", another build (build-id)"
 				       : "");
 	for (int j = 1; j < r->ncur; j++) {
 		const struct pm_object *c = &r->cur[j];
@@ -184,10 +273,16 @@ static int check_objects(struct rs *r)
 		for (int j = 1; j < r->ncur && !here; j++)
 			here = !strcmp(f[i].path, r->cur[j].path);
 		struct stat st;
+		uint8_t id[32];
 		if (!here && f[i].path[0] &&
 		    (stat(f[i].path, &st) != 0 ||
 		     (uint64_t)st.st_size != f[i].size ||
-		     (uint64_t)st.st_mtime != f[i].mtime))
+		     (uint64_t)st.st_mtime != f[i].mtime ||
+		     /* rewritten in place within the second, or with its
+		      * mtime put back: its build-id tells */
+		     (f[i].build_id_len &&
+		      (file_build_id(f[i].path, id) != f[i].build_id_len ||
+		       memcmp(id, f[i].build_id, f[i].build_id_len)))))
 			return pm__err(PM_ELAYOUT, "%s, loaded by the imaged "
 						   "process, is gone or "
 						   "changed",
@@ -266,6 +361,49 @@ static int check_cpu(struct rs *r, struct pm__ctx *ctx)
 	return 0;
 }
 
+/* What pmalloc itself writes in the resumed memory must be writable
+ * there: the restorer writes the thread id into the thread descriptor,
+ * the inherited descriptors' table and the staging area's address into
+ * pmalloc's state, and the allocator writes its region (which it maps
+ * read-write or not at all).  A damaged protection would fault in the
+ * restorer, after the point of no return, or at the first malloc. */
+static int check_own_writes(const struct rs *r)
+{
+	const struct pm__image *im = &r->im;
+	size_t inh_len;
+	void *inh = pm__ks_inherited_table(&inh_len);
+	const struct {
+		uint64_t a, n;
+		const char *what;
+	} need[] = {
+		{im->proc->fsbase + im->proc->tid_off, 4, "thread id"},
+		{(uintptr_t)inh, inh_len ? inh_len : 1, "descriptor table"},
+		{(uintptr_t)pm__image_staging, sizeof pm__image_staging,
+		 "state"},
+		{(uintptr_t)&pm__region, sizeof pm__region, "state"},
+	};
+	for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
+		if (!pm__image_writable(im, need[k].a, need[k].n))
+			return pm__err(PM_ECORRUPT, "image: pmalloc's %s at %llx "
+						    "is not in writable memory "
+						    "of the image",
+				       need[k].what, (ull)need[k].a);
+	uint64_t lo = r->ck.h.base, hi = r->ck.h.base + r->ck.h.size;
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		if (v->end <= lo || v->start >= hi)
+			continue;
+		if (v->vclass != PMF_VMA_COPIED ||
+		    (v->prot && v->prot != (PMF_PROT_READ | PMF_PROT_WRITE)))
+			return pm__err(PM_ECORRUPT, "image: mapping %u "
+						    "(%llx-%llx) in pmalloc's "
+						    "region is not read-write "
+						    "or inaccessible memory",
+				       i, (ull)v->start, (ull)v->end);
+	}
+	return 0;
+}
+
 static int check_process(struct rs *r)
 {
 	const struct pmf_proc *p = r->im.proc;
@@ -273,7 +411,7 @@ static int check_process(struct rs *r)
 	r->ncur = pm__objects(r->cur, PMF_MAX_OBJECTS);
 	if ((rc = check_objects(r)))
 		return rc;
-	if ((rc = check_cmdline(r)))
+	if ((rc = check_cmdline(r)) || (rc = check_own_writes(r)))
 		return rc;
 	if (getauxval(AT_PHDR) != p->at_phdr ||
 	    getauxval(AT_ENTRY) != p->at_entry ||
@@ -378,6 +516,8 @@ static int open_checked(struct rs *r, const char *path)
 	const char *any = pm__env("PMALLOC_TRUST_ANY_OWNER");
 	unsigned flags = any && !strcmp(any, "1") ? PM_RESTORE_ANY_OWNER : 0;
 	if ((rc = pm__ckpt_check_trust(&r->ck, flags)))
+		return rc;
+	if ((rc = pm__ckpt_region_header(&r->ck)))
 		return rc;
 	rc = pm__key_hmac(&r->hm, "resume");
 	if (rc < 0)

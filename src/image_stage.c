@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <asm/prctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -117,12 +118,17 @@ static struct pm__op *op(struct pm__plan *p, uint32_t what, uint64_t addr,
 /* The lowest number for the resume's own descriptors (the image, the
  * files of named mappings): 1000, or above every descriptor the image
  * records (those numbers are the program's after the resume; its records
- * are checked and in ascending order). */
+ * are checked and in ascending order); right above them when the
+ * descriptor limit (ulimit -n 256) leaves no room from 1000 up. */
 int pm__rs_high_fd(const struct pm__image *im)
 {
 	const struct pmf_fds *h = (const struct pmf_fds *)im->fds;
 	const struct pmf_fd *rec = (const struct pmf_fd *)(h + 1);
 	int top = h->nfds ? rec[h->nfds - 1].fd + 1 : 0;
+	struct rlimit rl;
+	if (top < 1000 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1000 + 64)
+		return top;
 	return top > 1000 ? top : 1000;
 }
 
@@ -284,6 +290,43 @@ static int check_map_count(const struct rs *r)
 	return 0;
 }
 
+/* The address space the process has after the restorer (what it keeps,
+ * the image's mappings, the staging area, [stack] grown to the image's)
+ * within RLIMIT_AS: a mapping the limit refuses would fail after the
+ * point of no return (pmalloc's region is smaller here when the limit
+ * made start-up reserve less). */
+static int check_address_space(const struct rs *r)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	const struct pm__image *im = &r->im;
+	uint64_t after = r->l.skip_hi - r->l.skip_lo, stack_here = 0;
+	for (uint32_t j = 0; j < r->l.n; j++) {
+		const struct pmf_vma *c = &r->l.v[j];
+		if (c->vclass == PMF_VMA_STACK)
+			stack_here = c->end - c->start;
+		if (kept(r, c))
+			after += c->end - c->start;
+	}
+	for (uint32_t i = 0; i < im->nvma; i++) {
+		const struct pmf_vma *v = &im->vma[i];
+		const struct pmf_vma *c = pm__rs_cur_at(r, v->start);
+		if (v->vclass == PMF_VMA_COPIED ||
+		    (v->vclass == PMF_VMA_NAMED && !(c && kept(r, c))))
+			after += v->end - v->start;
+	}
+	uint64_t stack_img = im->stack_vma->end - im->stack_vma->start;
+	if (stack_img > stack_here)
+		after += stack_img - stack_here;
+	if (after > (uint64_t)rl.rlim_cur)
+		return pm__err(-ENOMEM, "the image needs %llu MiB of address "
+					"space; the limit (ulimit -v) is %llu "
+					"MiB",
+			       (ull)(after >> 20), (ull)(rl.rlim_cur >> 20));
+	return 0;
+}
+
 static int stage_pages(struct rs *r);
 
 int pm__rs_stage(struct rs *r, struct pm__plan **out)
@@ -351,7 +394,8 @@ int pm__rs_stage(struct rs *r, struct pm__plan **out)
 	r->l.skip_lo = (uintptr_t)(r->pages ? r->pages : r->staging);
 	r->l.skip_hi = (uintptr_t)r->staging + len;
 	if ((rc = pm__rs_list_current(r)) || (rc = pm__rs_check_mappings(r)) ||
-	    (rc = check_map_count(r)) || (rc = open_named(r)))
+	    (rc = check_map_count(r)) || (rc = check_address_space(r)) ||
+	    (rc = open_named(r)))
 		return rc;
 	plan_memory(r, p);
 	if (p->nops > maxops)

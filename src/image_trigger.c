@@ -20,13 +20,37 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static char trigger_path[4096];
+/* The process the handler is for: a child the program forks inherits the
+ * handler, and its image would replace the program's in the same file
+ * (a signal sent to the process group, pkill).  In another process the
+ * signal does what it would without pmalloc.  A resumed process is the
+ * program under a new pid (pm__image_trigger_resumed). */
+static long trigger_pid;
+
+void pm__image_trigger_resumed(void)
+{
+	trigger_pid = syscall(SYS_getpid);
+}
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	(void)si, (void)uc;
 	int e = errno;
+	long pid = syscall(SYS_getpid);
+	if (pid != trigger_pid) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+		/* pending until the handler returns, then its default action */
+		syscall(SYS_tgkill, pid, syscall(SYS_gettid), sig);
+		errno = e;
+		return;
+	}
 	int rc = pm__image_take(trigger_path, 1);
 	if (rc < 0) {
 		char line[600];
@@ -83,12 +107,37 @@ static int parse_signal(const char *s)
 		       : 0;
 }
 
+/* PMALLOC_IMAGE_PID (set by `pmalloc run`): the process the trigger is
+ * for.  The program keeps the variables across an exec (a wrapper's
+ * `exec python3`: the same process, which `--image-every` goes on
+ * signalling, and which without the handler would die of the signal);
+ * its children, other processes, remove them and install nothing.
+ * Without it (the variables set by hand) the first process takes them
+ * and removes them. */
+static int for_this_process(void)
+{
+	const char *v = pm__env("PMALLOC_IMAGE_PID");
+	if (!v)
+		return -1;
+	long pid = 0;
+	for (; *v >= '0' && *v <= '9' && pid < (1L << 32); v++)
+		pid = pid * 10 + (*v - '0');
+	return !*v && pid == (long)getpid();
+}
+
 void pm__image_trigger_startup(void)
 {
 	const char *path = pm__env("PMALLOC_IMAGE");
 	const char *on = pm__env("PMALLOC_IMAGE_ON");
 	if (!path || !on)
 		return;
+	int mine = for_this_process();
+	if (!mine) {
+		pm__env_remove("PMALLOC_IMAGE");
+		pm__env_remove("PMALLOC_IMAGE_ON");
+		pm__env_remove("PMALLOC_IMAGE_PID");
+		return;
+	}
 	int sig = parse_signal(on);
 	size_t n = strlen(path);
 	if (!sig || !n || n >= sizeof trigger_path) {
@@ -97,6 +146,7 @@ void pm__image_trigger_startup(void)
 		return;
 	}
 	memcpy(trigger_path, path, n + 1);
+	trigger_pid = syscall(SYS_getpid);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_signal;
@@ -105,6 +155,8 @@ void pm__image_trigger_startup(void)
 	if (sigaction(sig, &sa, NULL) != 0)
 		pm__warn("PMALLOC_IMAGE_ON=%s: cannot install the handler", on);
 	/* the program's children are not imaged into the same file */
-	pm__env_remove("PMALLOC_IMAGE");
-	pm__env_remove("PMALLOC_IMAGE_ON");
+	if (mine < 0) {
+		pm__env_remove("PMALLOC_IMAGE");
+		pm__env_remove("PMALLOC_IMAGE_ON");
+	}
 }

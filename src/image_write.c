@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <sys/personality.h>
 
 typedef unsigned long long ull;
@@ -569,6 +570,22 @@ int pm__image_take(const char *path, int from_signal)
 		return pm__err(-EBUSY, "image: the process has %d threads; an "
 				       "image holds one",
 			       nt);
+	/* child processes (running, or ended and not waited for): a
+	 * resumed process has none, and its wait for them fails (ECHILD) */
+	siginfo_t ch;
+	memset(&ch, 0, sizeof ch);
+	if (waitid(P_ALL, 0, &ch, WEXITED | WNOHANG | WNOWAIT) == 0) {
+		errno = saved_errno;
+		if (ch.si_pid)
+			return pm__err(-EBUSY, "image: child process %d has "
+					       "ended and was not waited for; "
+					       "a resumed process has no "
+					       "children",
+				       (int)ch.si_pid);
+		return pm__err(-EBUSY, "image: the process has a child "
+				       "process; a resumed process has no "
+				       "children (wait for it first)");
+	}
 	if (!aslr_off())
 		return pm__err(-ENOTSUP, "image: address-space randomisation "
 					 "is on, so no later run could resume "
@@ -599,6 +616,7 @@ int pm__image_take(const char *path, int from_signal)
 			pm__os_unmap((void *)pm__image_staging[0],
 				     pm__image_staging[1]);
 		pm__image_staging[0] = pm__image_staging[1] = 0;
+		pm__image_trigger_resumed();
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		for (unsigned i = n_resume_hooks; i-- > 0 && !from_signal;)
 			resume_hooks[i].fn(resume_hooks[i].arg);

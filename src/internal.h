@@ -211,7 +211,7 @@ int pm__os_object_maps(int (*fn)(void *ctx, uintptr_t lo, uintptr_t hi,
 
 /* ---- util.c -------------------------------------------------------------
  * pm__fmt: a tiny snprintf without stdio or malloc.  Supports %s %c %d %i
- * %u %x %p %%, with l/z/ll length modifiers and an optional width/0 pad.
+ * %u %o %x %p %%, with l/z/ll length modifiers and an optional width/0 pad.
  * Always NUL-terminates; returns the length it would have written. */
 size_t pm__fmt(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

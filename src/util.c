@@ -98,10 +98,12 @@ size_t pm__vfmt(char *buf, size_t len, const char *f, va_list ap)
 			break;
 		}
 		case 'u':
+		case 'o':
 		case 'x': {
 			unsigned long long v = lng ? va_arg(ap, unsigned long long)
 						   : va_arg(ap, unsigned);
-			at = put_num(buf, len, at, v, *f == 'x' ? 16 : 10,
+			at = put_num(buf, len, at, v,
+				     *f == 'x' ? 16 : *f == 'o' ? 8 : 10,
 				     *f == 'x' && sp.alt && v ? "0x" : "", &sp);
 			break;
 		}

@@ -39,6 +39,7 @@ int main(void)
 	SAME("%08x %016lx %08lx %2x", 0xabu, 0x7fffUL, 0UL, 0x100u);
 	SAME("%s|%10s|%-10s|%s", "abc", "right", "left", "");
 	SAME("%c%c%c", 'p', 'm', '!');
+	SAME("mode %o, umask 0%o, %lo", 0620u, 022u, 0777UL); /* was "%o" */
 	SAME("%p %p", (void *)&x, (void *)0x1000);
 	SAME("%p", (void *)0);
 	SAME("100%% %s", "sure");

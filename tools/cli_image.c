@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 typedef unsigned long long ull;
@@ -128,6 +130,17 @@ int cli_resume(int argc, char **argv, int (*run)(int, char **))
 			path);
 		return 1;
 	}
+	/* the command line is the file's: run it only from a file a
+	 * resume would trust (its owner and mode), or the writer of an
+	 * untrusted image chooses what the user runs */
+	if (!rc) {
+		const char *any = getenv("PMALLOC_TRUST_ANY_OWNER");
+		rc = pm__ckpt_check_trust(&ck, any && !strcmp(any, "1")
+							? PM_RESTORE_ANY_OWNER
+							: 0);
+		if (rc)
+			pm__image_close(&ck, &im);
+	}
 	if (rc) {
 		fprintf(stderr, "pmalloc resume: %s: %s: %s\n", path,
 			pm_strerror(rc), pm_errmsg());
@@ -155,8 +168,13 @@ int cli_resume(int argc, char **argv, int (*run)(int, char **))
 	pm__image_close(&ck, &im);
 	if (!exe)
 		return 127;
-	if (!strchr(av[no_verify ? 5 : 4], '/') ||
-	    access(av[no_verify ? 5 : 4], X_OK) != 0)
+	const char *a0 = av[no_verify ? 5 : 4];
+	struct stat sa, se;
+	if (!strchr(a0, '/') || access(a0, X_OK) != 0 ||
+	    /* a relative argv[0] run from another directory may name
+	     * another file there */
+	    stat(a0, &sa) != 0 || stat(exe, &se) != 0 ||
+	    sa.st_dev != se.st_dev || sa.st_ino != se.st_ino)
 		setenv("PMALLOC_RESUME_EXE", exe, 1);
 	return run(n, av);
 }
@@ -206,7 +224,29 @@ int cli_set_image_env(const char *image, const char *sig)
 			 image);
 	setenv("PMALLOC_IMAGE", abs, 1);
 	setenv("PMALLOC_IMAGE_ON", num, 1);
+	/* the process the trigger is for: this one, which execs the
+	 * program (cli_run_every's child sets its own) */
+	snprintf(num, sizeof num, "%ld", (long)getpid());
+	setenv("PMALLOC_IMAGE_PID", num, 1);
 	return 0;
+}
+
+/* Does process pid catch signal sig (its SigCgt in /proc/PID/status)?
+ * Not before pmalloc installed its handler, nor after an exec into a
+ * program without pmalloc: the signal would end it. */
+static int catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	unsigned long long mask = 0;
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f))
+		found = sscanf(line, "SigCgt: %llx", &mask) == 1;
+	fclose(f);
+	return found && sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
 }
 
 static volatile sig_atomic_t forward;
@@ -228,6 +268,9 @@ int cli_run_every(char **argv, double period)
 		return 127;
 	}
 	if (pid == 0) {
+		char num[24];
+		snprintf(num, sizeof num, "%ld", (long)getpid());
+		setenv("PMALLOC_IMAGE_PID", num, 1);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "pmalloc run: cannot run %s: %s\n", argv[0],
@@ -273,6 +316,8 @@ int cli_run_every(char **argv, double period)
 						       : 128 + WTERMSIG(st);
 			}
 		}
-		kill(pid, every_sig);
+		/* (an exec between this look and the signal is not covered) */
+		if (catches(pid, every_sig))
+			kill(pid, every_sig);
 	}
 }

@@ -1,0 +1,65 @@
+#!/bin/sh
+# attack_img_every.sh - `pmalloc run --image F --image-every S` sends the
+# program a real-time signal (RTMIN+6) every S seconds; pmalloc's handler
+# in the program takes the image.  A signal that found no handler ended
+# the program (the default action of a real-time signal), and the run
+# died with status 168:
+#   - a program that execs another (a wrapper script's `exec python3`,
+#     pyenv's shims): the exec'd program's start-up saw no PMALLOC_IMAGE
+#     (removed from the environment, meant for children) and installed
+#     no handler;
+#   - a program not running pmalloc after an exec (its LD_PRELOAD
+#     cleared, a static or setuid program);
+#   - a short period: a signal sent before the handler is installed.
+# Now the handler is installed again after an exec in the same process
+# (PMALLOC_IMAGE_PID names it; children still do not install it) and the
+# CLI sends the signal only to a program that catches it
+# (/proc/PID/status SigCgt).  Both programs below finish with status 0;
+# the first is imaged after its exec.
+. "$(dirname "$0")/lib.sh"
+cat >"$t/waiter.c" <<'EOC'
+/* waiter FILE: until FILE (an image) exists again after this exec, or
+ * for at most ~20 s; prints what it saw */
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+int main(int argc, char **argv)
+{
+	struct timespec d = {0, 20 * 1000 * 1000};
+	for (int i = 0; i < 1000; i++) {
+		if (argc > 1 && access(argv[1], F_OK) == 0) {
+			puts("imaged after the exec");
+			return 0;
+		}
+		nanosleep(&d, NULL);
+	}
+	puts(argc > 1 ? "no image after the exec" : "done");
+	return 0;
+}
+EOC
+"$CC" -O2 -o "$t/waiter" "$t/waiter.c" || die "cannot build waiter"
+cd "$t" || die "no $t"
+
+# a wrapper that execs: the exec'd program is imaged too
+"$B/pmalloc" run --image "$t/e.img" --image-every 0.05 -- \
+	sh -c 'rm -f "$1"; exec "$2" "$1"' sh "$t/e.img" "$t/waiter" >w.out 2>w.err
+rc=$?
+expect_eq "exec'd program: exit status ($(cat w.err))" 0 "$rc"
+expect_eq "exec'd program: imaged" "imaged after the exec" "$(cat w.out)"
+
+# after an exec without pmalloc: no signal is sent (nothing catches it)
+"$B/pmalloc" run --image "$t/f.img" --image-every 0.05 -- \
+	sh -c 'LD_PRELOAD= exec "$1"' sh "$t/waiter" >n.out 2>n.err
+rc=$?
+expect_eq "program without pmalloc: exit status ($(cat n.err))" 0 "$rc"
+expect_eq "program without pmalloc: output" "done" "$(cat n.out)"
+
+# a child of the imaged program does not take the image
+"$B/pmalloc" run --image "$t/g.img" --image-every 0.05 -- \
+	sh -c '"$1"; echo "child: $?"' sh "$t/waiter" >c.out 2>c.err
+rc=$?
+expect_eq "child: exit status ($(cat c.err))" 0 "$rc"
+expect_eq "child: output" "done
+child: 0" "$(cat c.out)"
+finish

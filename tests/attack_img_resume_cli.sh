@@ -1,0 +1,57 @@
+#!/bin/sh
+# attack_img_resume_cli.sh - `pmalloc resume IMAGE` runs the command line
+# recorded in IMAGE.  It read that command line from any file, trusted or
+# not, and ran it; the library then refused the untrusted image and the
+# command ran "normally": whoever could write an image the user resumes
+# (another user's file, a group- or world-writable one) chose a command
+# the user ran.  The CLI now applies the trust rules of a resume before
+# it reads the command line, and runs nothing when they refuse.
+# Also: run from another directory holding another program of the same
+# relative name (argv[0] "./p"), it ran that one (refused: another
+# file) instead of the executable the image recorded; it now runs the
+# recorded one when argv[0] names another file from here.
+. "$(dirname "$0")/lib.sh"
+norand true 2>/dev/null || skip "setarch -R does not work here"
+cd "$t" || die "no $t"
+cat >p.c <<'EOC'
+#include <stdio.h>
+#include <pmalloc.h>
+int main(void)
+{
+	printf("the image's command ran\n");
+	fflush(stdout);
+	printf("pm_image %d\n", pm_image("s.img"));
+	return 0;
+}
+EOC
+build_c "$t/p" p.c
+"$B/pmalloc" run -- ./p >make.out 2>make.err || die "imaging run: $(cat make.err)"
+"$B/pmalloc" resume s.img >ok.out 2>ok.err
+expect_eq "a trusted image resumes" "pm_image 1" "$(cat ok.out)"
+
+mkdir other && cp p other/p && cp s.img keep.img || die "cp"
+(cd other && exec "$B/pmalloc" resume ../s.img) >other.out 2>other.err
+expect_eq "from another directory with another ./p: resumed ($(cat other.err))" \
+	"pm_image 1" "$(cat other.out)"
+cp keep.img s.img || die "cp"
+
+cp s.img gw.img && chmod 620 gw.img || die "cp"
+"$B/pmalloc" resume gw.img >gw.out 2>gw.err
+rc=$?
+expect_eq "group-writable image: exit status" 1 "$rc"
+expect_eq "group-writable image: nothing ran" "" "$(cat gw.out)"
+expect_has "group-writable image: the reason" "writable by its group" "$(cat gw.err)"
+PMALLOC_TRUST_ANY_OWNER=1 "$B/pmalloc" resume gw.img >any.out 2>any.err
+expect_eq "group-writable image, PMALLOC_TRUST_ANY_OWNER=1: resumes" \
+	"pm_image 1" "$(cat any.out)"
+
+if [ "$(id -u)" -eq 0 ]; then
+	cp s.img nobody.img && chmod 600 nobody.img && chown 65534 nobody.img ||
+		die "chown"
+	"$B/pmalloc" resume nobody.img >nb.out 2>nb.err
+	rc=$?
+	expect_eq "another user's image: exit status" 1 "$rc"
+	expect_eq "another user's image: nothing ran" "" "$(cat nb.out)"
+	expect_has "another user's image: the reason" "owned by uid 65534" "$(cat nb.err)"
+fi
+finish
