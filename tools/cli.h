@@ -17,6 +17,13 @@ void cli_image_info(const struct pm__ckpt *ck, const struct pm__image *im,
  * ARGV` with the image's own command line (run is cmd_run). */
 int cli_resume(int argc, char **argv, int (*run)(int, char **));
 
+/* run --resume: a program into which the loader will not preload pmalloc
+ * (set-user-ID or set-group-ID for this user, statically linked) cannot
+ * say it was not resumed; this says it for it, on stderr, in the
+ * library's words.  file: the path the exec will run (or a name to find
+ * in PATH). */
+void cli_resume_precheck(const char *file);
+
 /* The signal --image-every sends when --image-on names none. */
 #define CLI_EVERY_SIGNAL "RTMIN+6"
 /* PMALLOC_IMAGE (absolute) and PMALLOC_IMAGE_ON; 0 or -1 (said). */

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -320,4 +322,83 @@ int cli_run_every(char **argv, double period)
 		if (catches(pid, every_sig))
 			kill(pid, every_sig);
 	}
+}
+
+/* ---- run --resume of a program pmalloc will not be loaded into -------- */
+
+/* The file execvp would run for name (a name with a slash as it is). */
+static char *find_program(const char *name)
+{
+	if (strchr(name, '/'))
+		return strdup(name);
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchr(path, ':');
+		size_t n = end ? (size_t)(end - path) : strlen(path);
+		char *f = malloc(n + strlen(name) + 3);
+		if (!f)
+			return NULL;
+		snprintf(f, n + strlen(name) + 3, "%.*s/%s", (int)n,
+			 n ? path : ".", name);
+		if (access(f, X_OK) == 0)
+			return f;
+		free(f);
+		path += n + (end != NULL);
+	}
+	return NULL;
+}
+
+/* 1 if the ELF file f has no program interpreter (statically linked), 0
+ * if it has one or is not a 64-bit ELF file (a script: its interpreter
+ * is what runs). */
+static int is_static_elf(const char *f)
+{
+	int fd = open(f, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	Elf64_Ehdr eh;
+	int st = 0;
+	if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256) {
+		st = 1;
+		for (unsigned i = 0; i < eh.e_phnum && st; i++) {
+			Elf64_Phdr ph;
+			if (pread(fd, &ph, sizeof ph,
+				  (off_t)(eh.e_phoff + i * sizeof ph)) !=
+			    (ssize_t)sizeof ph)
+				st = 0; /* unreadable: not ours to say */
+			else if (ph.p_type == PT_INTERP)
+				st = 0;
+		}
+	}
+	close(fd);
+	return st;
+}
+
+void cli_resume_precheck(const char *file)
+{
+	char *f = find_program(file);
+	struct stat st;
+	if (!f || stat(f, &st) != 0) {
+		free(f);
+		return; /* the exec reports it */
+	}
+	const char *why = NULL;
+	if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
+		why = "is set-user-ID: the loader does not preload pmalloc "
+		      "into a program that gains privileges";
+	else if ((st.st_mode & S_ISGID) && st.st_gid != getegid())
+		why = "is set-group-ID: the loader does not preload pmalloc "
+		      "into a program that gains privileges";
+	else if (is_static_elf(f))
+		why = "is statically linked: pmalloc is not loaded into it";
+	if (why)
+		fprintf(stderr, "pmalloc: not resumed: %s %s; it runs "
+				"normally\n",
+			f, why);
+	free(f);
 }

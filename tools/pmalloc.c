@@ -323,6 +323,8 @@ static int cmd_run(int argc, char **argv)
 		return cli_run_every(argv + i, period);
 	/* pmalloc resume: the image's executable, its argv[0] as it was */
 	char *exe = getenv("PMALLOC_RESUME_EXE");
+	if (resume)
+		cli_resume_precheck(exe ? exe : argv[i]);
 	if (exe && (exe = strdup(exe))) {
 		unsetenv("PMALLOC_RESUME_EXE");
 		execv(exe, argv + i);
