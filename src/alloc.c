@@ -248,6 +248,41 @@ size_t pm__usable_size(const void *p)
 	return pm__block_usable(p);
 }
 
+/* realloc to n of a block with `usable` bytes: close enough to keep it
+ * (and its slack)? */
+static inline int keep_size(size_t usable, size_t n)
+{
+	return n <= usable && (usable - n < 256 || n >= usable - usable / 4);
+}
+
+/* The usable size of p when, read without the lock, its chunk looks live
+ * (p aligned, in use, a sane size inside the arena's committed part, its successor
+ * marking it in use, not keyed as a deferred free); else 0, and the
+ * caller takes the lock and lets pm__check_block judge.  A realloc that fits (into the room
+ * an earlier move or the large blocks' grid gave) then takes no lock: p's
+ * size changes only by calls on p, its caller's block, and the free fast
+ * path reads a head without the lock the same way. */
+static inline size_t live_usable(const struct pm_arena *a, const void *p)
+{
+	uintptr_t c = (uintptr_t)pm__chunk_of(p);
+	/* the committed part only grows: a chunk ending below it has its
+	 * successor's head there too */
+	uintptr_t end = __atomic_load_n(&a->top_end, __ATOMIC_RELAXED);
+	if (pm__misaligned((uintptr_t)p) ||
+	    c < pm__arena_first((struct pm_arena *)a) || c >= end)
+		return 0;
+	size_t h = __atomic_load_n(&pm__chunk_at(c)->head, __ATOMIC_RELAXED);
+	size_t sz = pm__head_size(h);
+	if (!(h & PM_CHUNK_CINUSE) || sz < PM_CHUNK_MIN || pm__misaligned(sz) ||
+	    sz >= end - c ||
+	    pm__block_key_get(p) == PM_FREE_KEY)
+		return 0;
+	if (!(__atomic_load_n(&pm__chunk_at(c + sz)->head, __ATOMIC_RELAXED) &
+	      PM_CHUNK_PINUSE))
+		return 0;
+	return sz - PM_CHUNK_OVERHEAD;
+}
+
 void *pm__realloc(void *p, size_t n, int transient)
 {
 	if (!p)
@@ -266,15 +301,23 @@ void *pm__realloc(void *p, size_t n, int transient)
 	int move_out = ai == 1 && !transient;
 	if (unlikely(pm__tc_is_cached(p)))
 		pm__fatal("realloc(): double free or not a live block", p);
+	size_t usable = live_usable(a, p);
+	if (!move_out && usable && keep_size(usable, n))
+		return p; /* fits already (no lock: see live_usable) */
 	lock(l);
 	pm__check_block(a, p, "realloc");
-	size_t usable = pm__block_usable(p);
+	usable = pm__block_usable(p);
 	if (!move_out) {
-		if (n <= usable && (usable - n < 256 || n >= usable - usable / 4)) {
+		if (keep_size(usable, n)) {
 			unlock(l);
-			return p; /* close enough: keep it (and its slack) */
+			return p;
 		}
-		int ok = pm__arena_resize(a, p, n);
+		/* growing in place: a quarter more room too when it is there
+		 * (as a move gives), so that the next steps need no lock */
+		int ok = n > usable && n < ((size_t)1 << 40) &&
+			 pm__arena_resize(a, p, n + n / 4);
+		if (!ok)
+			ok = pm__arena_resize(a, p, n);
 		if (ok)
 			mark_early(p, ai);
 		unlock(l);

@@ -47,6 +47,12 @@ static inline void set_foot(struct pm_chunk *c, size_t sz)
 	chunk_plus(c, sz)->prev_foot = sz;
 }
 
+/* Large blocks' grid (heap.c, grid_size): a request of PM_GRID_MIN bytes
+ * or more gets a chunk ending on a multiple of PM_GRID (of PM_GRID / 2
+ * below 2 * PM_GRID_MIN) when it fits. */
+#define PM_GRID_MIN ((size_t)64 << 10)
+#define PM_GRID ((size_t)64 << 10)
+
 /* Bin b (0..PM_NBINS-1: small then large) head: a fake chunk whose fd/bk
  * alias bins[2b], bins[2b+1]. */
 static inline struct pm_chunk *bin_at(struct pm_arena *a, unsigned b)
@@ -105,6 +111,14 @@ void pm__bin_chunk_check(struct pm_arena *a, struct pm_chunk *c, size_t sz);
  * checked first). */
 void pm__bin_insert(struct pm_arena *a, struct pm_chunk *c, size_t sz);
 void pm__bin_remove(struct pm_arena *a, struct pm_chunk *c, size_t sz);
+/* Binned free chunk old (size oldsz) gives its front away: c, inside it
+ * and ending where it ends, is the free rest (size sz, its head and foot
+ * the caller's to write).  When c can take old's place in its bin (the
+ * same large bin, old leading its size alone, the next smaller size below
+ * sz) it does, with no walk of the bin: 1.  Else old is removed: 0, and
+ * the caller bins c.  (realloc growing into its free successor.) */
+int pm__bin_shrink_front(struct pm_arena *a, struct pm_chunk *old,
+			 size_t oldsz, struct pm_chunk *c, size_t sz);
 /* Make top at least `need` bytes by committing more of the arena: 0, or
  * -ENOMEM when the arena's range is used up. */
 int pm__grow_top(struct pm_arena *a, size_t need);

@@ -72,26 +72,51 @@ static void large_insert(const struct pm_arena *a, struct pm_chunk *h,
 		ring_before(NULL, c);
 		return;
 	}
-	struct pm_chunk *l = first;
+	ring_check(a, first);
+	struct pm_chunk *last = first->bk_size; /* the largest size's leader */
+	size_t fsz = pm__chunk_size(first), lsz = pm__chunk_size(last);
+	if (sz > lsz) { /* larger than every size: at the end */
+		link_after(h->bk, c);
+		ring_before(first, c);
+		return;
+	}
+	if (sz - fsz <= lsz - sz || sz < fsz) {
+		/* nearer the small end: up from the first leader */
+		struct pm_chunk *l = first;
+		for (;;) {
+			ring_check(a, l);
+			size_t s = pm__chunk_size(l);
+			if (s == sz) { /* same size: behind its leader */
+				link_after(l, c);
+				c->fd_size = c->bk_size = NULL;
+				return;
+			}
+			if (s > sz) { /* a new size, before l's group */
+				link_after(l->bk, c);
+				ring_before(l, c);
+				return;
+			}
+			l = l->fd_size; /* sz <= lsz: ends at last at most */
+		}
+	}
+	/* nearer the large end: down from the last leader to the first
+	 * whose size is at most sz (sz > fsz: first at most) */
+	struct pm_chunk *l = last;
 	for (;;) {
 		ring_check(a, l);
-		size_t lsz = pm__chunk_size(l);
-		if (lsz == sz) { /* same size: behind its leader */
+		size_t s = pm__chunk_size(l);
+		if (s == sz) {
 			link_after(l, c);
 			c->fd_size = c->bk_size = NULL;
 			return;
 		}
-		if (lsz > sz) { /* a new size, before l's group */
-			link_after(l->bk, c);
-			ring_before(l, c);
+		if (s < sz) { /* a new size, before the next leader's group */
+			struct pm_chunk *nl = l->fd_size;
+			link_after(nl->bk, c);
+			ring_before(nl, c);
 			return;
 		}
-		if (l->fd_size == first) { /* larger than every size */
-			link_after(h->bk, c);
-			ring_before(first, c);
-			return;
-		}
-		l = l->fd_size;
+		l = l->bk_size;
 	}
 }
 
@@ -153,6 +178,45 @@ void pm__bin_remove(struct pm_arena *a, struct pm_chunk *c, size_t sz)
 	}
 	a->free_bytes -= sz;
 	PM_ASSERT(bin_bit_ok(a, pm__bin_of(sz)));
+}
+
+int pm__bin_shrink_front(struct pm_arena *a, struct pm_chunk *old,
+			 size_t oldsz, struct pm_chunk *c, size_t sz)
+{
+	struct pm_chunk *f = old->fd, *b = old->bk;
+	if (unlikely(!link_ok(a, (uintptr_t)f) || !link_ok(a, (uintptr_t)b) ||
+		     f->bk != old || b->fd != old))
+		pm__fatal("corrupted free list", pm__chunk_mem(old));
+	/* in place when it keeps the bin's order: the same large bin, old
+	 * leads its size alone, and the size below is below sz */
+	unsigned i = pm__large_index(oldsz);
+	struct pm_chunk *h = bin_at(a, PM_NSMALL + i);
+	if (sz < PM_SMALL_LIMIT || pm__large_index(sz) != i ||
+	    !old->fd_size || (f != h && pm__chunk_size(f) == oldsz)) {
+		pm__bin_remove(a, old, oldsz);
+		return 0;
+	}
+	ring_check(a, old);
+	struct pm_chunk *fs = old->fd_size, *bs = old->bk_size;
+	if (old != h->fd && pm__chunk_size(bs) >= sz) {
+		pm__bin_remove(a, old, oldsz);
+		return 0;
+	}
+	/* old's links are all read: c's may overlap them */
+	c->fd = f;
+	c->bk = b;
+	f->bk = c;
+	b->fd = c;
+	if (fs == old) {
+		c->fd_size = c->bk_size = c;
+	} else {
+		c->fd_size = fs;
+		c->bk_size = bs;
+		fs->bk_size = c;
+		bs->fd_size = c;
+	}
+	a->free_bytes -= oldsz - sz;
+	return 1;
 }
 
 /* ---- top ---------------------------------------------------------------- */

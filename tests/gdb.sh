@@ -28,7 +28,7 @@ eval "$G -ex 'source $script' -ex 'set environment PMALLOC_SIZE 64M' -ex 'break 
 	-ex 'generate-core-file $t/core' \
 	-ex 'set var *(unsigned long *)(live_block - 8) = 0x13' \
 	-ex 'echo ==bad-chunk\n' -ex 'pmalloc heap' -ex 'pmalloc block free_block' \
-	-ex 'set var *(unsigned long *)(free_block + 200000) = 5' \
+	-ex 'set var *(unsigned long *)(free_block + 60000) = 5' \
 	-ex 'set var *(unsigned long *)(live_block - 8) = 0x73' \
 	-ex 'echo ==bad-foot\n' -ex 'pmalloc block free_block' \
 	-ex 'set var *(unsigned long *)0xe0000000 = 0' \
@@ -59,7 +59,7 @@ check_look() { # FILE WHAT
 		bad "$2: live block's usable size"
 	grep -A1 "^chunk $(hex $((cached - 16))), size 48" "$t/b" | grep -q 'state: freed' ||
 		bad "$2: cached block not shown freed"
-	grep -A1 "^chunk $(hex $((free - 16))), size 2000[0-9][0-9] " "$t/b" |
+	grep -A1 "^chunk $(hex $((free - 16))), size 600[0-9][0-9] " "$t/b" |
 		grep -q 'state: free, in a bin' || bad "$2: free block not shown free"
 	grep -q "$(hex $((free + 5))) is at offset 5 of the block $free" "$t/b" ||
 		bad "$2: offset in the free block"
@@ -83,7 +83,7 @@ grep -q "CORRUPT: chunk at $(hex $((live - 16))) has head 0x13" "$t/x" ||
 grep -q "the persistent arena walk stopped before it" "$t/x" ||
 	bad "block past a damaged chunk: $(cat "$t/x")"
 section "$t/live" bad-foot >"$t/x"
-grep -q "CORRUPT: next chunk's prev_foot is 5, not 2000" "$t/x" ||
+grep -q "CORRUPT: next chunk's prev_foot is 5, not 600" "$t/x" ||
 	bad "damaged footer not reported: $(cat "$t/x")"
 section "$t/live" bad-magic >"$t/x"
 [ "$(grep -c 'pmalloc: pm__region = 0xe0000000 but the magic there is 0x0' "$t/x")" = 2 ] ||

@@ -160,6 +160,29 @@ static void test_realloc(void)
 		prev = sizes[i];
 	}
 	free(r);
+
+	/* a block grown by realloc gets a quarter more room, in place or
+	 * moved, so the next small steps keep it where it is (without the
+	 * lock: alloc.c live_usable) */
+	char *g = malloc(3000), *guard = malloc(16);
+	test_use(guard);
+	for (size_t n = 4000; n < 400000; n += n / 3) {
+		size_t u0 = malloc_usable_size(g);
+		g = realloc(g, n);
+		CHECK_PTR_NE(g, NULL);
+		size_t u = malloc_usable_size(g);
+		/* (a block that had room already, the large blocks' grid
+		 * slack, is kept as it is) */
+		CHECK_MSG(u >= n + n / 4 || (u0 >= n && u == u0),
+			  "realloc from %zu to %zu: usable %zu, want %zu", u0,
+			  n, u, n + n / 4);
+		char *again = realloc(g, n + n / 8);
+		CHECK_MSG(again == g, "realloc to %zu in %zu bytes moved it",
+			  n + n / 8, u);
+		g = again;
+	}
+	free(g);
+	free(guard);
 }
 
 static void test_alignment(void)

@@ -5,12 +5,15 @@
  * through its internal interface: seeded random alloc / free / resize /
  * memalign / batch / fast-list take and splice / consolidate / trim with a
  * shadow model of every block's bytes, the image walker (check.c) after
- * every few steps, then best fit, coalescing, the fast lists, and the
- * always-on checks and PM_ASSERTs that must abort (in a child).
+ * every few steps, then best fit, coalescing, the fast lists, realloc
+ * growing into a free successor (its rest kept in place in its bin), the large
+ * blocks' grid (the pages a large-block churn makes resident, counted
+ * with mincore, and malloc_trim's release of them), and the always-on checks and PM_ASSERTs that must abort (in a child).
  * Built with PM_DEBUG=2 (tests/extra.mk).
  */
 #include "testlib.h"
-#include "internal.h"
+#include "heap.h"
+#include <errno.h>
 #include <sys/mman.h>
 
 struct pm_region *pm__region;     /* os.c and heap_walk.c name them */
@@ -290,6 +293,126 @@ static void best_fit_and_coalescing(void)
 	all_free();
 }
 
+/* realloc growing into its free successor: the rest of the successor
+ * keeps its place in its large bin when the order allows
+ * (pm__bin_shrink_front), else is binned again; either way the bin stays
+ * sorted (heap_ok) and best fit finds the rest. */
+static void grow_into_free(void)
+{
+	/* free chunks of 33, 34 and 35 KiB (one large bin), each after a
+	 * block that can grow into it, each followed by a guard */
+	char *blk[3], *free_[3], *guard[3];
+	for (int i = 0; i < 3; i++) {
+		blk[i] = pm__arena_alloc(A, 1000);
+		free_[i] = pm__arena_alloc(A, ((size_t)33 + i) << 10);
+		guard[i] = pm__arena_alloc(A, 100);
+	}
+	for (int i = 0; i < 3; i++)
+		pm__arena_free(A, free_[i]);
+	CHECK(heap_ok());
+	size_t s34 = pm__request2size((size_t)34 << 10);
+	/* 34 KiB less 512 bytes is still above 33 KiB: in place */
+	CHECK(pm__arena_resize(A, blk[1], 1000 + 512));
+	CHECK(heap_ok());
+	char *q = pm__arena_alloc(A, s34 - 512 - PM_CHUNK_OVERHEAD);
+	CHECK_MSG(q == blk[1] + pm__block_chunksize(blk[1]),
+		  "best fit for the rest gave %p, want %p", (void *)q,
+		  (void *)(blk[1] + pm__block_chunksize(blk[1])));
+	pm__arena_free(A, q);
+	/* 35 KiB less 2.5 KiB is below 34 KiB: binned again */
+	CHECK(pm__arena_resize(A, blk[2], 1000 + 2560));
+	CHECK(heap_ok());
+	for (int i = 0; i < 3; i++) {
+		pm__arena_free(A, blk[i]);
+		pm__arena_free(A, guard[i]);
+	}
+	all_free();
+}
+
+/* ---- large blocks' grid ------------------------------------------------- */
+
+/* Resident pages of [lo, hi) (mincore). */
+static size_t resident(uintptr_t lo, uintptr_t hi)
+{
+	static unsigned char vec[RSIZE / PM_PAGE];
+	lo &= ~(PM_PAGE - 1);
+	hi = (hi + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	if (mincore((void *)lo, hi - lo, vec) != 0) {
+		CHECK_MSG(0, "mincore: %s", strerror(errno));
+		return 0;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < (hi - lo) / PM_PAGE; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* w_large's pattern: a live set of large blocks of random sizes, one
+ * replaced at a time, the program writing one byte of each.  The arena's
+ * own writes (the headers of the chunks it splits) fall on the grid, so
+ * the pages the churn makes resident are about one per grid step of the
+ * extent, not every page of it (2235 of 5120 pages without the grid, 382
+ * with it).  Then everything freed and malloc_trim(0): nothing stays. */
+static void large_grid(void)
+{
+	enum { NLIVE = 24, NREPL = 4000 };
+	char *live[NLIVE];
+	uint64_t rng = 77;
+	uintptr_t first = pm__arena_first(A);
+	CHECK(A->top == first);
+	pm__arena_trim_all(A, 0); /* what the random ops touched goes back */
+	size_t before = resident(first, A->hi);
+
+	/* from top: the chunk ends on the grid */
+	char *p = pm__arena_alloc(A, (size_t)1 << 20);
+	uintptr_t end = (uintptr_t)pm__chunk_of(p) + pm__block_chunksize(p);
+	CHECK_MSG(end % PM_GRID == 0, "a 1 MiB block's chunk ends at 0x%lx",
+		  (unsigned long)end);
+	/* shrunk, and an aligned block: the same (growth in place takes the
+	 * size asked: realloc asks for a quarter more) */
+	CHECK(pm__arena_resize(A, p, 500000));
+	end = (uintptr_t)pm__chunk_of(p) + pm__block_chunksize(p);
+	CHECK_MSG(end % PM_GRID == 0, "shrunk to 500000: chunk ends at 0x%lx",
+		  (unsigned long)end);
+	char *q = pm__arena_memalign(A, 4096, 300000);
+	end = (uintptr_t)pm__chunk_of(q) + pm__block_chunksize(q);
+	CHECK_MSG(((uintptr_t)q & 4095) == 0 && end % PM_GRID == 0,
+		  "memalign(4096, 300000) = %p, its chunk ends at 0x%lx",
+		  (void *)q, (unsigned long)end);
+	CHECK(heap_ok());
+	pm__arena_free(A, q);
+	pm__arena_free(A, p);
+
+	for (int i = 0; i < NLIVE + NREPL; i++) {
+		int k = i < NLIVE ? i : (int)(test_rand(&rng) % NLIVE);
+		if (i >= NLIVE)
+			pm__arena_free(A, live[k]);
+		unsigned e = 16 + (unsigned)(test_rand(&rng) % 4);
+		size_t n = ((size_t)1 << e) + test_rand(&rng) % ((size_t)1 << e);
+		live[k] = pm__arena_alloc(A, n);
+		CHECK(live[k] != NULL);
+		if (!live[k])
+			return;
+		live[k][0] = (char)i;
+	}
+	CHECK(heap_ok());
+	size_t pages = (A->top_end - first) / PM_PAGE;
+	size_t res = resident(first, A->hi) - before;
+	size_t bound = (A->top_end - first) / (PM_GRID / 2) + 2 * NLIVE + 16;
+	CHECK_MSG(res <= bound,
+		  "a large-block churn made %zu of %zu pages resident, want at "
+		  "most %zu",
+		  res, pages, bound);
+	for (int k = 0; k < NLIVE; k++)
+		pm__arena_free(A, live[k]);
+	pm__arena_trim_all(A, 0);
+	res = resident(first, A->hi);
+	CHECK_MSG(res <= before + 1,
+		  "%zu pages resident after malloc_trim(0), %zu before", res,
+		  before);
+	all_free();
+}
+
 /* ---- what must abort ---------------------------------------------------- */
 
 static void double_free(void *arg)
@@ -366,6 +489,8 @@ int main(void)
 		all_free();
 	}
 	best_fit_and_coalescing();
+	grow_into_free();
+	large_grid();
 
 	must_abort(double_free, "double free of a binned chunk");
 	must_abort(fast_double_free, "double free of a fast-list block");

@@ -7,7 +7,9 @@
 
 char *live_block;   /* malloc(100): chunk 112, in use */
 char *cached_block; /* malloc(40), freed: in the thread cache */
-char *free_block;   /* malloc(200000), freed, a neighbour kept: in a bin */
+char *free_block;   /* malloc(60000), freed, a neighbour kept: in a bin
+		    * (below 64 KiB: its chunk is the exact size, see
+		    * heap.c grid_size) */
 char *guard_block;
 static char not_heap[16];
 char *not_heap_addr = not_heap;
@@ -21,7 +23,7 @@ int main(void)
 {
 	live_block = malloc(100);
 	cached_block = malloc(40);
-	free_block = malloc(200000);
+	free_block = malloc(60000);
 	guard_block = malloc(64);
 	if (!live_block || !cached_block || !free_block || !guard_block)
 		return 1;
