@@ -523,6 +523,33 @@ void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
 		pm__fatal("free(): double free detected", p);
 }
 
+/* Wait for the pop of list i of tc to end: while its busy byte is 1 (the
+ * byte the pop sets; its add leaves 0 there, or 0xff, below).  A pop
+ * interrupted by a signal whose handler pops from the same list (malloc
+ * in a handler: undefined, but done) ends with the handler's pop having
+ * cleared busy already, so that its own add of TC_POP_DONE borrows: busy
+ * 0xffff or 0xff00 for good and room one short.  Waiting for the word to
+ * be 0 then hung every later checkpoint and fork, and such a busy word is
+ * one the free fast path could take for a room (struct pm_tc_list): put
+ * the list right, busy 0 and room from its length (the thread cannot pop
+ * while stopped). */
+static void list_settle(struct pm_tcache *tc, unsigned i)
+{
+	struct pm_tc_list *l = &tc->lists[i];
+	while (*(volatile uint8_t *)&l->busy == 1)
+		sched_yield();
+	if (likely(*(volatile uint16_t *)&l->busy == 0))
+		return;
+	unsigned n = 0;
+	for (void *b = l->head; b; b = *pm__block_link(b), n++) {
+		pm__tc_block_check(tc, i, b);
+		if (n >= pm__tc_cap[i])
+			pm__tc_corrupt(tc, i, b);
+	}
+	l->busy = 0;
+	l->room = (uint16_t)(pm__tc_cap[i] - n);
+}
+
 void pm__tc_stop_all(void)
 {
 	pm__tc_stop = 1;
@@ -537,8 +564,7 @@ void pm__tc_stop_all(void)
 			sched_yield();
 		/* and each list's own, the pop's (struct pm_tc_list) */
 		for (unsigned i = 0; i < TC_NCLASS; i++)
-			while (*(volatile uint16_t *)&tc->lists[i].busy)
-				sched_yield();
+			list_settle(tc, i);
 		/* the heap walks see the reserves as they are */
 		pm__tc_ares_sync(tc);
 	}

@@ -367,6 +367,61 @@ static void quiesce_waits_for_pop(struct pm_tcache *tc)
 	heap_ok("after a quiesce that waited for a pop");
 }
 
+/* A pop interrupted by a signal whose handler pops from the same list
+ * (malloc in a handler): the handler's pop ends, clearing busy, then the
+ * interrupted one takes the next block and adds TC_POP_DONE to a busy of
+ * 0.  Replayed step by step (tests/attack_alloc_signal.sh makes it with
+ * real signals).  A later quiesce hung for good, waiting for busy 0xffff;
+ * it must pass and leave the list as the heap check wants it: busy 0,
+ * room its cap less its blocks (the quiesce may drain).  In a child: a hang ends at the alarm. */
+static void nested_pop_child(void *arg)
+{
+	struct pm_tcache *tc = arg;
+	unsigned cls = 9;
+	struct pm_tc_list *l = &tc->lists[cls];
+	void *x[3];
+	for (int i = 0; i < 3; i++)
+		x[i] = pm__malloc(pm__tc_class_size(cls) - 8, 0);
+	for (int i = 0; i < 3; i++)
+		pm__free(x[i]);
+	unsigned room = l->room;
+	alarm(20);
+	*(volatile uint8_t *)&l->busy = 1; /* the interrupted pop's start */
+	void *a = pm__tc_pop(tc, cls);     /* the handler's */
+	void *b = l->head;                 /* the interrupted pop goes on */
+	*(uint32_t *)pm__block_key(b) ^= (uint32_t)TC_KEY;
+	l->head = *pm__block_link(b);
+	l->busy_room += TC_POP_DONE;
+	if (!a || !b || l->busy != 0xffff || l->room != room + 1) {
+		fprintf(stderr, "replay: a %p b %p busy 0x%x room %u (had %u)\n",
+			a, b, l->busy, l->room, room);
+		_exit(2);
+	}
+	pm__heap_quiesce(); /* hung here */
+	pm__heap_resume();
+	unsigned n = 0;
+	for (void *c = l->head; c; c = *pm__block_link(c))
+		n++;
+	if (l->busy != 0 || l->room != pm__tc_cap[cls] - n) {
+		fprintf(stderr, "after the quiesce: busy 0x%x room %u, want 0 "
+			"and %u\n", l->busy, l->room, pm__tc_cap[cls] - n);
+		_exit(3);
+	}
+	if (pm_heap_check() != 0) {
+		fprintf(stderr, "heap check: %s\n", pm_errmsg());
+		_exit(4);
+	}
+	_exit(0);
+}
+
+static void nested_pop(struct pm_tcache *tc)
+{
+	int st = test_in_child(nested_pop_child, tc, 1);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "a quiesce after a pop nested in a pop: status 0x%x "
+		  "(0x%x: SIGALRM, the quiesce hung)", st, SIGALRM);
+}
+
 int main(void)
 {
 	CHECK(pm__ensure_init() == 0);
@@ -384,6 +439,7 @@ int main(void)
 	aligned(tc);
 	free_indexing(tc);
 	quiesce_waits_for_pop(tc);
+	nested_pop(tc);
 
 	must_abort(key_overwritten, "a cached block's key overwritten");
 	must_abort(link_overwritten, "a cached block's link overwritten");
