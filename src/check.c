@@ -264,7 +264,16 @@ static int check_fast(struct img *m, const struct pm_arena *a,
 	size_t fast = 0;
 	for (unsigned i = 0; i < PM_NSMALL; i++) {
 		size_t guard = 0, sz = pm__small_size(i);
-		for (uintptr_t b = a->fast[i]; b; b = LINK(b)) {
+		/* the head's run word (heap.h, fast_run_set): n blocks from
+		 * the head, the n-th its tail (0 blocks: unknown) */
+		uint64_t rw = a->fast[i] ? W(m, a->fast[i] + 16) : 0;
+		size_t run = (size_t)(rw >> 48), at = 0;
+		uintptr_t tail = (uintptr_t)(rw & (((uint64_t)1 << 48) - 1));
+		for (uintptr_t b = a->fast[i]; b; b = LINK(b), at++) {
+			if (at + 1 == run && b != tail)
+				FAIL("%s arena: fast list %u: its head's run "
+				     "of %zu blocks ends at %p, not %p",
+				     name, i, run, (void *)b, (void *)tail);
 			uintptr_t c = b - PM_CHUNK_MEM;
 			if (!pm__chunk_addr_ok(c, first, a->top) ||
 			    !pm__head_inuse(HEAD(c)) || SIZE(c) != sz ||
@@ -274,6 +283,10 @@ static int check_fast(struct img *m, const struct pm_arena *a,
 				     name, i, (void *)b);
 			fast += sz;
 		}
+		if (at < run)
+			FAIL("%s arena: fast list %u: %zu blocks, its head's "
+			     "run %zu",
+			     name, i, at, run);
 	}
 	if (fast != a->fast_bytes)
 		FAIL("%s arena: fast lists hold %zu bytes, books say %zu", name,

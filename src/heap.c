@@ -83,8 +83,16 @@ static inline struct pm_chunk *take_fast(struct pm_arena *a, size_t sz)
 	uintptr_t b = a->fast[i];
 	if (!b)
 		return NULL;
-	fast_block_check(a, b, sz, "malloc(): corrupted fast list");
-	a->fast[i] = fast_next(b);
+	uintptr_t lo = pm__chunk_first(a->lo), tail = 0;
+	fast_block_check_in(lo, a->top, b, sz,
+			    "malloc(): corrupted fast list");
+	size_t run = fast_run_get(lo, a->top, b, sz, &tail);
+	uintptr_t nx = fast_next(b);
+	a->fast[i] = nx;
+	/* the next head's run word: the rest of b's run (if b's was the
+	 * whole run, nx heads the next one, whose word is as it was) */
+	if (nx && run != 1)
+		fast_run_set(nx, run ? run - 1 : 0, run ? tail : 0);
 	*pm__block_key((void *)b) = 0;
 	a->fast_bytes -= sz;
 	return pm__chunk_of((void *)b);
@@ -274,53 +282,124 @@ void *pm__arena_alloc_range(struct pm_arena *a, size_t min, size_t want)
 	return pm__arena_alloc(a, want - PM_CHUNK_OVERHEAD);
 }
 
+/* Where a batch goes: an array (out[k]), or a chain for a thread cache
+ * (chain != 0: each block linked to the next through its first word and
+ * keyed in its second as it is made, the same pass that writes its head;
+ * every block exactly of the class's size). */
+struct batch {
+	void **out;
+	int k, max, chain;
+	void *first, *last;
+	uint64_t key;
+};
+
+static inline __attribute__((always_inline)) void emit(struct batch *o,
+						       void *b)
+{
+	if (o->chain) {
+		*pm__block_key(b) = o->key;
+		if (o->k)
+			*pm__block_link(o->last) = b;
+		else
+			o->first = b;
+		o->last = b;
+		o->k++;
+	} else {
+		o->out[o->k++] = b;
+	}
+}
+
 /* Cut the in-use chunk c (size csz, already accounted) into blocks of
- * size sz for out[k..max); a tail shorter than sz stays with the last
- * block (whose class is then larger: the caller copes). */
-static int carve(struct pm_chunk *c, size_t csz, size_t sz, void **out, int k,
-		 int max)
+ * size sz.  For an array, a tail shorter than sz stays with the last
+ * block (whose class is then larger: the caller copes); for a chain,
+ * every block is of size sz and the tail is freed (see below). */
+static inline __attribute__((always_inline)) void
+carve(struct pm_arena *a, struct pm_chunk *c, size_t csz, size_t sz,
+      struct batch *o)
 {
 	size_t pin = c->head & PM_CHUNK_PINUSE;
 	uintptr_t q = (uintptr_t)c, end = q + csz;
-	while (k < max && end - q >= sz) {
+	if (o->chain) {
+		size_t n = (end - q) / sz;
+		if (n > (size_t)(o->max - o->k))
+			n = (size_t)(o->max - o->k);
+		size_t rest = end - q - n * sz;
+		/* a rest too small for a chunk (16 bytes) goes with the last
+		 * block, which leaves the chain unless it is its first (the
+		 * caller's to hand out: larger is fine there) */
+		int odd = rest && rest < PM_CHUNK_MIN;
+		if (n > (size_t)odd) {
+			/* the first through emit, the others in one tight
+			 * pass: head, key, and a link to the next block (the
+			 * last one's is written by the next emit or the
+			 * caller) */
+			pm__chunk_at(q)->head = sz | PM_CHUNK_CINUSE | pin;
+			pin = PM_CHUNK_PINUSE;
+			emit(o, pm__chunk_mem(pm__chunk_at(q)));
+			uintptr_t b = (uintptr_t)pm__chunk_mem(pm__chunk_at(q));
+			uint64_t key = o->key;
+			size_t head = sz | PM_CHUNK_CINUSE | PM_CHUNK_PINUSE;
+			size_t more = n - (size_t)odd - 1;
+			for (size_t i = 0; i < more; i++, b += sz) {
+				*pm__block_link((void *)b) = (void *)(b + sz);
+				pm__chunk_of((void *)(b + sz))->head = head;
+				*pm__block_key((void *)(b + sz)) = key;
+			}
+			o->last = (void *)b;
+			o->k += (int)more;
+			q = b + sz - PM_CHUNK_MEM;
+		}
+		if (q == end)
+			return;
+		pm__chunk_at(q)->head = (end - q) | PM_CHUNK_CINUSE | pin;
+		if (odd && o->k == 0) {
+			emit(o, pm__chunk_mem(pm__chunk_at(q)));
+			return;
+		}
+		pm__arena_free(a, pm__chunk_mem(pm__chunk_at(q)));
+		if (odd) /* stop: taking it back would not make progress */
+			o->max = o->k;
+		return;
+	}
+	while (o->k < o->max && end - q >= sz) {
 		size_t this = end - q < 2 * sz ? end - q : sz;
-		if (k + 1 == max)
+		if (o->k + 1 == o->max)
 			this = end - q;
 		pm__chunk_at(q)->head = this | PM_CHUNK_CINUSE | pin;
 		pin = PM_CHUNK_PINUSE;
-		out[k++] = pm__chunk_mem(pm__chunk_at(q));
+		emit(o, pm__chunk_mem(pm__chunk_at(q)));
 		q += this;
 	}
-	return k;
 }
 
-static int alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
+static inline __attribute__((always_inline)) void
+alloc_batch(struct pm_arena *a, size_t sz, struct batch *o)
 {
-	int k = 0;
 	struct pm_chunk *c;
 	/* small sizes: the fast list first (no splitting, no coalescing),
 	 * then the exact-size bin */
 	if (sz < PM_SMALL_LIMIT) {
-		while (k < max && (c = take_fast(a, sz)))
-			out[k++] = finish(a, c);
+		while (o->k < o->max && (c = take_fast(a, sz)))
+			emit(o, finish(a, c));
 		struct pm_chunk *h = bin_at(a, pm__small_index(sz));
-		while (k < max && h->bk != h) {
+		while (o->k < o->max && h->bk != h) {
 			c = h->bk;
 			pm__bin_chunk_check(a, c, sz);
 			pm__bin_remove(a, c, sz);
 			c->head |= PM_CHUNK_CINUSE;
 			pm__chunk_next(c)->head |= PM_CHUNK_PINUSE;
-			out[k++] = finish(a, c);
+			emit(o, finish(a, c));
 		}
 	}
-	if (k == max)
-		return k;
-	if (k == 0 && should_consolidate(a, sz))
-		pm__arena_consolidate(a);
 	/* then runs carved from free chunks (best fit for the whole run,
-	 * else for half of it, ...), and only then from top */
-	while (k < max) {
-		size_t run = sz * (size_t)(max - k);
+	 * else for half of it, ...), and only then from top; before top
+	 * grows, the fast lists are merged if they hold enough (merging
+	 * first, whenever this class's list is empty, cost a walk of every
+	 * deferred block of every class under the lock each time while
+	 * free chunks were at hand) */
+	int merged = 0;
+	while (o->k < o->max) {
+		size_t run = sz * (size_t)(o->max - o->k);
 		c = NULL;
 		if (a->free_bytes >= sz) {
 			for (size_t r = run; r >= sz && !c;
@@ -333,7 +412,12 @@ static int alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 		}
 		if (c) {
 			account(a, c, pm__chunk_size(c));
-			k = carve(c, pm__chunk_size(c), sz, out, k, max);
+			carve(a, c, pm__chunk_size(c), sz, o);
+			continue;
+		}
+		if (!merged && o->k == 0 && should_consolidate(a, sz)) {
+			merged = 1;
+			pm__arena_consolidate(a);
 			continue;
 		}
 		if (pm__grow_top(a, run + PM_CHUNK_MIN) == 0) {
@@ -345,7 +429,8 @@ static int alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 			nt->head = (tsz - run) | PM_CHUNK_PINUSE;
 			a->top = (uintptr_t)nt;
 			account(a, t, run);
-			return carve(t, run, sz, out, k, max);
+			carve(a, t, run, sz, o);
+			return;
 		}
 		if (!(c = from_top(a, sz)) && a->fast_bytes) {
 			pm__arena_consolidate(a);
@@ -353,17 +438,32 @@ static int alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 		}
 		if (!c)
 			break;
-		out[k++] = finish(a, c);
+		emit(o, finish(a, c));
 	}
-	return k;
+}
+
+int pm__arena_alloc_chain(struct pm_arena *a, size_t sz, int max,
+			  void **first, void **last)
+{
+	struct batch o = { .max = max, .chain = 1, .key = PM_FREE_KEY };
+	alloc_batch(a, sz, &o);
+	if (o.k) {
+		*pm__block_link(o.last) = NULL;
+		*first = o.first;
+		*last = o.last;
+	}
+	PM_ASSERT(o.k >= 0 && o.k <= max);
+	PM_ASSERT_BOOKS(a);
+	return o.k;
 }
 
 int pm__arena_alloc_batch(struct pm_arena *a, size_t sz, void **out, int max)
 {
-	int k = alloc_batch(a, sz, out, max);
-	PM_ASSERT(k >= 0 && k <= max);
+	struct batch o = { .out = out, .max = max };
+	alloc_batch(a, sz, &o);
+	PM_ASSERT(o.k >= 0 && o.k <= max);
 	PM_ASSERT_BOOKS(a);
-	return k;
+	return o.k;
 }
 
 void *pm__arena_memalign(struct pm_arena *a, size_t align, size_t n)

@@ -90,16 +90,57 @@ static inline int link_ok(struct pm_arena *a, uintptr_t x)
 /* A block (mem address) from a fast list: an in-use chunk of class sz
  * that still carries the key its free wrote.  Anything else means the
  * block was written to after it was freed. */
+static inline void fast_block_check_in(uintptr_t first, uintptr_t top,
+				       uintptr_t b, size_t sz,
+				       const char *what)
+{
+	if (unlikely(!pm__chunk_addr_ok(b - PM_CHUNK_MEM, first, top)))
+		pm__fatal(what, (void *)b);
+	/* in use and of size sz, whatever its other flags: one comparison */
+	size_t h = pm__block_head((void *)b);
+	if (unlikely(pm__block_key_get((void *)b) != PM_FREE_KEY ||
+		     ((h ^ (sz | PM_CHUNK_CINUSE)) &
+		      ~(PM_CHUNK_FLAGS & ~PM_CHUNK_CINUSE)) != 0))
+		pm__fatal("malloc(): freed block modified (use after free)",
+			  (void *)b);
+}
 static inline void fast_block_check(struct pm_arena *a, uintptr_t b, size_t sz,
 				    const char *what)
 {
-	if (unlikely(!chunk_ok(a, b - PM_CHUNK_MEM)))
-		pm__fatal(what, (void *)b);
-	size_t h = pm__block_head((void *)b);
-	if (unlikely(pm__block_key_get((void *)b) != PM_FREE_KEY ||
-		     !pm__head_inuse(h) || pm__head_size(h) != sz))
-		pm__fatal("malloc(): freed block modified (use after free)",
-			  (void *)b);
+	fast_block_check_in(pm__chunk_first(a->lo), a->top, b, sz, what);
+}
+
+/* The run word of a fast list's head (its block's 3rd word, mem + 16: in
+ * a 32-byte chunk the next chunk's prev_foot, unused while the block is
+ * in use): how many blocks from it on form a run whose last block is
+ * `tail`, so that a refill takes the run whole without walking it.  Every
+ * head has a valid one: whoever pushes a block writes it (a run of one,
+ * or an overflow's chain), and whoever takes blocks off the front writes
+ * the next head's when it is inside the run taken from; blocks below the
+ * head are never written (the list is a stack).  0 blocks: unknown.  A
+ * write after free into it names a tail that fails fast_block_check
+ * (abort), as a key overwrite does.  (Not scrambled with the key: blocks
+ * handed out keep their last run word, and would show the key.) */
+#define PM_RUN_PTR (((uint64_t)1 << 48) - 1)
+static inline void fast_run_set(uintptr_t b, size_t n, uintptr_t tail)
+{
+	*(uint64_t *)(b + 16) = (uint64_t)tail | (uint64_t)n << 48;
+}
+/* The run from head b: its length (0: unknown) and *tail, checked as a
+ * block of the list (else abort). */
+static inline size_t fast_run_get(uintptr_t first, uintptr_t top, uintptr_t b,
+				  size_t sz, uintptr_t *tail)
+{
+	uint64_t w = *(uint64_t *)(b + 16);
+	size_t n = (size_t)(w >> 48);
+	if (n == 0)
+		return 0;
+	*tail = (uintptr_t)(w & PM_RUN_PTR);
+	if ((n == 1) != (*tail == b))
+		pm__fatal("malloc(): corrupted fast list (run)", (void *)b);
+	fast_block_check_in(first, top, *tail, sz,
+			    "malloc(): corrupted fast list (run)");
+	return n;
 }
 
 /* ---- heap_bins.c -------------------------------------------------------- */

@@ -121,6 +121,7 @@ void pm__arena_free(struct pm_arena *a, void *p)
 		unsigned i = pm__small_index(sz);
 		*pm__block_link(p) = (void *)a->fast[i];
 		*pm__block_key(p) = PM_FREE_KEY;
+		fast_run_set((uintptr_t)p, 1, (uintptr_t)p);
 		a->fast[i] = (uintptr_t)p;
 		a->fast_bytes += sz;
 		PM_ASSERT_BOOKS(a);
@@ -137,6 +138,7 @@ void pm__arena_fast_splice(struct pm_arena *a, size_t sz, void *first,
 {
 	unsigned i = pm__small_index(sz);
 	*pm__block_link(last) = (void *)a->fast[i];
+	fast_run_set((uintptr_t)first, n, (uintptr_t)last);
 	a->fast[i] = (uintptr_t)first;
 	a->live_bytes -= sz * n;
 	a->fast_bytes += sz * n;
@@ -146,22 +148,50 @@ size_t pm__arena_fast_take(struct pm_arena *a, size_t sz, size_t max,
 			   void **first, void **last)
 {
 	unsigned i = pm__small_index(sz);
-	uintptr_t h = a->fast[i], b = h;
+	uintptr_t h = a->fast[i];
 	if (!h || !max)
 		return 0;
-	size_t n = 1;
-	fast_block_check(a, b, sz, "malloc(): corrupted fast list");
-	while (n < max && fast_next(b)) {
-		b = fast_next(b), n++;
-		fast_block_check(a, b, sz, "malloc(): corrupted fast list");
+	/* the arena's bounds once, not per block */
+	uintptr_t lo = pm__chunk_first(a->lo), top = a->top;
+	fast_block_check_in(lo, top, h, sz, "malloc(): corrupted fast list");
+	/* whole runs while they fit, without walking them: their blocks are
+	 * checked as the cache hands them out (pm__tc_pop's range and key
+	 * checks), their heads and tails here */
+	uintptr_t b = h, end = 0, tail = 0;
+	size_t n = 0, run;
+	while ((run = fast_run_get(lo, top, b, sz, &tail)) != 0 &&
+	       n + run <= max) {
+		n += run;
+		end = tail;
+		b = fast_next(tail); /* the next run's head, as it is */
+		if (!b || n == max)
+			break;
+		fast_block_check_in(lo, top, b, sz,
+				    "malloc(): corrupted fast list");
 	}
-	a->fast[i] = fast_next(b);
+	if (n == 0) {
+		/* the first run is longer than max (or unknown): walk max
+		 * blocks of it, checking each; what is left of the run gets
+		 * its run word */
+		end = h;
+		n = 1;
+		for (uintptr_t nx; n < max && (nx = fast_next(end)) != 0; n++) {
+			end = nx;
+			fast_block_check_in(lo, top, end, sz,
+					    "malloc(): corrupted fast list");
+		}
+		b = fast_next(end);
+		if (b && run != n)
+			fast_run_set(b, run > n ? run - n : 0,
+				     run > n ? tail : 0);
+	}
+	a->fast[i] = b;
 	a->fast_bytes -= n * sz;
 	a->live_bytes += n * sz;
 	if (a->live_bytes > a->peak)
 		a->peak = a->live_bytes;
 	*first = (void *)h;
-	*last = (void *)b;
+	*last = (void *)end;
 	return n;
 }
 

@@ -357,6 +357,12 @@ int pm__arena_trim(struct pm_arena *a, size_t pad);
  * returns how many (used to refill a thread cache in one lock hold). */
 int pm__arena_alloc_batch(struct pm_arena *a, size_t csize, void **out,
 			  int max);
+/* The same as a chain for a thread cache's refill: up to `max` in-use
+ * blocks, every one of chunk size exactly `csize` but perhaps the first
+ * (larger), linked through their first words (the last's NULL) and
+ * carrying PM_FREE_KEY in their second; *first and *last; how many. */
+int pm__arena_alloc_chain(struct pm_arena *a, size_t csize, int max,
+			  void **first, void **last);
 /* Validate a block handed to free/realloc; aborts naming `call` if it is
  * not a live block of the arena. */
 void pm__check_block(struct pm_arena *a, const void *p, const char *call);

@@ -231,7 +231,6 @@ void pm__tc_abandon(void)
  * the lock first) never sees them in between, owned by nobody. */
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 {
-	void *blocks[256];
 	size_t sz = pm__tc_class_size(cls);
 	struct pm_arena *a = &pm__region->p;
 	int want = (int)(REFILL_BYTES / sz);
@@ -250,41 +249,27 @@ void *pm__tc_refill(struct pm_tcache *tc, unsigned cls)
 	pm__lock_persistent();
 	/* under the lock nobody quiesces, so the cache may be touched
 	 * without the busy flag; only small classes have fast lists */
-	size_t n = cls < TC_NSMALL ? pm__arena_fast_take(a, sz, (size_t)want,
-							 &first, &last)
-				   : 0;
+	/* from the fast list, as many as half the room and one (whole runs:
+	 * an overflow gives that many; the limits on `want` are for fresh
+	 * memory, whose first touch costs a fault) */
+	size_t n = cls < TC_NSMALL
+			   ? pm__arena_fast_take(a, sz,
+						 (size_t)tc->lists[cls].room / 2 + 1,
+						 &first, &last)
+			   : 0;
+	/* else a chain made linked and keyed, as a fast list's */
+	if (!n)
+		n = (size_t)pm__arena_alloc_chain(a, sz, want, &first, &last);
+	if (!n && pm__tc_xfer_reclaim())
+		n = (size_t)pm__arena_alloc_chain(a, sz, want, &first, &last);
 	if (n) {
-		/* adopt a chain of the fast list as it is: its blocks are
-		 * already linked and marked */
+		/* adopt the chain as it is (n - 1 <= room / 2): its blocks
+		 * are linked and marked already; the first is the caller's */
 		ret = first;
-		if (n > 1) {
-			*pm__block_link(last) = tc->lists[cls].head;
-			tc->lists[cls].head = *pm__block_link(first);
-			tc->lists[cls].room = (uint16_t)(tc->lists[cls].room - (n - 1));
-		}
+		*pm__block_link(last) = tc->lists[cls].head;
+		tc->lists[cls].head = *pm__block_link(first);
+		tc->lists[cls].room = (uint16_t)(tc->lists[cls].room - (n - 1));
 		*pm__block_key(ret) = 0;
-	} else {
-		int got = pm__arena_alloc_batch(a, sz, blocks, want);
-		if (!got && pm__tc_xfer_reclaim())
-			got = pm__arena_alloc_batch(a, sz, blocks, want);
-		if (got)
-			ret = blocks[0];
-		void *h = tc->lists[cls].head;
-		int kept = 0;
-		for (int i = got - 1; i >= 1; i--) {
-			/* a run's last block may be a class larger */
-			if (pm__block_chunksize(blocks[i]) != sz ||
-			    kept >= tc->lists[cls].room) {
-				pm__arena_free(a, blocks[i]);
-				continue;
-			}
-			*pm__block_link(blocks[i]) = h;
-			*pm__block_key(blocks[i]) = TC_KEY;
-			h = blocks[i];
-			kept++;
-		}
-		tc->lists[cls].head = h;
-		tc->lists[cls].room = (uint16_t)(tc->lists[cls].room - kept);
 	}
 	tc_assert_class(tc, cls);
 	pm__unlock_persistent();

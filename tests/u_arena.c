@@ -168,6 +168,43 @@ static void op_batch(uint64_t *rng)
 	}
 }
 
+/* A refill's chain (pm__arena_alloc_chain): linked, keyed, every block
+ * but perhaps the first of exactly sz, in use and counted live; spliced
+ * onto the fast list as an overflow does (the first freed on its own:
+ * it may be larger). */
+static void op_chain(uint64_t *rng)
+{
+	size_t sz = 32 + 16 * (test_rand(rng) % 62);
+	int max = 1 + (int)(test_rand(rng) % 40);
+	void *first = NULL, *last = NULL;
+	size_t live = A->live_bytes;
+	int k = pm__arena_alloc_chain(A, sz, max, &first, &last);
+	CHECK_MSG(k >= 1 && k <= max, "chain of %d blocks, max %d", k, max);
+	if (k < 1)
+		return;
+	size_t got = 0, n = 0;
+	void *b = first, *prev = NULL;
+	for (; b && n < (size_t)k + 1; prev = b, b = *pm__block_link(b), n++) {
+		size_t csz = pm__block_chunksize(b);
+		CHECK_MSG(b == first ? csz >= sz : csz == sz,
+			  "block %zu of a chain of %zu-byte blocks: %zu", n,
+			  sz, csz);
+		CHECK(pm__head_inuse(pm__block_head(b)));
+		CHECK(pm__block_key_get(b) == PM_FREE_KEY);
+		got += csz;
+	}
+	CHECK_MSG(n == (size_t)k && prev == last, "walked %zu of %d blocks",
+		  n, k);
+	CHECK_MSG(A->live_bytes >= live + got,
+		  "live %zu, was %zu, chain %zu bytes", A->live_bytes, live,
+		  got);
+	void *second = *pm__block_link(first);
+	*pm__block_key(first) = 0;
+	pm__arena_free(A, first);
+	if (second)
+		pm__arena_fast_splice(A, sz, second, last, (size_t)k - 1);
+}
+
 /* Take a chain off a fast list and put it back, as the caches do. */
 static void op_fast_cycle(uint64_t *rng)
 {
@@ -201,8 +238,10 @@ static void random_ops(uint64_t seed, int nops)
 			op_alloc(s, &rng);
 		else if (!s->p && what < 95)
 			op_memalign(s, &rng);
-		else if (what < 97)
+		else if (what < 96)
 			op_batch(&rng);
+		else if (what < 97)
+			op_chain(&rng);
 		else if (what < 99)
 			op_fast_cycle(&rng);
 		else if (test_rand(&rng) & 1)

@@ -209,6 +209,81 @@ static void double_free(void *arg)
 	pm__tc_overflow(tc, victim_cls, b); /* pushed again */
 }
 
+/* The fast lists' run words (heap.h, fast_run_set): a refill takes whole
+ * runs that fit, walks into one that does not and leaves the rest of it
+ * described.  Arena calls under the lock, as the caches make them. */
+static void fast_runs(void)
+{
+	struct pm_arena *a = &pm__region->p;
+	size_t sz = 336; /* a class no other step here uses */
+	void *c[6], *s[3], *first, *last;
+	pm__lock_persistent();
+	pm__arena_consolidate(a);
+	for (int i = 0; i < 6; i++)
+		c[i] = pm__arena_alloc(a, sz - PM_CHUNK_OVERHEAD);
+	for (int i = 0; i < 3; i++)
+		s[i] = pm__arena_alloc(a, sz - PM_CHUNK_OVERHEAD);
+	for (int i = 0; i < 6; i++) {
+		*pm__block_link(c[i]) = i < 5 ? c[i + 1] : NULL;
+		*pm__block_key(c[i]) = PM_FREE_KEY;
+	}
+	pm__arena_fast_splice(a, sz, c[0], c[5], 6); /* an overflow's */
+	for (int i = 0; i < 3; i++)
+		pm__arena_free(a, s[i]); /* runs of one */
+	pm__unlock_persistent();
+	heap_ok("after a splice and frees onto a fast list");
+	pm__lock_persistent();
+	/* s2, s1, s0 whole; c0's run of 6 does not fit in 4 */
+	size_t n = pm__arena_fast_take(a, sz, 4, &first, &last);
+	CHECK_EQ(n, 3);
+	CHECK_PTR_EQ(first, s[2]);
+	CHECK_PTR_EQ(last, s[0]);
+	CHECK_PTR_EQ((void *)a->fast[pm__small_index(sz)], c[0]);
+	pm__arena_fast_splice(a, sz, first, last, n); /* back: one run */
+	pm__unlock_persistent();
+	heap_ok("after a take of whole runs");
+	pm__lock_persistent();
+	n = pm__arena_fast_take(a, sz, 3, &first, &last);
+	CHECK_EQ(n, 3);
+	CHECK_PTR_EQ(last, s[0]);
+	/* a run longer than the take: walked, the rest keeps a run word */
+	size_t n2 = pm__arena_fast_take(a, sz, 4, &first, &last);
+	CHECK_EQ(n2, 4);
+	CHECK_PTR_EQ(first, c[0]);
+	CHECK_PTR_EQ(last, c[3]);
+	pm__unlock_persistent();
+	heap_ok("after a take that cut a run");
+	pm__lock_persistent();
+	void *f2, *l2;
+	size_t n3 = pm__arena_fast_take(a, sz, 100, &f2, &l2);
+	CHECK(n3 >= 2);
+	CHECK_PTR_EQ(f2, c[4]);
+	/* the rest of the cut run and whatever was below, back */
+	pm__arena_fast_splice(a, sz, f2, l2, n3);
+	pm__arena_fast_splice(a, sz, first, last, n2);
+	pm__arena_fast_splice(a, sz, s[2], s[0], 3);
+	pm__arena_consolidate(a);
+	pm__unlock_persistent();
+	heap_ok("after the runs went back");
+}
+
+/* A write after free into a fast list head's run word: the refill that
+ * would trust it aborts. */
+static void run_word_overwritten(void *arg)
+{
+	(void)arg;
+	struct pm_arena *a = &pm__region->p;
+	void *first, *last;
+	pm__lock_persistent();
+	char *p = pm__arena_alloc(a, 200);
+	pm__arena_free(a, p);
+	/* a plausible-looking tail: 16 past the block (misaligned chunk) */
+	*(uint64_t *)(p + 16) = ((uint64_t)(uintptr_t)p + 8) |
+				(uint64_t)3 << 48;
+	test_use((void *)(uintptr_t)pm__arena_fast_take(a, 208, 10, &first,
+							 &last));
+}
+
 static void must_abort(void (*fn)(void *), const char *what)
 {
 	int st = test_in_child(fn, NULL, 0);
@@ -444,6 +519,9 @@ int main(void)
 	must_abort(key_overwritten, "a cached block's key overwritten");
 	must_abort(link_overwritten, "a cached block's link overwritten");
 	must_abort(double_free, "a cached block freed again");
+	must_abort(run_word_overwritten,
+		   "a fast list head's run word overwritten");
+	fast_runs();
 	heap_ok("after the children");
 
 	quiesce_under_load();
