@@ -16,11 +16,7 @@
 # 'odd job.img' that \jobname.img names, and never resumed).
 # Skipped without lualatex.
 . "$(dirname "$0")/lib.sh"
-command -v lualatex >/dev/null 2>&1 || skip "lualatex is not installed"
-norand true 2>/dev/null || skip "setarch -R does not work here"
-cd "$t" || die "no $t"
-cp "$T/examples/latex/pmimage.sty" "$T/examples/latex/pmimage.lua" .
-export SOURCE_DATE_EPOCH=1700000000 FORCE_SOURCE_DATE=1
+latex_prep
 ahead=$(($(date +%s) + 1000))
 printf '%s\n' '\newcommand\greeting{Hello}' >mine.sty
 touch -d "@$ahead" mine.sty

@@ -12,11 +12,7 @@
 # place of lua_close shows the quick exit taken.
 # Skipped without lualatex.
 . "$(dirname "$0")/lib.sh"
-command -v lualatex >/dev/null 2>&1 || skip "lualatex is not installed"
-norand true 2>/dev/null || skip "setarch -R does not work here"
-cd "$t" || die "no $t"
-cp "$T/examples/latex/pmimage.sty" "$T/examples/latex/pmimage.lua" .
-export SOURCE_DATE_EPOCH=1700000000 FORCE_SOURCE_DATE=1
+latex_prep
 body() { # the document's body lines
 	{
 		printf '%s\n' '\documentclass{article}' '\usepackage{pmimage}' \

@@ -173,6 +173,16 @@ pm_verify() { # FILE...
 	return 1
 }
 norand() { setarch "$(uname -m)" -R "$@"; }
+# The LuaLaTeX tests' start: skipped without lualatex or setarch -R; in
+# $t with examples/latex's pmimage files, PDFs reproducible (fixed dates)
+latex_prep() {
+	command -v lualatex >/dev/null 2>&1 || skip "lualatex is not installed"
+	norand true 2>/dev/null || skip "setarch -R does not work here"
+	cd "$t" || die "no $t"
+	cp "$T/examples/latex/pmimage.sty" "$T/examples/latex/pmimage.lua" . ||
+		die "no pmimage files"
+	export SOURCE_DATE_EPOCH=1700000000 FORCE_SOURCE_DATE=1
+}
 
 need_valgrind() {
 	need valgrind
