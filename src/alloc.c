@@ -66,9 +66,14 @@ void pm__unlock_transient(void) { unlock(&tlock); }
 
 /* ---- routing ------------------------------------------------------------ */
 
+/* NULL only for a transient request when that arena cannot be made */
 static inline struct pm_arena *arena_for(int transient)
 {
-	return transient ? pm__transient : &pm__region->p;
+	if (transient) {
+		struct pm_arena *t = pm__transient_now();
+		return likely(t != NULL) ? t : pm__transient_make();
+	}
+	return &pm__region->p;
 }
 
 static inline int *lock_for(int transient)
@@ -120,10 +125,15 @@ void *pm__malloc_slow(size_t n, int transient)
 		}
 	}
 	int *l = lock_for(transient);
+	struct pm_arena *a = arena_for(transient);
+	if (unlikely(!a)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	lock(l);
-	p = pm__arena_alloc(arena_for(transient), n);
+	p = pm__arena_alloc(a, n);
 	if (!p && !transient && pm__tc_xfer_reclaim())
-		p = pm__arena_alloc(arena_for(transient), n);
+		p = pm__arena_alloc(a, n);
 	mark_early(p, transient);
 	unlock(l);
 	if (!p)
@@ -223,6 +233,10 @@ void *pm__calloc(size_t nmemb, size_t size, int transient)
 	}
 	int *l = lock_for(transient);
 	struct pm_arena *a = arena_for(transient);
+	if (unlikely(!a)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	lock(l);
 	uintptr_t zero_from = a->zero_from;
 	void *p = pm__arena_alloc(a, n);
@@ -373,10 +387,15 @@ void *pm__memalign(size_t align, size_t n, int transient)
 		}
 	}
 	int *l = lock_for(transient);
+	struct pm_arena *a = arena_for(transient);
+	if (unlikely(!a)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	lock(l);
-	void *p = pm__arena_memalign(arena_for(transient), align, n);
+	void *p = pm__arena_memalign(a, align, n);
 	if (!p && !transient && pm__tc_xfer_reclaim())
-		p = pm__arena_memalign(arena_for(transient), align, n);
+		p = pm__arena_memalign(a, align, n);
 	mark_early(p, transient);
 	unlock(l);
 	if (!p)
@@ -579,7 +598,8 @@ PM_EXPORT int pm_heap_info(struct pm_heap_info *out)
 	out->top = pm__region->p.top_end;
 	out->used = pm__region->p.top - pm__region->base;
 	out->live = pm__region->p.live_bytes;
-	out->transient = pm__transient->live_bytes;
+	struct pm_arena *t = pm__transient_now();
+	out->transient = t ? t->live_bytes : 0;
 	unlock(&tlock);
 	unlock(&plock);
 	return 0;

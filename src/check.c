@@ -544,10 +544,11 @@ int pm__heap_check_quiesced(void)
 			 g->p.top_end - g->base, 0, 0 };
 	struct pm_arena a = { 0 }, ta;
 	int r = check_arena(&p, (uintptr_t)&g->p, "persistent", &a);
-	if (!r) {
-		uintptr_t tb = (uintptr_t)pm__transient;
+	struct pm_arena *tr = pm__transient_now(); /* NULL: never made */
+	if (!r && tr) {
+		uintptr_t tb = (uintptr_t)tr;
 		struct img t = { (const unsigned char *)tb, tb,
-				 pm__transient->top_end - tb, 0, 0 };
+				 tr->top_end - tb, 0, 0 };
 		r = check_arena(&t, tb, "transient", &ta);
 	}
 	if (!r)

@@ -52,7 +52,7 @@ size_t pm__arena_own_bytes(struct pm_arena *a)
 
 int pm__transient_live(uintptr_t v)
 {
-	struct pm_arena *a = pm__transient;
+	struct pm_arena *a = pm__transient_now();
 	if (!a || v < pm__arena_first(a) || v >= a->top)
 		return 0;
 	/* chunks are in address order: walk until past v */

@@ -58,8 +58,7 @@ void pm__note_cmdline(int argc, char **argv)
 	size_t at = 0;
 	/* only where an image can be resumed (randomisation off); other
 	 * processes do not touch the buffer's page */
-	int pers = personality(0xffffffff);
-	if (pers == -1 || !(pers & ADDR_NO_RANDOMIZE))
+	if (!pm__os_aslr_off())
 		return;
 	start_args_set = 1;
 	for (int i = 0; i < argc && argv && argv[i]; i++) {

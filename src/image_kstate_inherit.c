@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
-#include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -119,8 +118,7 @@ void pm__ks_note_inherited(void)
 	 * Every other process is spared the walk at start-up (a system
 	 * with randomisation off globally gets no table: its images take
 	 * only 0-2 from the resuming process). */
-	int pers = personality(0xffffffff);
-	if (pers == -1 || !(pers & ADDR_NO_RANDOMIZE))
+	if (!pm__os_aslr_off())
 		return;
 	if (__atomic_exchange_n(&inh.done, 1, __ATOMIC_ACQ_REL))
 		return;

@@ -8,7 +8,8 @@
  * pm__region is published.  Steps after publication (routing's reading of
  * /proc, pthread_atfork, the globals' analysis) may re-enter malloc.
  *
- * Owns: pm__region, pm__transient (published once, never moved), the
+ * Owns: pm__region, pm__transient (made at its first request, then
+ * published once, never moved: pm__transient_make), the
  * region's header fields, where pmalloc's own pages go (after the region,
  * told to the OS layer), whether pages of the region may be file-backed.
  * Invariant: pm__region is either NULL or a fully initialised region;
@@ -90,8 +91,7 @@ static int setup_region(void)
 	size_t tsize = (got / 8) & ~((1UL << 20) - 1);
 	uintptr_t tbase = base + got - tsize;
 	pm__os_aux_after(base + got); /* pmalloc's own pages follow it */
-	if (pm__os_commit((void *)base, 64 << 10) ||
-	    pm__os_commit((void *)tbase, 64 << 10))
+	if (pm__os_commit((void *)base, 64 << 10))
 		return -1;
 	struct pm_region *r = (struct pm_region *)base;
 	pm__free_key = pm__os_random64() | 1;
@@ -103,17 +103,52 @@ static int setup_region(void)
 	r->size = got;
 	r->tbase = tbase;
 	pm__arena_init(&r->p, base + sizeof *r, tbase);
-	struct pm_arena *t = (struct pm_arena *)tbase;
-	pm__arena_init(t, tbase + sizeof *t, base + got);
-	pm__transient = t;
 	if (PM_VG_ON()) /* under memcheck: no chunk is the program's yet */
-		pm__vg_region(pm__arena_first(&r->p), base + (64 << 10),
-			      pm__arena_first(t), tbase + (64 << 10));
+		pm__vg_region(pm__arena_first(&r->p), base + (64 << 10), 0, 0);
 	pm__pbase = base;
 	pm__plen = tbase - base;
 	pm__tc_process_init(); /* caps and key before any cache exists */
 	__atomic_store_n(&pm__region, r, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* The transient arena is made at its first request, not at start-up: a
+ * process whose libc and loader never allocate (one that mallocs once
+ * and exits) is spared its commit and the first touch of a page 3.5 GiB
+ * away from the rest, which needs page tables of its own: about 10 us of
+ * such a process's 0.9 ms (docs/PERFORMANCE.md, "Start-up").  Its header
+ * is at the start of its range, as before: the region's layout is the
+ * same. */
+static int transient_lock PM_STATE;
+static int transient_failed PM_STATE;
+
+struct pm_arena *pm__transient_make(void)
+{
+	struct pm_arena *t = pm__transient_now();
+	if (t || !pm__region)
+		return t;
+	while (__atomic_exchange_n(&transient_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	t = pm__transient;
+	if (!t && !transient_failed) {
+		struct pm_region *r = pm__region;
+		uintptr_t tb = r->tbase;
+		if (pm__os_commit((void *)tb, 64 << 10)) {
+			transient_failed = 1; /* the same next time: say so once */
+			pm__warn("cannot commit the transient arena at 0x%lx",
+				 (unsigned long)tb);
+		} else {
+			t = (struct pm_arena *)tb;
+			pm__arena_init(t, tb + sizeof *t, r->base + r->size);
+			if (PM_VG_ON())
+				pm__vg_noaccess((void *)pm__arena_first(t),
+						tb + (64 << 10) -
+							pm__arena_first(t));
+			__atomic_store_n(&pm__transient, t, __ATOMIC_RELEASE);
+		}
+	}
+	__atomic_store_n(&transient_lock, 0, __ATOMIC_RELEASE);
+	return t;
 }
 
 int pm__ensure_init(void)

@@ -188,6 +188,10 @@ void pm__say_line(char *line, size_t cap, const char *fmt, ...)
 /* 1 in a program run with privileges its user lacks (AT_SECURE): pm__env
  * then returns NULL for every name, and restores trust fewer owners. */
 int pm__secure(void);
+/* 1 when the process runs with address-space randomisation off
+ * (personality ADDR_NO_RANDOMIZE: pmalloc run, setarch -R), where images
+ * can be taken and resumed; asked of the kernel once */
+int pm__os_aslr_off(void);
 /* write(2) one line "pmalloc: MSG [ADDR]\n" and abort(). */
 PM_NORETURN void pm__fatal(const char *msg, const void *addr);
 /* write(2) the whole buffer, retrying on EINTR/short writes. */
@@ -231,7 +235,8 @@ void pm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * arena's whole state, the table of roots and the list of thread caches.
  * A byte copy of [base, pm__region->p.top_end) is a complete heap.  The
  * transient arena (blocks made before main() and by libc itself) has its
- * own header at its start and is never checkpointed. */
+ * own header at its start, written at its first request, and is never
+ * checkpointed. */
 
 #define PM_REGION_MAGIC 0x31434f4c4c414d50ULL /* "PMALLOC1" */
 /* The layout of struct pm_region, struct pm_arena, the chunks (chunk.h)
@@ -310,7 +315,17 @@ struct pm_region {
 };
 
 extern struct pm_region *pm__region;   /* NULL until initialised */
-extern struct pm_arena *pm__transient; /* the transient arena's state */
+/* The transient arena's state: NULL until its first request (init.c's
+ * pm__transient_make), then published once, never moved.  Readers load
+ * it with pm__transient_now() and skip a NULL one. */
+extern struct pm_arena *pm__transient;
+static inline struct pm_arena *pm__transient_now(void)
+{
+	return __atomic_load_n(&pm__transient, __ATOMIC_ACQUIRE);
+}
+/* The transient arena, made (its first 64 KiB committed, its header
+ * written) if this is its first request; NULL if it cannot be made. */
+struct pm_arena *pm__transient_make(void);
 
 static inline int pm__in_region(uintptr_t a)
 {

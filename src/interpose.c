@@ -168,7 +168,9 @@ PM_EXPORT int malloc_trim(size_t pad)
 	pm__vg_mute();
 	pm__heap_quiesce(); /* also gives cached blocks back */
 	int did = pm__arena_trim_all(&pm__region->p, pad);
-	did |= pm__arena_trim_all(pm__transient, pad);
+	struct pm_arena *t = pm__transient_now();
+	if (t)
+		did |= pm__arena_trim_all(t, pad);
 	pm__heap_resume();
 	pm__vg_unmute();
 	return did;
@@ -185,9 +187,12 @@ PM_EXPORT int mallopt(int param, int value)
 		pm__lock_persistent();
 		pm__region->p.trim_threshold = (size_t)value;
 		pm__unlock_persistent();
-		pm__lock_transient();
-		pm__transient->trim_threshold = (size_t)value;
-		pm__unlock_transient();
+		struct pm_arena *t = pm__transient_make();
+		if (t) {
+			pm__lock_transient();
+			t->trim_threshold = (size_t)value;
+			pm__unlock_transient();
+		}
 		return 1;
 	case M_MXFAST: case M_TOP_PAD: case M_MMAP_THRESHOLD:
 	case M_MMAP_MAX: case M_CHECK_ACTION: case M_PERTURB:
@@ -204,8 +209,8 @@ static void fill_info2(struct mallinfo2 *mi)
 		return;
 	pm__lock_persistent();
 	pm__lock_transient();
-	struct pm_arena *as[2] = { &pm__region->p, pm__transient };
-	for (int i = 0; i < 2; i++) {
+	struct pm_arena *as[2] = { &pm__region->p, pm__transient_now() };
+	for (int i = 0; i < 2 && as[i]; i++) {
 		struct pm_arena *a = as[i];
 		size_t topsz = a->top_end - a->top;
 		mi->arena += a->top_end - pm__arena_first(a);
@@ -257,7 +262,8 @@ PM_EXPORT void malloc_stats(void)
 	pm__warn("system bytes     = %10zu", mi.arena);
 	pm__warn("in use bytes     = %10zu", mi.uordblks);
 	pm__warn("persistent live  = %10zu", pm__region->p.live_bytes);
-	pm__warn("transient live   = %10zu", pm__transient->live_bytes);
+	struct pm_arena *t = pm__transient_now();
+	pm__warn("transient live   = %10zu", t ? t->live_bytes : 0);
 }
 
 /* ---- the start of main() -------------------------------------------------

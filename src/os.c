@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -394,7 +395,27 @@ static char *envbuf PM_STATE;
  * privileges. */
 int pm__secure(void)
 {
-	return getauxval(AT_SECURE) != 0;
+	/* fixed for the process's life: asked once (start-up asks a dozen
+	 * times, and getauxval walks the whole vector each time) */
+	static int secure PM_STATE; /* 0 not asked, 1 no, 2 yes */
+	int v = __atomic_load_n(&secure, __ATOMIC_RELAXED);
+	if (!v) {
+		v = getauxval(AT_SECURE) ? 2 : 1;
+		__atomic_store_n(&secure, v, __ATOMIC_RELAXED);
+	}
+	return v == 2;
+}
+
+int pm__os_aslr_off(void)
+{
+	static int off PM_STATE; /* 0 not asked, 1 on, 2 off */
+	int v = __atomic_load_n(&off, __ATOMIC_RELAXED);
+	if (!v) {
+		int pers = personality(0xffffffff);
+		v = pers != -1 && (pers & ADDR_NO_RANDOMIZE) ? 2 : 1;
+		__atomic_store_n(&off, v, __ATOMIC_RELAXED);
+	}
+	return v == 2;
 }
 
 const char *pm__env(const char *name)
@@ -404,7 +425,8 @@ const char *pm__env(const char *name)
 		return NULL;
 	if (environ) {
 		for (char **e = environ; *e; e++)
-			if (**e == *name && !strncmp(*e, name, n) &&
+			if (**e == *name && (*e)[1] == name[1] &&
+			    !strncmp(*e, name, n) &&
 			    (*e)[n] == '=')
 				return *e + n + 1;
 		return NULL;

@@ -12,6 +12,7 @@
  * transient (it is start-up itself).
  */
 #include "alloc.h"
+#include "vg.h"
 #include <errno.h>
 #include <link.h>
 #include <stdlib.h>
@@ -23,19 +24,24 @@
 #include <emmintrin.h>
 #endif
 
+/* Code of the libraries whose globals a checkpoint holds (every loaded
+ * one but the run-time's, see register.c): what they allocate before
+ * main() is persistent (marked early), so that their restored globals
+ * find it.  Filled once, at start-up.  Defined first: gcc lays a file's
+ * variables out in the reverse order, and src/startup.ld puts route.o's
+ * state last on the page that start-up writes, so the table (written
+ * only for a program with libraries, and only its first rows) is what
+ * runs over to the next page, not the words below (tests/startup_layout.sh
+ * checks those). */
+#define MAX_EARLY 64
+static struct { uintptr_t lo, hi; } early_code[MAX_EARLY] PM_STATE;
+static int nearly PM_STATE, early_ready PM_STATE;
+
 int pm__phase PM_STATE;
 int pm__malloc_direct PM_STATE;
 uintptr_t pm__libc_lo PM_STATE, pm__libc_hi PM_STATE, pm__ld_lo PM_STATE,
 	pm__ld_hi PM_STATE;
 struct pm_ranges pm__transient_code PM_STATE = { 0, UINTPTR_MAX, 0, 0 };
-
-/* Code of the libraries whose globals a checkpoint holds (every loaded
- * one but the run-time's, see register.c): what they allocate before
- * main() is persistent (marked early), so that their restored globals
- * find it.  Filled once, at start-up. */
-#define MAX_EARLY 64
-static struct { uintptr_t lo, hi; } early_code[MAX_EARLY] PM_STATE;
-static int nearly PM_STATE, early_ready PM_STATE;
 
 /* A non-PIE executable that takes a libc function's address (python3
  * takes malloc's) makes its own PLT entry the function's canonical
@@ -334,13 +340,18 @@ static void route_direct(void)
 	if ((uintptr_t)seen != d.self && !(slot = plt_slot((uintptr_t)seen)))
 		return; /* the program's malloc is not this one */
 	/* nor is it if a tool replaced its code (valgrind's memcheck without
-	 * the synonym option): its blocks are not ours.  (Through a PLT
-	 * entry, this call also binds a lazily bound slot.) */
-	void *t = seen(1);
-	int ours = t && pm__in_region((uintptr_t)t);
-	free(t);
-	if (!ours)
-		return;
+	 * the synonym option): its blocks are not ours.  Only valgrind does
+	 * that, and it says so (vg.c); elsewhere the probe is skipped, as it
+	 * would be the transient arena's first request, which a process that
+	 * mallocs once never makes otherwise.  Through a PLT entry the call
+	 * also binds a lazily bound slot, so there it is always made. */
+	if (!PM_VALGRIND || PM_VG_RUNNING() || slot) {
+		void *t = seen(1);
+		int ours = t && pm__in_region((uintptr_t)t);
+		free(t);
+		if (!ours)
+			return;
+	}
 	if (slot) {
 		/* the executable's entry must lead to this malloc; the words
 		 * to rewrite then hold the entry's address */

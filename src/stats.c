@@ -12,6 +12,7 @@ __attribute__((destructor)) static void stats_line(void)
 {
 	if (!pm__stats_at_exit || !pm__region)
 		return;
+	struct pm_arena *t = pm__transient_now();
 	char line[512];
 	size_t n = pm__fmt(
 		line, sizeof line,
@@ -19,8 +20,8 @@ __attribute__((destructor)) static void stats_line(void)
 		"persistent_peak=%zu transient_peak=%zu persistent_extent=%zu "
 		"persistent_deferred=%zu persistent_free=%zu\n",
 		(void *)pm__region->base, pm__region->p.live_bytes,
-		pm__transient->live_bytes, pm__region->p.peak,
-		pm__transient->peak, pm__region->p.top_end - pm__region->base,
+		t ? t->live_bytes : 0, pm__region->p.peak, t ? t->peak : 0,
+		pm__region->p.top_end - pm__region->base,
 		pm__region->p.fast_bytes, pm__region->p.free_bytes);
 	/* to fd 2 as it is now: a program that closed it (coreutils do,
 	 * before exit) gets no line, rather than a hidden descriptor that
