@@ -106,9 +106,10 @@ WORKLOADS = [
       env={"PERL_HASH_SEED": "0", "PERL_PERTURB_KEYS": "0"}, check=True,
       needs="/usr/bin/perl"),
     W("startup", "w_startup", ["300"], "startup",
-      "start-up: 300 processes spawned one after the other, each doing "
-      "one malloc(64) and exiting; the allocator's load, initialisation "
-      "and exit"),
+      "start-up: processes that each do one malloc(64) and exit, spawned "
+      "one after the other, 300 per allocator and round, the allocators "
+      "taking turns spawn by spawn (`w_startup interleave`); the "
+      "allocator's load, initialisation and exit"),
     W("overhead", "w_overhead", [], "memory",
       "live set of mixed sizes (16 B..128 KiB) held at 200 MB through 500k "
       "free/refill steps, every block fully written; peak RSS"),
@@ -225,6 +226,37 @@ def run_once(binary, args, preload, timeout=180, env=None, output=None):
         except ValueError:
             res[k] = v
     return res, None
+
+
+def run_interleaved(binary, n, allocs, env=None, timeout=600):
+    """The start-up workload: one `w_startup interleave` run in which the
+    allocators take turns spawn by spawn.  Returns ({name: result}, None)
+    or (None, error); on an error the caller finds the allocator that
+    fails by running each alone."""
+    spec = ["%s=%s" % (an, path or "") for an, path in allocs]
+    try:
+        p = subprocess.run([binary, "interleave", str(n)] + spec,
+                           env=child_env(None, env), capture_output=True,
+                           text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timeout after %d s" % timeout
+    except OSError as e:
+        return None, str(e)
+    out = {}
+    for m in RESULT_RE.finditer(p.stdout):
+        res = {}
+        for kv in m.group(1).split():
+            k, _, v = kv.partition("=")
+            try:
+                res[k] = float(v)
+            except ValueError:
+                res[k] = v
+        out[res.get("alloc")] = res
+    if p.returncode != 0 or any(an not in out for an, _ in allocs):
+        err = (p.stderr or p.stdout).strip().splitlines()
+        return None, "exit %d%s" % (p.returncode,
+                                    (": " + err[-1]) if err else "")
+    return out, None
 
 
 def discover(build, wanted, bindir):
@@ -449,8 +481,10 @@ def write_report(out, allocs, results, notes, cg, cg_note, cg_ops, ckpt,
         g = med.get((w.name, "glibc"))
         L.append("## Start-up (`%s`)" % w.name)
         L.append("")
-        L.append("%d processes that each do one malloc and exit, spawned one "
-                 "after the other; time per process (median run) and "
+        L.append("%d processes per allocator and round that each do one "
+                 "malloc and exit, spawned one after the other, the "
+                 "allocators taking turns spawn by spawn; time per process "
+                 "(the median spawn, median over the rounds) and "
                  "\"vs glibc\" = allocator time / glibc time: **lower is "
                  "better**, below 1 starts faster than glibc." % ops)
         L.append("")
@@ -663,6 +697,33 @@ def main():
         for r in range(a.rounds):
             # Rotate the starting allocator so none always runs first.
             order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
+            if w.kind == "startup":
+                live = [x for x in order if (name, x[0]) not in failed]
+                got, err = run_interleaved(prog, int(args[0]), live, w.env)
+                if got is None:
+                    # find who fails, alone; the others run again together
+                    for an, path in live:
+                        if run_interleaved(prog, 3, [(an, path)], w.env)[0] \
+                                is None:
+                            msg = "%s under %s failed in round %d (%s); " \
+                                "its other rounds were skipped" % (
+                                    name, an, r + 1, err)
+                            log(msg)
+                            failed[(name, an)] = msg
+                    live = [x for x in live if (name, x[0]) not in failed]
+                    got, err = run_interleaved(prog, int(args[0]), live,
+                                               w.env) if live else ({}, None)
+                    if got is None:
+                        log("%s: round %d failed again (%s); skipped"
+                            % (name, r + 1, err))
+                        continue
+                for an, res in got.items():
+                    results[name].setdefault(an, []).append(res)
+                    raw.write("%s\t%s\t%d\t%.6f\t%d\t%d\n" % (
+                        name, an, r, res["secs"], res["ops"],
+                        res["maxrss_kb"]))
+                raw.flush()
+                continue
             for an, path in order:
                 if (name, an) in failed:
                     continue

@@ -222,10 +222,11 @@ int pm__early_transient(uintptr_t ra)
 }
 
 /* ---- libc's and ld.so's malloc calls: their own entry point ---------------
- * The exported malloc's fast path has no caller test: at the end of phase
- * 0, the one word of libc's RELRO data that holds malloc's address (its
- * GOT entry) and the one of ld.so's (__rtld_malloc) are pointed to
- * pm__malloc_runtime, which serves the transient arena.  Where a non-PIE
+ * The exported malloc's fast path has no caller test: once malloc's slow
+ * path has run DIRECT_AFTER times (pm__route_count), the one word of
+ * libc's RELRO data that holds malloc's address (its GOT entry) and the
+ * one of ld.so's (__rtld_malloc) are pointed to pm__malloc_runtime, which
+ * serves the transient arena.  Where a non-PIE
  * executable made its PLT entry malloc's canonical address, that entry's
  * address is the one the words hold (plt_slot).  If either is not
  * found exactly once (another libc, lazy binding, a static libc, a malloc
@@ -320,6 +321,25 @@ static int relro_write(uintptr_t *w, uintptr_t v, uintptr_t lo, uintptr_t hi)
 	return 0;
 }
 
+/* Not at start-up: the scans and the two mprotect pairs (which also split
+ * libc's and ld.so's RELRO mappings) cost a process that mallocs once
+ * about 11 us of its 0.9 ms spawn, and until then the slow path routes
+ * every call correctly by its caller.  A process that allocates much is
+ * routed within its first few hundred calls. */
+#define DIRECT_AFTER 256u
+static unsigned slow_calls PM_STATE;
+
+static void route_direct(void);
+
+void pm__route_count(void)
+{
+	/* not a read-modify-write: a count lost to a race only delays it */
+	unsigned c = __atomic_load_n(&slow_calls, __ATOMIC_RELAXED) + 1;
+	__atomic_store_n(&slow_calls, c, __ATOMIC_RELAXED);
+	if (unlikely(c == DIRECT_AFTER) && pm__phase)
+		route_direct();
+}
+
 static void route_direct(void)
 {
 	static int tried PM_STATE;
@@ -372,7 +392,7 @@ static void route_direct(void)
 	__atomic_store_n(&pm__malloc_direct, 1, __ATOMIC_RELEASE);
 }
 #else
-static void route_direct(void) {}
+void pm__route_count(void) {}
 #endif
 
 static void route_runtime_only(void)
@@ -387,7 +407,6 @@ void pm__begin_constructors(void)
 {
 	if (pm__ensure_init() || pm__phase)
 		return;
-	route_direct();
 	route_runtime_only();
 	pm__phase = 1;
 }
@@ -396,7 +415,6 @@ void pm__begin_persistent(void)
 {
 	if (pm__phase == 2)
 		return;
-	route_direct();
 	route_runtime_only();
 	__atomic_store_n(&pm__phase, 2, __ATOMIC_RELEASE);
 }

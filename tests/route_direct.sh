@@ -9,6 +9,7 @@
 # PMALLOC_MALLOC_DIRECT=0 (the fallback: malloc routes by the caller's
 # address) the words are left alone, and the placement is the same;
 # build/tests/t_api (libc's objects, the owned functions) passes there.
+# The route is set up at malloc's 256th slow call, not at start-up.
 . "$(dirname "$0")/lib.sh"
 build_c "$t/probe" "$T/tests/prog/route_probe.c"
 # non-PIE, taking malloc's and write's addresses: their canonical
@@ -44,6 +45,10 @@ probe "fallback, preloaded" "${f}libc 1 ld 1 file 1 block 1 " \
 	env PMALLOC_MALLOC_DIRECT=0 "$t/probe" $off
 probe "fallback, libpmalloc.a" "${f}libc 1 ld 1 file 1 block 1 " \
 	env PMALLOC_MALLOC_DIRECT=0 LD_PRELOAD= "$t/probe_static" $off
+# the route is set up only once malloc's slow path has run 256 times: a
+# process that allocates less is left as it started
+probe "before the 256th call" "early libc 1 ld 1 ${d}libc 0 ld 0 file 1 block 1 " \
+	env ROUTE_PROBE_EARLY=1 "$t/probe" $off
 if [ -x "$B/tests/t_api" ]; then
 	PMALLOC_MALLOC_DIRECT=0 "$B/tests/t_api" >"$t/out" 2>&1 ||
 		bad "t_api with PMALLOC_MALLOC_DIRECT=0: $(tail -5 "$t/out")"
