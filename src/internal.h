@@ -471,10 +471,13 @@ void pm__begin_constructors(void);
 /* Phase 2 (right before main(); also by the pm_ API if the hook never
  * ran, e.g. in a program started some other way). */
 void pm__begin_persistent(void);
-/* malloc's slow path was taken while pm__malloc_direct is 0: counts, and
- * at the count's threshold gives libc's and ld.so's calls their own entry
- * point (route.c).  Called with no lock held. */
+/* malloc's slow path was taken while pm__malloc_direct is 0 and
+ * pm__route_waits is 1: counts, and at the count's threshold gives libc's
+ * and ld.so's calls their own entry point (route.c), once: whether that
+ * worked or not, pm__route_waits is 0 from then on.  Called with no lock
+ * held. */
 void pm__route_count(void);
+extern int pm__route_waits;
 /* PM_CHUNK_EARLY (chunk.h) marks a block made by the executable's
  * constructors. */
 /* Does v point into a live block of the transient arena?  Caller holds

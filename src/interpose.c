@@ -60,9 +60,10 @@ __attribute__((noinline)) static void *malloc_medium(size_t n, uintptr_t ra)
  * caller test, as it did on the fast path before.) */
 __attribute__((noinline)) void *pm__malloc_caller(size_t n, uintptr_t ra)
 {
-	if (unlikely(!pm__malloc_direct))
-		pm__route_count();
-	else if (unlikely(pm__tls.mtc != pm__tls.tc))
+	if (unlikely(!pm__malloc_direct)) {
+		if (unlikely(pm__route_waits))
+			pm__route_count();
+	} else if (unlikely(pm__tls.mtc != pm__tls.tc))
 		pm__tls.mtc = pm__tls.tc; /* a cache made before the route */
 	return PM_API_MALLOC(n, pm__transient_caller(ra));
 }

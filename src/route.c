@@ -328,6 +328,7 @@ static int relro_write(uintptr_t *w, uintptr_t v, uintptr_t lo, uintptr_t hi)
  * routed within its first few hundred calls. */
 #define DIRECT_AFTER 256u
 static unsigned slow_calls PM_STATE;
+int pm__route_waits PM_STATE = 1;
 
 static void route_direct(void);
 
@@ -345,6 +346,7 @@ static void route_direct(void)
 	static int tried PM_STATE;
 	if (__atomic_exchange_n(&tried, 1, __ATOMIC_ACQ_REL))
 		return;
+	__atomic_store_n(&pm__route_waits, 0, __ATOMIC_RELAXED);
 	const char *e = pm__env("PMALLOC_MALLOC_DIRECT");
 	if (e && e[0] == '0')
 		return; /* the tests of the fallback */
@@ -392,6 +394,7 @@ static void route_direct(void)
 	__atomic_store_n(&pm__malloc_direct, 1, __ATOMIC_RELEASE);
 }
 #else
+int pm__route_waits PM_STATE;
 void pm__route_count(void) {}
 #endif
 

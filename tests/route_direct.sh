@@ -36,18 +36,18 @@ else
 	echo "no objdump or no malloc GLOB_DAT in $libc: the scan's counts only"
 	d="" f=""
 fi
-probe "preloaded" "${d}libc 0 ld 0 file 1 block 1 " "$t/probe" $off
-probe "libpmalloc.a" "${d}libc 0 ld 0 file 1 block 1 " env LD_PRELOAD= "$t/probe_static" $off
-probe "non-PIE" "${d}libc 0 ld 0 file 1 block 1 " "$t/probe_nopie" $off
-probe "fallback, non-PIE" "${f}libc 1 ld 1 file 1 block 1 " \
+probe "preloaded" "${d}libc 0 ld 0 file 1 block 1 thread 1 " "$t/probe" $off
+probe "libpmalloc.a" "${d}libc 0 ld 0 file 1 block 1 thread 1 " env LD_PRELOAD= "$t/probe_static" $off
+probe "non-PIE" "${d}libc 0 ld 0 file 1 block 1 thread 1 " "$t/probe_nopie" $off
+probe "fallback, non-PIE" "${f}libc 1 ld 1 file 1 block 1 thread 1 " \
 	env PMALLOC_MALLOC_DIRECT=0 "$t/probe_nopie" $off
-probe "fallback, preloaded" "${f}libc 1 ld 1 file 1 block 1 " \
+probe "fallback, preloaded" "${f}libc 1 ld 1 file 1 block 1 thread 1 " \
 	env PMALLOC_MALLOC_DIRECT=0 "$t/probe" $off
-probe "fallback, libpmalloc.a" "${f}libc 1 ld 1 file 1 block 1 " \
+probe "fallback, libpmalloc.a" "${f}libc 1 ld 1 file 1 block 1 thread 1 " \
 	env PMALLOC_MALLOC_DIRECT=0 LD_PRELOAD= "$t/probe_static" $off
 # the route is set up only once malloc's slow path has run 256 times: a
 # process that allocates less is left as it started
-probe "before the 256th call" "early libc 1 ld 1 ${d}libc 0 ld 0 file 1 block 1 " \
+probe "before the 256th call" "early libc 1 ld 1 ${d}libc 0 ld 0 file 1 block 1 thread 1 " \
 	env ROUTE_PROBE_EARLY=1 "$t/probe" $off
 if [ -x "$B/tests/t_api" ]; then
 	PMALLOC_MALLOC_DIRECT=0 "$B/tests/t_api" >"$t/out" 2>&1 ||

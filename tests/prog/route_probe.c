@@ -14,10 +14,13 @@
  * does; the relocation table says where the word is independently.  The
  * counts are taken after 300 mallocs; with ROUTE_PROBE_EARLY set, also
  * before them ("early libc N ld M": 1 and 1, the route not yet set up).
+ * Last "thread T": 1 if a thread whose cache was made before those 300
+ * calls got only persistent blocks from its 2000 mallocs after them.
  */
 #define _GNU_SOURCE
 #include <link.h>
 #include <pmalloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,29 @@ static int scan(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
+/* A thread that made its cache before the route was set up, and
+ * allocates after: its blocks stay the program's (persistent), whether
+ * its next slow call gives it the direct route or not. */
+static pthread_barrier_t go;
+static uintptr_t p_lo, p_hi;
+
+static void *early_thread(void *arg)
+{
+	(void)arg;
+	free(malloc(8)); /* its cache, made now */
+	pthread_barrier_wait(&go);
+	pthread_barrier_wait(&go); /* the route is set up meanwhile */
+	int ok = 1;
+	for (int i = 0; i < 2000; i++) {
+		char *b = malloc(24 + i % 200);
+		ok &= b && (uintptr_t)b >= p_lo && (uintptr_t)b < p_hi;
+		if (b)
+			b[0] = 1;
+		free(b);
+	}
+	return ok ? (void *)1 : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct pm_heap_info hi;
@@ -82,8 +108,19 @@ int main(int argc, char **argv)
 	dl_iterate_phdr(scan, &p);
 	if (getenv("ROUTE_PROBE_EARLY"))
 		printf("early libc %d ld %d\n", p.count[0], p.count[1]);
+	p_lo = hi.base, p_hi = tb;
+	pthread_t th;
+	pthread_barrier_init(&go, NULL, 2);
+	int have_thread = pthread_create(&th, NULL, early_thread, NULL) == 0;
+	if (have_thread)
+		pthread_barrier_wait(&go);
 	for (int i = 0; i < 300; i++)
 		free(m(24));
+	void *thread_ok = NULL;
+	if (have_thread) {
+		pthread_barrier_wait(&go);
+		pthread_join(th, &thread_ok);
+	}
 	p.count[0] = p.count[1] = 0;
 	dl_iterate_phdr(scan, &p);
 	if (argc > 1) {
@@ -100,6 +137,7 @@ int main(int argc, char **argv)
 	void *b = malloc(40);
 	uintptr_t bu = (uintptr_t)b;
 	printf("block %d\n", b && bu >= hi.base && bu < tb);
+	printf("thread %d\n", thread_ok != NULL);
 	free(b);
 	return 0;
 }
