@@ -218,6 +218,11 @@ def run_once(binary, args, preload, timeout=180, env=None, output=None):
         how = ("killed by signal %d" % -p.returncode if p.returncode < 0
                else "exit %d" % p.returncode)
         return None, how + ((": " + err[-1]) if err else "")
+    return parse_result(m), None
+
+
+def parse_result(m):
+    """A RESULT line's key=value pairs (numbers as floats)."""
     res = {}
     for kv in m.group(1).split():
         k, _, v = kv.partition("=")
@@ -225,7 +230,7 @@ def run_once(binary, args, preload, timeout=180, env=None, output=None):
             res[k] = float(v)
         except ValueError:
             res[k] = v
-    return res, None
+    return res
 
 
 def run_interleaved(binary, n, allocs, env=None, timeout=600):
@@ -244,13 +249,7 @@ def run_interleaved(binary, n, allocs, env=None, timeout=600):
         return None, str(e)
     out = {}
     for m in RESULT_RE.finditer(p.stdout):
-        res = {}
-        for kv in m.group(1).split():
-            k, _, v = kv.partition("=")
-            try:
-                res[k] = float(v)
-            except ValueError:
-                res[k] = v
+        res = parse_result(m)
         out[res.get("alloc")] = res
     if p.returncode != 0 or any(an not in out for an, _ in allocs):
         err = (p.stderr or p.stdout).strip().splitlines()
