@@ -69,7 +69,7 @@ $(B)/obj $(B)/tests $(B)/san:
 
 # src/startup.ld: start-up's code and data grouped on few pages
 $(B)/libpmalloc.so.$(VERSION): $(LIB_OBJS) src/exports.map src/startup.ld
-	$(CC) -shared -Wl,-soname,libpmalloc.so.$(SOVER) -Wl,-z,relro \
+	$(CC) -shared -Wl,-soname,libpmalloc.so.$(SOVER) -Wl,-z,now -Wl,-z,relro \
 		-Wl,--no-undefined -Wl,--version-script=src/exports.map \
 		-Wl,-T,src/startup.ld -o $@ $(LIB_OBJS)
 $(B)/libpmalloc.so.$(SOVER): $(B)/libpmalloc.so.$(VERSION)

@@ -207,6 +207,8 @@ void pm__free_slow(void *p)
 	}
 	int *l = lock_for(ai);
 	struct pm_arena *a = arena_for(ai);
+	if (unlikely(!a)) /* no transient arena: no block of it */
+		bad_pointer("free", p);
 	lock(l);
 	pm__check_block(a, p, "free");
 	pm__arena_free(a, p);
@@ -257,8 +259,9 @@ void *pm__calloc(size_t nmemb, size_t size, int transient)
 
 size_t pm__usable_size(const void *p)
 {
-	if (!p || arena_index(p) < 0)
-		return 0;
+	int ai = p ? arena_index(p) : -1;
+	if (ai < 0 || (ai == 1 && !pm__transient_now()))
+		return 0; /* (no transient arena yet: its range is unmapped) */
 	return pm__block_usable(p);
 }
 
@@ -310,6 +313,8 @@ void *pm__realloc(void *p, size_t n, int transient)
 		bad_pointer("realloc", p);
 	int *l = lock_for(ai);
 	struct pm_arena *a = arena_for(ai);
+	if (unlikely(!a))
+		bad_pointer("realloc", p);
 	/* A block of the transient arena that the program itself resizes
 	 * after main() moves to the persistent heap (realloc may move it). */
 	int move_out = ai == 1 && !transient;
@@ -460,6 +465,7 @@ void pm__fork_child(void)
 		return;
 	tls_forking = 0;
 	plock = tlock = 0;
+	pm__transient_fork_child();
 	pm__tc_release_others(pm__tc_mine());
 	pm__tc_start_all();
 	pm__vg_unmute();

@@ -122,6 +122,13 @@ static int setup_region(void)
 static int transient_lock PM_STATE;
 static int transient_failed PM_STATE;
 
+void pm__transient_fork_child(void)
+{
+	/* a thread of the parent may have been making it: the child's one
+	 * thread makes it again (nothing was published) */
+	transient_lock = 0;
+}
+
 struct pm_arena *pm__transient_make(void)
 {
 	struct pm_arena *t = pm__transient_now();

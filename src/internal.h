@@ -326,6 +326,8 @@ static inline struct pm_arena *pm__transient_now(void)
 /* The transient arena, made (its first 64 KiB committed, its header
  * written) if this is its first request; NULL if it cannot be made. */
 struct pm_arena *pm__transient_make(void);
+/* fork's child handler: the making's lock is free again */
+void pm__transient_fork_child(void);
 
 static inline int pm__in_region(uintptr_t a)
 {

@@ -425,8 +425,7 @@ const char *pm__env(const char *name)
 		return NULL;
 	if (environ) {
 		for (char **e = environ; *e; e++)
-			if (**e == *name && (*e)[1] == name[1] &&
-			    !strncmp(*e, name, n) &&
+			if (**e == *name && !strncmp(*e, name, n) &&
 			    (*e)[n] == '=')
 				return *e + n + 1;
 		return NULL;

@@ -236,12 +236,18 @@ int pm__early_transient(uintptr_t ra)
 #ifndef PM_NO_INTERPOSE
 void *pm__malloc_self(size_t n); /* interpose.c: malloc's own address */
 
-struct direct_scan {
-	uintptr_t libc_addr, ld_base, self;
-	uintptr_t *word[2];  /* libc's, ld.so's */
-	uintptr_t lo[2], hi[2]; /* their RELRO ranges */
-	int count[2];
+/* What start-up learns for the route (prepare_direct), so that setting
+ * it up later (route_direct, from inside a malloc call) needs neither the
+ * loader's list and its lock nor the environment. */
+struct direct_plan {
+	int ready;             /* 1: route_direct may try */
+	uintptr_t libc_addr, ld_base;
+	uintptr_t self;        /* malloc's own address */
+	uintptr_t seen;        /* the address the program calls as malloc */
+	uintptr_t *slot;       /* its PLT slot when seen is such an entry */
+	uintptr_t lo[2], hi[2]; /* libc's and ld.so's RELRO ranges */
 };
+static struct direct_plan plan PM_STATE;
 
 /* How many aligned words of [lo, hi) hold v; the last one's address in
  * *at.  Start-up cost: libc's and ld.so's RELRO data are about 2500
@@ -279,9 +285,9 @@ static int find_words(uintptr_t lo, uintptr_t hi, uintptr_t v, uintptr_t **at)
 	return n;
 }
 
-static int scan_object(struct dl_phdr_info *info, size_t size, void *ctx)
+static int relro_ranges(struct dl_phdr_info *info, size_t size, void *ctx)
 {
-	struct direct_scan *d = ctx;
+	struct direct_plan *d = ctx;
 	(void)size;
 	int which = -1;
 	if (d->ld_base && info->dlpi_addr == d->ld_base)
@@ -298,10 +304,12 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *ctx)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_GNU_RELRO)
 			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		uintptr_t hi = lo + ph->p_memsz;
-		d->lo[which] = lo, d->hi[which] = hi;
-		d->count[which] += find_words(lo, hi, d->self, &d->word[which]);
+		if (d->hi[which]) { /* two: not an object we know */
+			d->lo[which] = d->hi[which] = 0;
+			return 1;
+		}
+		d->lo[which] = info->dlpi_addr + ph->p_vaddr;
+		d->hi[which] = d->lo[which] + ph->p_memsz;
 	}
 	return 0;
 }
@@ -325,7 +333,12 @@ static int relro_write(uintptr_t *w, uintptr_t v, uintptr_t lo, uintptr_t hi)
  * libc's and ld.so's RELRO mappings) cost a process that mallocs once
  * about 11 us of its 0.9 ms spawn, and until then the slow path routes
  * every call correctly by its caller.  A process that allocates much is
- * routed within its first few hundred calls. */
+ * routed within its first few hundred calls; one whose libraries made
+ * that many before its own constructors, at the first slow call from
+ * then on.  What needs the loader's list or the environment is done at
+ * start-up (prepare_direct): route_direct runs inside a malloc call, where
+ * taking the loader's lock could deadlock with a thread that holds it and
+ * waits for this one. */
 #define DIRECT_AFTER 256u
 static unsigned slow_calls PM_STATE;
 int pm__route_waits PM_STATE = 1;
@@ -337,8 +350,39 @@ void pm__route_count(void)
 	/* not a read-modify-write: a count lost to a race only delays it */
 	unsigned c = __atomic_load_n(&slow_calls, __ATOMIC_RELAXED) + 1;
 	__atomic_store_n(&slow_calls, c, __ATOMIC_RELAXED);
-	if (unlikely(c == DIRECT_AFTER) && pm__phase)
+	if (unlikely(c >= DIRECT_AFTER) && pm__phase)
 		route_direct();
+}
+
+/* At the end of phase 0: is the program's malloc this one, where are the
+ * words to look for, and is the route wanted at all. */
+static void prepare_direct(void)
+{
+	static int prepared PM_STATE;
+	if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL))
+		return;
+	const char *e = pm__env("PMALLOC_MALLOC_DIRECT");
+	void *(*volatile seen)(size_t) = malloc;
+	struct direct_plan d;
+	memset(&d, 0, sizeof d);
+	d.libc_addr = pm__libc_lo; /* found by pm__route_startup */
+	d.ld_base = getauxval(AT_BASE);
+	d.self = (uintptr_t)pm__malloc_self;
+	d.seen = (uintptr_t)seen;
+	if ((e && e[0] == '0') || /* the tests of the fallback */
+	    !d.libc_addr || !d.ld_base ||
+	    /* the program's malloc is not this one */
+	    (d.seen != d.self && !(d.slot = plt_slot(d.seen)))) {
+		__atomic_store_n(&pm__route_waits, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	dl_iterate_phdr(relro_ranges, &d);
+	if (!d.hi[0] || !d.hi[1]) {
+		__atomic_store_n(&pm__route_waits, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	d.ready = 1;
+	plan = d;
 }
 
 static void route_direct(void)
@@ -347,55 +391,53 @@ static void route_direct(void)
 	if (__atomic_exchange_n(&tried, 1, __ATOMIC_ACQ_REL))
 		return;
 	__atomic_store_n(&pm__route_waits, 0, __ATOMIC_RELAXED);
-	const char *e = pm__env("PMALLOC_MALLOC_DIRECT");
-	if (e && e[0] == '0')
-		return; /* the tests of the fallback */
-	struct direct_scan d;
-	memset(&d, 0, sizeof d);
-	void *(*volatile seen)(size_t) = malloc;
-	d.libc_addr = pm__libc_lo; /* found by pm__route_startup */
-	if (!pm__libc_lo)
+	if (!plan.ready)
 		return;
-	d.ld_base = getauxval(AT_BASE);
-	d.self = (uintptr_t)pm__malloc_self;
-	uintptr_t *slot = NULL;
-	if ((uintptr_t)seen != d.self && !(slot = plt_slot((uintptr_t)seen)))
-		return; /* the program's malloc is not this one */
+	void *(*seen)(size_t) = (void *(*)(size_t))plan.seen;
 	/* nor is it if a tool replaced its code (valgrind's memcheck without
 	 * the synonym option): its blocks are not ours.  Only valgrind does
-	 * that, and it says so (vg.c); elsewhere the probe is skipped, as it
-	 * would be the transient arena's first request, which a process that
-	 * mallocs once never makes otherwise.  Through a PLT entry the call
-	 * also binds a lazily bound slot, so there it is always made. */
-	if (!PM_VALGRIND || PM_VG_RUNNING() || slot) {
+	 * that, and it says so (vg.c); elsewhere the probe is skipped.
+	 * Through a PLT entry the call also binds a lazily bound slot, so
+	 * there it is always made. */
+	if (!PM_VALGRIND || PM_VG_RUNNING() || plan.slot) {
 		void *t = seen(1);
 		int ours = t && pm__in_region((uintptr_t)t);
 		free(t);
 		if (!ours)
 			return;
 	}
-	if (slot) {
+	uintptr_t want = plan.self;
+	if (plan.slot) {
 		/* the executable's entry must lead to this malloc; the words
 		 * to rewrite then hold the entry's address */
-		if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) != d.self)
+		if (__atomic_load_n(plan.slot, __ATOMIC_ACQUIRE) != plan.self)
 			return;
-		d.self = (uintptr_t)seen;
+		want = plan.seen;
 	}
-	dl_iterate_phdr(scan_object, &d);
-	if (d.count[0] != 1 || d.count[1] != 1)
+	/* libc and ld.so are never unloaded: their RELRO stays where
+	 * start-up found it */
+	uintptr_t *w0 = NULL, *w1 = NULL;
+	if (find_words(plan.lo[0], plan.hi[0], want, &w0) != 1 ||
+	    find_words(plan.lo[1], plan.hi[1], want, &w1) != 1)
 		return;
+	/* under the persistent lock, which fork's prepare handler takes: a
+	 * child never inherits a page left writable in between (mprotect
+	 * neither allocates nor re-enters malloc) */
 	uintptr_t rt = (uintptr_t)pm__malloc_runtime;
-	if (relro_write(d.word[0], rt, d.lo[0], d.hi[0]))
-		return;
-	if (relro_write(d.word[1], rt, d.lo[1], d.hi[1])) {
-		relro_write(d.word[0], d.self, d.lo[0], d.hi[0]); /* as it was */
-		return;
+	pm__lock_persistent();
+	if (!relro_write(w0, rt, plan.lo[0], plan.hi[0])) {
+		if (!relro_write(w1, rt, plan.lo[1], plan.hi[1]))
+			__atomic_store_n(&pm__malloc_direct, 1,
+					 __ATOMIC_RELEASE);
+		else
+			relro_write(w0, want, plan.lo[0], plan.hi[0]); /* back */
 	}
-	__atomic_store_n(&pm__malloc_direct, 1, __ATOMIC_RELEASE);
+	pm__unlock_persistent();
 }
 #else
 int pm__route_waits PM_STATE;
 void pm__route_count(void) {}
+static void prepare_direct(void) {}
 #endif
 
 static void route_runtime_only(void)
@@ -410,6 +452,7 @@ void pm__begin_constructors(void)
 {
 	if (pm__ensure_init() || pm__phase)
 		return;
+	prepare_direct();
 	route_runtime_only();
 	pm__phase = 1;
 }
@@ -418,6 +461,7 @@ void pm__begin_persistent(void)
 {
 	if (pm__phase == 2)
 		return;
+	prepare_direct();
 	route_runtime_only();
 	__atomic_store_n(&pm__phase, 2, __ATOMIC_RELEASE);
 }

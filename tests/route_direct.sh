@@ -49,6 +49,22 @@ probe "fallback, libpmalloc.a" "${f}libc 1 ld 1 file 1 block 1 thread 1 " \
 # process that allocates less is left as it started
 probe "before the 256th call" "early libc 1 ld 1 ${d}libc 0 ld 0 file 1 block 1 thread 1 " \
 	env ROUTE_PROBE_EARLY=1 "$t/probe" $off
+# a library whose constructor mallocs 300 times: the 256th slow call
+# comes before the executable's constructors (gdb's libraries make about
+# 850); the route is set up at the first slow call from then on (was:
+# never, the count having passed 256)
+"$CC" -O2 -shared -fPIC -o "$t/libroutector.so" "$T/tests/prog/route_ctor_lib.c" ||
+	die "cannot build route_ctor_lib.c"
+build_c "$t/probe_ctor" "$T/tests/prog/route_probe.c" -pthread \
+	-Wl,--no-as-needed -L"$t" -lroutector -Wl,-rpath,"$t"
+probe "after 300 mallocs of a library's constructor" \
+	"${d}libc 0 ld 0 file 1 block 1 thread 1 " "$t/probe_ctor" $off
+# malloc never takes the loader's lock: a thread that holds it (inside a
+# dl_iterate_phdr callback) waits for another's 400 mallocs, among them
+# the one that sets up the route (was: that malloc waited for the lock)
+build_c "$t/dlwait" "$T/tests/prog/route_dlwait.c" -pthread
+probe "mallocs while another thread holds the loader's lock" "no deadlock " \
+	timeout 20 "$t/dlwait"
 if [ -x "$B/tests/t_api" ]; then
 	PMALLOC_MALLOC_DIRECT=0 "$B/tests/t_api" >"$t/out" 2>&1 ||
 		bad "t_api with PMALLOC_MALLOC_DIRECT=0: $(tail -5 "$t/out")"

@@ -5,8 +5,7 @@
 #     only mallocs, its first page is still reserved (---p) and
 #     mallinfo2, malloc_trim and pm_heap_info work without it; libc's
 #     first FILE makes it (rw-p) and is counted in it.  Preloaded, linked,
-#     and with every import bound at load (LD_BIND_NOW=1: libpmalloc.so
-#     itself is bound lazily).
+#     and with every import of the program bound at load (LD_BIND_NOW=1).
 #   - a one-malloc process asks personality() once and makes one
 #     membarrier call (strace, when installed).
 . "$(dirname "$0")/lib.sh"
