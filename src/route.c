@@ -250,7 +250,7 @@ struct direct_plan {
 static struct direct_plan plan PM_STATE;
 
 /* How many aligned words of [lo, hi) hold v; the last one's address in
- * *at.  Start-up cost: libc's and ld.so's RELRO data are about 2500
+ * *at.  Its cost: libc's and ld.so's RELRO data are about 2500
  * words; with SSE2, eight at a time compared on their 32-bit halves with
  * v's low half (a hit is then checked word by word), about 2.5
  * instructions a word instead of 6. */
