@@ -144,8 +144,11 @@ void *pm__malloc_slow(size_t n, int transient)
 void pm__free_more(void *p)
 {
 	struct pm_tcache *tc = pm__tc_mine();
-	uintptr_t off = (uintptr_t)p - pm__pbase;
-	if (tc && off < pm__plen && !pm__misaligned(off)) {
+	/* no head is read outside the committed part (pm__in_pheap) */
+	if (tc && pm__in_pheap((uintptr_t)p) && !pm__misaligned((uintptr_t)p)) {
+		/* a block of the part committed since tc's span16 was set:
+		 * the next ones take the fast path */
+		pm__tc_span_raise(tc);
 		size_t head = pm__block_head(p), sz = pm__head_size(head);
 		/* a medium block, a full class, a stopped cache, or a block
 		 * that carries the key (a double free?) */
@@ -262,6 +265,14 @@ size_t pm__usable_size(const void *p)
 	int ai = p ? arena_index(p) : -1;
 	if (ai < 0 || (ai == 1 && !pm__transient_now()))
 		return 0; /* (no transient arena yet: its range is unmapped) */
+	/* p's head is read only inside the arena's committed part (the
+	 * rest is PROT_NONE); an address no block can have gets 0 */
+	const struct pm_arena *a = ai ? pm__transient_now() : &pm__region->p;
+	uintptr_t c = (uintptr_t)pm__chunk_of(p);
+	if (pm__misaligned((uintptr_t)p) ||
+	    c < pm__arena_first((struct pm_arena *)a) ||
+	    c >= __atomic_load_n(&a->top_end, __ATOMIC_RELAXED))
+		return 0;
 	return pm__block_usable(p);
 }
 

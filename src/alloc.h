@@ -111,9 +111,10 @@ static inline void pm__free_via(void *p, void (*slow)(void *))
 	tc->busy = 1;
 	PM_BARRIER();
 	uintptr_t off = (uintptr_t)p - tc->lo;
-	/* a 16-aligned address of the persistent arena: the offset rotated
-	 * right by 4 is below the arena's length / 16 (see pm__tc_pop;
-	 * span16 is 0 while the caches are stopped) */
+	/* a 16-aligned address of the persistent arena's committed part
+	 * (as tc last saw it): the offset rotated right by 4 is below its
+	 * length / 16 (see pm__tc_pop and pm__tc_lo; span16 is 0 while the
+	 * caches are stopped) */
 	if (likely(((off >> 4) | (off << 60)) < tc->span16)) {
 		/* A small chunk: no bit set in its head word but the flags
 		 * PINUSE, CINUSE, EARLY and the size's bits 4-9 (bit 3, or a

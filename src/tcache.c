@@ -77,8 +77,7 @@ void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
 {
 	(void)tc;
 	(void)cls;
-	uintptr_t off = (uintptr_t)b - pm__pbase;
-	if (off >= pm__plen || pm__misaligned(off))
+	if (!pm__in_pheap((uintptr_t)b) || pm__misaligned((uintptr_t)b))
 		pm__fatal("malloc(): corrupted thread cache: next pointer "
 			  "outside the heap or misaligned (use after free?)",
 			  b);
@@ -88,6 +87,27 @@ void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls, const void *b)
 void *pm__tc_corrupt_pop(const void *b)
 {
 	pm__tc_corrupt(pm__tls.tc, 0, b);
+}
+
+void *pm__tc_pop_far(struct pm_tcache *tc, size_t at, void *b)
+{
+	uintptr_t u = (uintptr_t)b;
+	if (!pm__in_pheap(u) || pm__misaligned(u))
+		pm__tc_corrupt(tc, (unsigned)(at / 2), b);
+	pm__tc_span_raise(tc);
+	/* the rest of the pop (pm__tc_pop_at), as it would have gone on:
+	 * the key cleared, the head taken, busy dropped with the room's
+	 * increment.  A quiesce that stopped the cache meanwhile waits for
+	 * the busy byte, as for any pop under way. */
+	uint32_t *key = (uint32_t *)pm__block_key(b);
+	uint32_t k = *key ^ (uint32_t)TC_KEY;
+	*key = k;
+	if (k != 0)
+		pm__tc_corrupt(tc, (unsigned)(at / 2), b);
+	pm__tc_list_at(tc, at)->head = *pm__block_link(b);
+	PM_BARRIER();
+	pm__tc_list_at(tc, at)->busy_room += TC_POP_DONE;
+	return b;
 }
 
 /* A cache struct from the region's list (after a restore or a fork it
@@ -132,8 +152,8 @@ struct pm_tcache *pm__tc_create(void)
 		memset(tc, 0, sizeof *tc);
 		for (unsigned i = 0; i < TC_NCLASS; i++)
 			tc->lists[i].room = pm__tc_cap[i];
-		tc->lo = pm__pbase;
-		tc->span16 = pm__plen >> 4;
+		tc->lo = pm__tc_lo();
+		tc->span16 = pm__tc_span16();
 		tc->next = pm__region->tcaches;
 		pm__region->tcaches = (uintptr_t)tc;
 	}
@@ -559,8 +579,10 @@ void pm__tc_start_all(void)
 {
 	PM_BARRIER();
 	for (uintptr_t t = pm__region->tcaches; t;
-	     t = ((struct pm_tcache *)t)->next)
-		((struct pm_tcache *)t)->span16 = pm__plen >> 4;
+	     t = ((struct pm_tcache *)t)->next) {
+		((struct pm_tcache *)t)->lo = pm__tc_lo();
+		((struct pm_tcache *)t)->span16 = pm__tc_span16();
+	}
 	pm__tc_stop = 0;
 }
 

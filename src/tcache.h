@@ -138,9 +138,13 @@ struct pm_tcache {
 	volatile int busy;     /* inside a fast-path operation */
 	int refills; /* refills so far, up to TC_YOUNG (a young cache's are
 			small) */
-	/* pm__pbase and pm__plen / 16, at hand for the pop's and the free's
-	 * range check; span16 is 0 while the caches are stopped (quiesce,
-	 * fork), which makes both checks fail: the fast paths' stop test */
+	/* pm__tc_lo() and pm__tc_span16(), at hand for the pop's and the
+	 * free's range check: the committed part of the persistent arena,
+	 * not its whole reservation, so that the free of an address above
+	 * it reads no head there (PROT_NONE); span16 is 0 while the caches
+	 * are stopped (quiesce, fork), which makes both checks fail: the
+	 * fast paths' stop test.  pm__grow_top raises every running cache's
+	 * span16 before a block of the new part can exist. */
 	uintptr_t lo, span16;
 	/* Aligned requests (pm__tc_memalign): for each alignment 32 << k
 	 * (k < TC_NALIGN), the mem address of an in-use chunk of the
@@ -203,6 +207,51 @@ extern volatile int pm__tc_stop;
 /* Process-level copies of the persistent arena's range (alloc.c). */
 extern uintptr_t pm__pbase, pm__plen;
 
+/* Where a block of the persistent arena can be: from the lowest payload
+ * address (its head, 8 bytes below, is still in the region) up to the
+ * end of the committed part.  That end only grows while blocks of it are
+ * in use (a restore rewinds it with the caches stopped), so a block
+ * handed over by another thread is below the end this thread reads.
+ * Every check that reads a head or a key of an address it was given, or
+ * that a list or a chain gave, first checks this range: the rest of the
+ * reservation is PROT_NONE. */
+static inline uintptr_t pm__tc_lo(void)
+{
+	return pm__pbase + PM_CHUNK_MEM;
+}
+
+static inline uintptr_t pm__pheap_end(void)
+{
+	return __atomic_load_n(&pm__region->p.top_end, __ATOMIC_RELAXED);
+}
+
+/* 1 if b lies where a block of the persistent arena can be (its
+ * alignment is the caller's to test). */
+static inline int pm__in_pheap(uintptr_t b)
+{
+	uintptr_t lo = pm__tc_lo();
+	return b - lo < pm__pheap_end() - lo;
+}
+
+/* A running cache's span16 for the committed part as it is now. */
+static inline uintptr_t pm__tc_span16(void)
+{
+	return (pm__pheap_end() - pm__tc_lo()) >> 4;
+}
+
+/* tc's span16 raised to the committed part as it is now, by its own
+ * thread, unless the cache is stopped (0): the exchange fails when a
+ * quiesce stores 0 in between, so a stopped cache stays stopped. */
+static inline void pm__tc_span_raise(struct pm_tcache *tc)
+{
+	uintptr_t old = __atomic_load_n(&tc->span16, __ATOMIC_RELAXED);
+	uintptr_t now = pm__tc_span16();
+	if (old != 0 && old < now)
+		__atomic_compare_exchange_n(&tc->span16, &old, now, 0,
+					    __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+}
+
 /* Slow paths (tcache.c). */
 /* A cached block's link or key was overwritten: one line, abort. */
 PM_NORETURN void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls,
@@ -211,6 +260,13 @@ PM_NORETURN void pm__tc_corrupt(struct pm_tcache *tc, unsigned cls,
  * so, which lets the compiler jump to it (malloc's fast path needs no
  * stack frame). */
 void *pm__tc_corrupt_pop(const void *b)
+	__attribute__((cold, noinline, returns_nonnull));
+/* The pop's head b is beyond tc's span16 (not 0 when the pop looked): a
+ * block of the part of the arena committed since span16 was set, or a
+ * corrupt link (one line, abort).  The pop is finished here and span16
+ * raised: never NULL, so that the pop jumps to it as to
+ * pm__tc_corrupt_pop.  The list's busy byte is set, as the pop left it. */
+void *pm__tc_pop_far(struct pm_tcache *tc, size_t at, void *b)
 	__attribute__((cold, noinline, returns_nonnull));
 void *pm__tc_refill(struct pm_tcache *tc, unsigned cls);
 /* The push failed: double-free check, then hand half the class (and p)
@@ -242,8 +298,8 @@ static inline uint64_t *pm__tc_chain_word(void *first)
 static inline void pm__tc_block_check(struct pm_tcache *tc, unsigned cls,
 				      void *b)
 {
-	uintptr_t off = (uintptr_t)b - pm__pbase;
-	if (unlikely(off >= pm__plen || pm__misaligned(off) ||
+	if (unlikely(!pm__in_pheap((uintptr_t)b) ||
+		     pm__misaligned((uintptr_t)b) ||
 		     pm__block_key_get(b) != TC_KEY))
 		pm__tc_corrupt(tc, cls, b);
 }
@@ -351,7 +407,7 @@ static inline void *pm__tc_pop_at(struct pm_tcache *tc, size_t at)
 	/* span16 read again (volatile): kept from the test above, it cost
 	 * the fast path a load into a register */
 	if (unlikely(b != NULL) && *(volatile uintptr_t *)&tc->span16 != 0)
-		return pm__tc_corrupt_pop(b);
+		return pm__tc_pop_far(tc, at, b);
 	/* empty, or stopped */
 	PM_BARRIER();
 	PM_OPAQUE(tc);

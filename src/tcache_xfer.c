@@ -11,8 +11,7 @@
  * persistent arena, 16-aligned (before it is read), keyed. */
 static inline void xfer_check(struct pm_tcache *tc, unsigned cls, uintptr_t b)
 {
-	uintptr_t off = b - pm__pbase;
-	if (unlikely(off >= pm__plen || pm__misaligned(off)))
+	if (unlikely(!pm__in_pheap(b) || pm__misaligned(b)))
 		pm__tc_corrupt(tc, cls, (void *)b);
 }
 

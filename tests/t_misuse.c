@@ -294,6 +294,56 @@ static void *uaf_fast_key(void)
 	return p;
 }
 
+/* Addresses inside the persistent arena's reservation but above its
+ * committed part (PROT_NONE there): a free must not read a head from
+ * them, and a forged cache link to them is found before it is used. */
+static char *above_top(void)
+{
+	struct pm_heap_info hi;
+	if (pm_heap_info(&hi))
+		_exit(4);
+	/* well above the used extent, still below the persistent end */
+	return (char *)((hi.top + (64u << 20)) & ~(uintptr_t)0xfffff);
+}
+
+static void *free_above_top(void)
+{
+	char *q = above_top();
+	announce(q);
+	free(q);
+	return q;
+}
+
+static void *realloc_above_top(void)
+{
+	char *q = above_top();
+	announce(q);
+	test_use(realloc(q, 100));
+	return q;
+}
+
+static void *free_heap_base(void)
+{
+	struct pm_heap_info hi;
+	if (pm_heap_info(&hi))
+		_exit(4);
+	announce((void *)hi.base); /* its head would be below the region */
+	free((void *)hi.base);
+	return (void *)hi.base;
+}
+
+static void *uaf_tcache_above_top(void)
+{
+	char *p = touch(malloc(40), 40);
+	free(p);
+	char *q = above_top();
+	*(void **)p = q; /* a link into the reservation */
+	announce(q);
+	test_use(malloc(40)); /* p itself */
+	test_use(malloc(40)); /* would be q */
+	return p;
+}
+
 static const struct misuse cases[] = {
 	{ "use after free: thread-cache link", "malloc()", uaf_tcache_next },
 	{ "use after free: thread-cache key", "malloc()", uaf_tcache_key },
@@ -312,12 +362,17 @@ static const struct misuse cases[] = {
 	{ "free of a stack address", "free()", free_stack },
 	{ "free of a static array", "free()", free_static },
 	{ "free of mmap memory", "free()", free_mmap },
+	{ "free above the committed heap", "free()", free_above_top },
+	{ "free of the heap's first byte", "free()", free_heap_base },
+	{ "use after free: link above the committed heap", "malloc()",
+	  uaf_tcache_above_top },
 	{ "realloc of a freed block", "realloc()", realloc_freed },
 	{ "realloc of a freed block, same size", "realloc()",
 	  realloc_freed_same_size },
 	{ "realloc of a freed large block", "realloc()", realloc_freed_large },
 	{ "realloc of a stack address", "realloc()", realloc_stack },
 	{ "realloc of mmap memory", "realloc()", realloc_mmap },
+	{ "realloc above the committed heap", "realloc()", realloc_above_top },
 	{ "free(NULL), realloc(NULL, n)", NULL, fine_null },
 };
 

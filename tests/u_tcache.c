@@ -497,6 +497,72 @@ static void nested_pop(struct pm_tcache *tc)
 		  "(0x%x: SIGALRM, the quiesce hung)", st, SIGALRM);
 }
 
+/* A cache's span16 covers the committed part as it was when the cache
+ * last looked (pm__tc_span16); the arena growing behind it is met lazily:
+ * a pop of a block beyond it raises it and returns the block (not a
+ * corruption), a free of one goes to the slow path, which raises it. */
+static void span_follows_growth(struct pm_tcache *tc)
+{
+	const unsigned cls = 5;
+	struct pm_arena *a = &pm__region->p;
+	uintptr_t span = tc->span16;
+	CHECK_EQ(span, pm__tc_span16());
+	/* the arena grows by 16 MiB: the cache is not told */
+	pm__lock_persistent();
+	void *big = pm__arena_alloc(a, 16u << 20);
+	pm__unlock_persistent();
+	CHECK(big != NULL);
+	CHECK_EQ(tc->span16, span);
+	CHECK(pm__tc_span16() > span);
+
+	/* a block carved beyond the span, cached, then popped */
+	void *b = pm__tc_refill(tc, cls);
+	CHECK(b != NULL);
+	CHECK((((uintptr_t)b - tc->lo) >> 4) >= span);
+	void *got[512];
+	unsigned n = pop_all(tc, cls, got, 512);
+	CHECK(pm__tc_push(tc, cls, b));
+	void *again = pm__tc_pop(tc, cls);
+	CHECK(again == b);
+	CHECK_EQ(tc->span16, pm__tc_span16());
+	CHECK_EQ(tc->lists[cls].busy, 0);
+	CHECK_EQ(tc->lists[cls].room, pm__tc_cap[cls]);
+	heap_ok("after a pop beyond the span");
+
+	/* grown again: a free beyond the span takes the slow path, which
+	 * raises the span and caches the block */
+	span = tc->span16;
+	pm__lock_persistent();
+	void *big2 = pm__arena_alloc(a, 16u << 20);
+	void *c = pm__arena_alloc(a, pm__tc_class_size(cls) - PM_CHUNK_OVERHEAD);
+	pm__unlock_persistent();
+	CHECK(big2 != NULL && c != NULL);
+	CHECK((((uintptr_t)c - tc->lo) >> 4) >= span);
+	pm__free(c);
+	CHECK_EQ(tc->span16, pm__tc_span16());
+	CHECK(tc->lists[cls].head == c);
+	CHECK(pm__tc_pop(tc, cls) == c);
+
+	/* a stopped cache stays stopped: the raise needs a running one */
+	pm__lock_persistent();
+	pm__tc_stop_all();
+	pm__tc_span_raise(tc);
+	CHECK_EQ(tc->span16, 0);
+	pm__tc_start_all();
+	pm__unlock_persistent();
+	CHECK_EQ(tc->span16, pm__tc_span16());
+
+	for (unsigned i = 0; i < n; i++)
+		pm__free(got[i]);
+	pm__free(b);
+	pm__free(c);
+	pm__lock_persistent();
+	pm__arena_free(a, big);
+	pm__arena_free(a, big2);
+	pm__unlock_persistent();
+	heap_ok("after the span test");
+}
+
 int main(void)
 {
 	CHECK(pm__ensure_init() == 0);
@@ -506,7 +572,7 @@ int main(void)
 	CHECK(tc != NULL && pm__tls.tc == tc);
 	if (!tc)
 		return test_end();
-	CHECK(tc->lo == pm__pbase && tc->span16 == pm__plen >> 4);
+	CHECK(tc->lo == pm__tc_lo() && tc->span16 == pm__tc_span16());
 	unsigned list[] = { 2, 3, 7, 40, 63, TC_NSMALL, TC_NSMALL + 9,
 			    TC_NCLASS - 1 };
 	for (unsigned i = 0; i < sizeof list / sizeof *list; i++)
@@ -515,6 +581,7 @@ int main(void)
 	free_indexing(tc);
 	quiesce_waits_for_pop(tc);
 	nested_pop(tc);
+	span_follows_growth(tc);
 
 	must_abort(key_overwritten, "a cached block's key overwritten");
 	must_abort(link_overwritten, "a cached block's link overwritten");
