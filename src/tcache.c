@@ -522,6 +522,7 @@ void pm__tc_double_free_check(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	pm__lock_persistent();
 	int dup = in_own_cache(tc, cls, p) ||
+		  (cls < TC_NSMALL && pm__tc_xfer_has(cls, p)) ||
 		  pm__arena_fast_has(&pm__region->p, p);
 	pm__unlock_persistent();
 	if (dup)

@@ -307,6 +307,9 @@ static inline void pm__tc_block_check(struct pm_tcache *tc, unsigned cls,
  * transfer stack as one chain, without the lock.  0 if the stack is deep
  * enough already (or the cache stopped): the caller takes the lock. */
 int pm__tc_xfer_give(struct pm_tcache *tc, unsigned cls, void *p);
+/* 1 if p is on a chain of class cls's transfer stack (the double-free
+ * check of a keyed block: a free that overflowed handed it there). */
+int pm__tc_xfer_has(unsigned cls, const void *p);
 /* Take a chain of class cls (< TC_NSMALL) from its transfer stack into
  * the cache (whose list of the class is empty), without the lock; one of
  * its blocks, or NULL. */

@@ -30,6 +30,35 @@ static unsigned xfer_depth(struct pm_tcache *tc, unsigned cls, uint64_t top)
 /* The cache's class cls is full: hand half of it and p to the class's
  * transfer stack as one chain, without the lock.  0 if the stack is deep
  * enough already (or the cache stopped): the caller takes the lock. */
+int pm__tc_xfer_has(unsigned cls, const void *p)
+{
+	/* Read without taking anything: another thread may take a chain
+	 * meanwhile and change its blocks.  Each address is checked before
+	 * it is read and the walk is bounded, so a stale read at worst
+	 * misses p: never a false report, since the caller only asks for a
+	 * block that carries the key (on a list or a chain, or user data
+	 * equal to a random 64-bit key). */
+	uint64_t top = __atomic_load_n(&pm__region->xfer[cls], __ATOMIC_ACQUIRE);
+	uintptr_t c = (uintptr_t)(top & TC_XFER_PTR);
+	unsigned budget = TC_XFER_DEPTH * 256 + 64;
+	for (unsigned chains = 0; c && chains <= TC_XFER_DEPTH; chains++) {
+		if (!pm__in_pheap(c) || pm__misaligned(c))
+			return 0;
+		uint64_t w = __atomic_load_n(pm__tc_chain_word((void *)c),
+					     __ATOMIC_RELAXED);
+		for (uintptr_t b = c; b; budget--) {
+			if (b == (uintptr_t)p)
+				return 1;
+			if (!budget || !pm__in_pheap(b) || pm__misaligned(b))
+				return 0;
+			b = (uintptr_t)__atomic_load_n(pm__block_link((void *)b),
+						       __ATOMIC_RELAXED);
+		}
+		c = (uintptr_t)(w & TC_XFER_PTR);
+	}
+	return 0;
+}
+
 int pm__tc_xfer_give(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	uint64_t *top = &pm__region->xfer[cls];

@@ -209,6 +209,35 @@ static void double_free(void *arg)
 	pm__tc_overflow(tc, victim_cls, b); /* pushed again */
 }
 
+/* A free that finds its class full hands the block, with half the list,
+ * to the class's transfer stack (pm__tc_xfer_give); freeing it again from
+ * the same thread must be found there (it still carries the key). */
+static void double_free_on_xfer(void *arg)
+{
+	(void)arg;
+	struct pm_tcache *tc = pm__tls.tc;
+	const unsigned cls = victim_cls;
+	struct pm_arena *a = &pm__region->p;
+	size_t n = pm__tc_class_size(cls) - PM_CHUNK_OVERHEAD;
+	pm__lock_persistent();
+	void *p = pm__arena_alloc(a, n);
+	pm__unlock_persistent();
+	while (tc->lists[cls].room) {
+		pm__lock_persistent();
+		void *b = pm__arena_alloc(a, n);
+		pm__unlock_persistent();
+		if (!b || !pm__tc_push(tc, cls, b))
+			_exit(5);
+	}
+	if (!p || pm__tc_xfer_has(cls, p))
+		_exit(6);
+	pm__free(p); /* full: onto the transfer stack */
+	if (!pm__tc_xfer_has(cls, p) || pm__tc_xfer_has(cls, tc))
+		_exit(7);
+	pm__free(p); /* the double free */
+	_exit(8);
+}
+
 /* The fast lists' run words (heap.h, fast_run_set): a refill takes whole
  * runs that fit, walks into one that does not and leaves the rest of it
  * described.  Arena calls under the lock, as the caches make them. */
@@ -586,6 +615,8 @@ int main(void)
 	must_abort(key_overwritten, "a cached block's key overwritten");
 	must_abort(link_overwritten, "a cached block's link overwritten");
 	must_abort(double_free, "a cached block freed again");
+	must_abort(double_free_on_xfer,
+		   "a block on a transfer stack freed again by its thread");
 	must_abort(run_word_overwritten,
 		   "a fast list head's run word overwritten");
 	fast_runs();
