@@ -270,8 +270,16 @@ struct runs {
 	const struct pm__vmalist *l;
 	uint64_t lo, hi; /* the part of the mapping being walked */
 	uint64_t run_lo, run_hi; /* the run being built (run_lo == run_hi: none) */
+	uint64_t z_lo, z_hi;     /* present pages of zeros not yet decided */
 	int rc;
 };
+
+/* A streak of at least this many present pages that hold only zeros is
+ * left out of the image, as if never touched (it reads as zeros again
+ * at resume): a calloc'd or memset table the program never filled.
+ * Shorter streaks stay inside their run: each gap costs a mapping at
+ * resume. */
+#define ZERO_STREAK 8
 
 static void flush(struct runs *r)
 {
@@ -280,15 +288,54 @@ static void flush(struct runs *r)
 	r->run_lo = r->run_hi = 0;
 }
 
-static void page(struct runs *r, uint64_t at)
+/* [lo, hi) joins the run being built, or starts the next one. */
+static void run_add(struct runs *r, uint64_t lo, uint64_t hi)
 {
-	if (r->run_hi == at && r->run_hi > r->run_lo) {
-		r->run_hi = at + PM_PAGE;
+	if (r->run_hi == lo && r->run_hi > r->run_lo) {
+		r->run_hi = hi;
 		return;
 	}
 	flush(r);
-	r->run_lo = at;
-	r->run_hi = at + PM_PAGE;
+	r->run_lo = lo;
+	r->run_hi = hi;
+}
+
+/* The pending streak of zero pages: saved if short, else left out. */
+static void zero_decide(struct runs *r)
+{
+	if (r->z_hi - r->z_lo < (uint64_t)ZERO_STREAK * PM_PAGE &&
+	    r->z_hi > r->z_lo)
+		run_add(r, r->z_lo, r->z_hi);
+	r->z_lo = r->z_hi = 0;
+}
+
+static void page(struct runs *r, uint64_t at)
+{
+	zero_decide(r);
+	run_add(r, at, at + PM_PAGE);
+}
+
+static void zero_page(struct runs *r, uint64_t at)
+{
+	if (r->z_hi == at && r->z_hi > r->z_lo) {
+		r->z_hi = at + PM_PAGE;
+		return;
+	}
+	zero_decide(r);
+	r->z_lo = at;
+	r->z_hi = at + PM_PAGE;
+}
+
+/* 1 if the page at `at` (present, readable) holds only zeros.  Most
+ * pages that hold data show it in their first line. */
+static int all_zero(uint64_t at)
+{
+	const volatile uint64_t *w = (const volatile uint64_t *)(uintptr_t)at;
+	for (size_t i = 0; i < PM_PAGE / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
+		    w[i + 5] | w[i + 6] | w[i + 7])
+			return 0;
+	return 1;
 }
 
 /* The present pages of [lo, hi). */
@@ -305,9 +352,15 @@ static void present(struct runs *r, uint64_t lo, uint64_t hi)
 			for (size_t i = 0; i < n; i++)
 				page(r, at + i * PM_PAGE);
 		} else {
-			for (size_t i = 0; i < n; i++)
-				if (l->pm[i] >> 62)
-					page(r, at + i * PM_PAGE);
+			/* bit 63 present, 62 swapped (not read: left as
+			 * data) */
+			for (size_t i = 0; i < n; i++) {
+				uint64_t a = at + i * PM_PAGE;
+				if ((l->pm[i] >> 63) && all_zero(a))
+					zero_page(r, a);
+				else if (l->pm[i] >> 62)
+					page(r, a);
+			}
 		}
 		at += n * PM_PAGE;
 	}
@@ -328,7 +381,8 @@ static int span_cb(void *vctx, uintptr_t lo, uintptr_t hi)
 int pm__image_runs(const struct pm__vmalist *l, const struct pmf_vma *v,
 		   int (*fn)(void *ctx, uint64_t lo, uint64_t hi), void *ctx)
 {
-	struct runs r = {fn, ctx, l, v->start, v->end, 0, 0, 0};
+	struct runs r = {.fn = fn, .ctx = ctx, .l = l, .lo = v->start,
+			 .hi = v->end};
 	if (v->vclass != PMF_VMA_COPIED || !(v->prot & PMF_PROT_READ))
 		return 0;
 	if (v->flags & PMF_VMAF_FILE)
@@ -348,6 +402,7 @@ int pm__image_runs(const struct pm__vmalist *l, const struct pmf_vma *v,
 	}
 	if (hi > pe && !r.rc) /* above it */
 		present(&r, lo > pe ? lo : pe, hi);
+	zero_decide(&r);
 	flush(&r);
 	return r.rc;
 }
