@@ -507,7 +507,9 @@ static int in_own_cache(struct pm_tcache *tc, unsigned cls, const void *p)
 int pm__tc_is_cached(const void *p)
 {
 	struct pm_tcache *tc = pm__tc_mine();
-	if (!tc || pm__block_key_get(p) != TC_KEY)
+	/* only persistent blocks are cached: nothing read outside them */
+	if (!tc || !pm__in_pheap((uintptr_t)p) || pm__misaligned((uintptr_t)p) ||
+	    pm__block_key_get(p) != TC_KEY)
 		return 0;
 	size_t sz = pm__block_chunksize(p);
 	if (sz < PM_CHUNK_MIN || sz >= TC_CHUNK_LIMIT)

@@ -143,8 +143,9 @@ struct pm_tcache {
 	 * not its whole reservation, so that the free of an address above
 	 * it reads no head there (PROT_NONE); span16 is 0 while the caches
 	 * are stopped (quiesce, fork), which makes both checks fail: the
-	 * fast paths' stop test.  pm__grow_top raises every running cache's
-	 * span16 before a block of the new part can exist. */
+	 * fast paths' stop test.  The arena grows without telling the
+	 * caches: a free or a pop beyond span16 raises it (pm__free_more,
+	 * pm__tc_pop_far), by a compare-exchange from a nonzero value. */
 	uintptr_t lo, span16;
 	/* Aligned requests (pm__tc_memalign): for each alignment 32 << k
 	 * (k < TC_NALIGN), the mem address of an in-use chunk of the
@@ -231,6 +232,13 @@ static inline int pm__in_pheap(uintptr_t b)
 {
 	uintptr_t lo = pm__tc_lo();
 	return b - lo < pm__pheap_end() - lo;
+}
+
+/* 1 if a chain's first block can be at c: its chain word, 16 bytes in
+ * (pm__tc_chain_word), is read too. */
+static inline int pm__chain_in_pheap(uintptr_t c)
+{
+	return pm__in_pheap(c) && pm__in_pheap(c + 16);
 }
 
 /* A running cache's span16 for the committed part as it is now. */

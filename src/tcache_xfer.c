@@ -11,7 +11,7 @@
  * persistent arena, 16-aligned (before it is read), keyed. */
 static inline void xfer_check(struct pm_tcache *tc, unsigned cls, uintptr_t b)
 {
-	if (unlikely(!pm__in_pheap(b) || pm__misaligned(b)))
+	if (unlikely(!pm__chain_in_pheap(b) || pm__misaligned(b)))
 		pm__tc_corrupt(tc, cls, (void *)b);
 }
 
@@ -27,9 +27,6 @@ static unsigned xfer_depth(struct pm_tcache *tc, unsigned cls, uint64_t top)
 	return (unsigned)(*pm__tc_chain_word((void *)h) >> 56);
 }
 
-/* The cache's class cls is full: hand half of it and p to the class's
- * transfer stack as one chain, without the lock.  0 if the stack is deep
- * enough already (or the cache stopped): the caller takes the lock. */
 int pm__tc_xfer_has(unsigned cls, const void *p)
 {
 	/* Read without taking anything: another thread may take a chain
@@ -42,7 +39,7 @@ int pm__tc_xfer_has(unsigned cls, const void *p)
 	uintptr_t c = (uintptr_t)(top & TC_XFER_PTR);
 	unsigned budget = TC_XFER_DEPTH * 256 + 64;
 	for (unsigned chains = 0; c && chains <= TC_XFER_DEPTH; chains++) {
-		if (!pm__in_pheap(c) || pm__misaligned(c))
+		if (!pm__chain_in_pheap(c) || pm__misaligned(c))
 			return 0;
 		uint64_t w = __atomic_load_n(pm__tc_chain_word((void *)c),
 					     __ATOMIC_RELAXED);
@@ -59,6 +56,9 @@ int pm__tc_xfer_has(unsigned cls, const void *p)
 	return 0;
 }
 
+/* The cache's class cls is full: hand half of it and p to the class's
+ * transfer stack as one chain, without the lock.  0 if the stack is deep
+ * enough already (or the cache stopped): the caller takes the lock. */
 int pm__tc_xfer_give(struct pm_tcache *tc, unsigned cls, void *p)
 {
 	uint64_t *top = &pm__region->xfer[cls];

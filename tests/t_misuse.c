@@ -322,6 +322,13 @@ static void *realloc_above_top(void)
 	return q;
 }
 
+/* the same with a thread cache (realloc asks it whether p is cached) */
+static void *realloc_above_top_cached(void)
+{
+	free(touch(malloc(40), 40));
+	return realloc_above_top();
+}
+
 static void *free_heap_base(void)
 {
 	struct pm_heap_info hi;
@@ -373,6 +380,8 @@ static const struct misuse cases[] = {
 	{ "realloc of a stack address", "realloc()", realloc_stack },
 	{ "realloc of mmap memory", "realloc()", realloc_mmap },
 	{ "realloc above the committed heap", "realloc()", realloc_above_top },
+	{ "realloc above the committed heap, with a cache", "realloc()",
+	  realloc_above_top_cached },
 	{ "free(NULL), realloc(NULL, n)", NULL, fine_null },
 };
 
