@@ -447,6 +447,10 @@ static void ares_renew(struct pm_tcache *tc, unsigned k, size_t sz)
 	*pm__block_key(m) = 0; /* no stale mark in a live block */
 }
 
+/* How many blocks of its class an aligned request looks at for one that
+ * is aligned enough. */
+#define ALIGN_LOOK 8
+
 void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
 {
 	PM_ASSERT(n <= TC_MAXREQ && al >= 32 && al <= TC_ALIGN_MAX &&
@@ -461,17 +465,24 @@ void *pm__tc_memalign(struct pm_tcache *tc, size_t al, size_t n)
 	PM_BARRIER();
 	if (likely(!pm__tc_stop)) {
 		/* a freed block of the class that is aligned (one made for
-		 * this alignment or a larger one, most often) */
-		void *h = tc->lists[cls].head;
-		if (h && !((uintptr_t)h & (al - 1))) {
+		 * this alignment or a larger one, most often), among the
+		 * first few: blocks made for other alignments share the
+		 * class, and a request that finds none carves fresh memory */
+		void **at = &tc->lists[cls].head;
+		for (unsigned i = 0; *at && i < ALIGN_LOOK; i++) {
+			void *h = *at;
 			pm__tc_block_check(tc, cls, h);
-			tc->lists[cls].head = *pm__block_link(h);
-			*pm__block_key(h) = 0;
-			tc->lists[cls].room++;
-			ret = h;
-		} else {
-			ret = ares_carve(tc, k, sz);
+			if (!((uintptr_t)h & (al - 1))) {
+				*at = *pm__block_link(h);
+				*pm__block_key(h) = 0;
+				tc->lists[cls].room++;
+				ret = h;
+				break;
+			}
+			at = pm__block_link(h);
 		}
+		if (!ret)
+			ret = ares_carve(tc, k, sz);
 	}
 	PM_BARRIER();
 	tc->busy = 0;
