@@ -377,6 +377,7 @@ static void quiesce_under_load(void)
 static void aligned(struct pm_tcache *tc)
 {
 	static void *v[64];
+	unsigned behind = 0;
 	for (unsigned k = 0; k < TC_NALIGN; k++) {
 		size_t al = (size_t)32 << k, n = 100 + 37 * k;
 		size_t sz = pm__tc_align_size(al, n);
@@ -401,9 +402,47 @@ static void aligned(struct pm_tcache *tc)
 		/* the last one freed heads its class: taken again */
 		pm__free_more(v[7]);
 		CHECK_PTR_EQ(pm__tc_memalign(tc, al, n), v[7]);
+		/* and behind a block of the class that is not aligned
+		 * enough (made for another alignment): found all the same */
+		void *m = NULL, *tried[16];
+		int nt = 0;
+		pm__lock_persistent();
+		while (nt < 15 && !m) {
+			void *b = pm__arena_alloc(&pm__region->p,
+						  sz - PM_CHUNK_OVERHEAD);
+			if (!b)
+				break;
+			if (((uintptr_t)b & (al - 1)) &&
+			    pm__block_chunksize(b) == sz) {
+				m = b;
+				break;
+			}
+			tried[nt++] = b;
+			/* a 48-byte chunk moves the next carve off the
+			 * alignment */
+			void *spacer = pm__arena_alloc(&pm__region->p, 40);
+			if (spacer)
+				tried[nt++] = spacer;
+		}
+		while (nt > 0)
+			pm__arena_free(&pm__region->p, tried[--nt]);
+		pm__unlock_persistent();
+		/* (the arena may carve this size on an aligned grid: then
+		 * there is no such block to make) */
+		if (m) {
+			behind++;
+			pm__free_more(v[7]);
+			pm__free_more(m);
+			unsigned cls = pm__tc_class_of_request(sz - PM_CHUNK_OVERHEAD);
+			CHECK_PTR_EQ(tc->lists[cls].head, m);
+			CHECK_PTR_EQ(pm__tc_memalign(tc, al, n), v[7]);
+			CHECK_PTR_EQ(tc->lists[cls].head, m);
+			pm__free_slow(pm__tc_pop(tc, cls));
+		}
 		for (int i = 0; i < 8; i++)
 			pm__free_slow(v[i]);
 	}
+	CHECK_MSG(behind >= 3, "an aligned block behind another, %u times", behind);
 	pm__lock_persistent();
 	pm__tc_drain(tc);
 	pm__unlock_persistent();
