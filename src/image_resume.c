@@ -176,9 +176,13 @@ int pm__rs_check_mappings(struct rs *r)
 
 static int same_object(const struct pmf_object *f, const struct pm_object *c)
 {
-	if (f->build_id_len && c->build_id_len)
-		return f->build_id_len == c->build_id_len &&
-		       !memcmp(f->build_id, c->build_id, c->build_id_len);
+	/* all three: an object is mapped from its file again, so one
+	 * patched in place (same size and build-id, a new mtime) is
+	 * another object */
+	if (f->build_id_len && c->build_id_len &&
+	    (f->build_id_len != c->build_id_len ||
+	     memcmp(f->build_id, c->build_id, c->build_id_len)))
+		return 0;
 	return f->size == c->size && f->mtime == c->mtime;
 }
 
@@ -248,6 +252,11 @@ static int check_objects(struct rs *r)
 			       (ull)(r->ncur > 0 ? r->cur[0].mtime : 0),
 			       r->ncur > 0 && f[0].load != r->cur[0].load
 				       ? ", loaded elsewhere"
+			       : r->ncur > 0 && f[0].build_id_len &&
+					       r->cur[0].build_id_len &&
+					       (f[0].size != r->cur[0].size ||
+						f[0].mtime != r->cur[0].mtime)
+				       ? ", rewritten since"
 			       : r->ncur > 0 && f[0].build_id_len &&
 					       r->cur[0].build_id_len
 				       ? ", another build (build-id)"

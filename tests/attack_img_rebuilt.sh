@@ -4,7 +4,9 @@
 # script).  The resume is refused (the build-ids differ) and the program
 # runs normally; the reason used to read "made by P (N bytes, mtime M);
 # this is P (N bytes, mtime M)", two identical descriptions, and now says
-# what differs.
+# what differs.  Then the executable patched in place (one string of its
+# rodata: same size, same build-id, a later mtime): it was resumed, its
+# new rodata under the image's state; now refused as rewritten.
 . "$(dirname "$0")/lib.sh"
 norand true 2>/dev/null || skip "setarch -R does not work here"
 cd "$t" || die "no $t"
@@ -32,5 +34,16 @@ expect_has "rebuilt executable: refused" "pmalloc: not resumed: " "$(cat err)"
 expect_has "rebuilt executable: the reason says what differs" \
 	"another build (build-id)" "$(cat err)"
 expect_eq "rebuilt executable: a normal run" "begin
+pm_image 0" "$(cat out)"
+
+# patched in place: same size, same build-id, a later mtime
+build_c "$t/p" a.c
+"$B/pmalloc" run -- ./p >make.out 2>make.err || die "imaging run: $(cat make.err)"
+sleep 1
+sed 's/start/START/' p >p3 && cat p3 >p || die "cannot patch p"
+"$B/pmalloc" run --resume s.img -- ./p >out 2>err
+expect_eq "patched executable: exit status" 0 "$?"
+expect_has "patched executable: refused" "rewritten since" "$(cat err)"
+expect_eq "patched executable: a normal run" "START
 pm_image 0" "$(cat out)"
 finish
