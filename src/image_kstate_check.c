@@ -190,7 +190,9 @@ static int check_record(const struct pmf_fds *h, const struct pmf_fd *rec,
 	}
 	switch (r->class) {
 	case PMF_FD_DIR:
-		if (type != S_IFDIR || !(r->oflags & O_DIRECTORY) || acc != O_RDONLY)
+		/* (O_DIRECTORY is the opener's choice: find and a shell's
+		 * `exec 3< .` open directories without it) */
+		if (type != S_IFDIR || acc != O_RDONLY)
 			return BAD(i, r, "not a directory opened for reading");
 		break;
 	case PMF_FD_DEV:

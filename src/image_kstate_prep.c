@@ -244,6 +244,11 @@ static int prepare_one(struct pm__ks_plan *pl, const struct pmf_fd *rec,
 	case PMF_FD_DIR:
 	case PMF_FD_DEV:
 	case PMF_FD_OPATH:
+		/* a directory opened without O_DIRECTORY (find, a shell's
+		 * `exec 3< .`) is reopened with it: whatever replaced the
+		 * directory since, a FIFO included, is refused at once */
+		if (r->class == PMF_FD_DIR)
+			flags |= O_DIRECTORY;
 		fd = move_high(open(path, flags), base);
 		if (fd < 0)
 			return refuse_open(fd, r->fd, path,
