@@ -54,4 +54,16 @@ if [ "$(id -u)" -eq 0 ]; then
 	expect_eq "another user's image: nothing ran" "" "$(cat nb.out)"
 	expect_has "another user's image: the reason" "owned by uid 65534" "$(cat nb.err)"
 fi
+
+# --resume with a new trigger: the resumed process keeps the image's own
+# (it wrote its next image over the one it resumed from, never the new
+# file): refused before anything runs
+for opt in "--image new.img" "--image new.img --image-on USR1" \
+	"--image new.img --image-every 1"; do
+	# shellcheck disable=SC2086
+	"$B/pmalloc" run --resume s.img $opt -- true >tr.out 2>tr.err
+	expect_eq "--resume $opt: exit status" 2 "$?"
+	expect_has "--resume $opt: the reason" "cannot change it" "$(cat tr.err)"
+done
+[ -e new.img ] && bad "--resume with --image wrote new.img"
 finish

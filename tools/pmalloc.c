@@ -283,6 +283,15 @@ static int cmd_run(int argc, char **argv)
 			prog);
 		return 2;
 	}
+	if (resume && (image || image_on || every)) {
+		fprintf(stderr, "%s run: --resume continues the imaged process "
+				"with its own trigger (the image's --image file "
+				"and signal, as they were); --image, --image-on "
+				"and --image-every cannot change it, and a new "
+				"file would not be written\n",
+			prog);
+		return 2;
+	}
 	if ((image_on || every) && !image) {
 		fprintf(stderr, "%s run: --image-on and --image-every need "
 				"--image FILE\n",
