@@ -66,4 +66,33 @@ for opt in "--image new.img" "--image new.img --image-on USR1" \
 	expect_has "--resume $opt: the reason" "cannot change it" "$(cat tr.err)"
 done
 [ -e new.img ] && bad "--resume with --image wrote new.img"
+
+# a refused resume from another directory runs the command line where
+# the image's process ran (it ran in the caller's directory, where its
+# relative argument in.txt is not)
+cat >q.c <<'EOC'
+#include <stdio.h>
+#include <pmalloc.h>
+int main(int argc, char **argv)
+{
+	char line[64];
+	FILE *f = argc > 1 ? fopen(argv[1], "r") : NULL;
+	if (!f || !fgets(line, sizeof line, f)) {
+		printf("cannot read %s\n", argc > 1 ? argv[1] : "?");
+		return 1;
+	}
+	printf("pm_image %d\n", pm_image("q.img"));
+	printf("first %s", line);
+	return 0;
+}
+EOC
+build_c "$t/q" q.c
+printf 'one\ntwo\n' >in.txt
+"$B/pmalloc" run -- ./q in.txt >q.out 2>q.err || die "imaging run: $(cat q.err)"
+printf 'ONE\ntwo\n' >in.txt # before the offset: the image is stale
+(cd other && exec "$B/pmalloc" resume ../q.img) >qr.out 2>qr.err
+expect_has "stale image from another directory: refused" "pmalloc: not resumed" "$(cat qr.err)"
+expect_eq "stale image from another directory: the command ran in the image's directory" \
+	"pm_image 0
+first ONE" "$(cat qr.out)"
 finish

@@ -152,6 +152,23 @@ int cli_resume(int argc, char **argv, int (*run)(int, char **))
 	char **av = calloc((size_t)p->argc + 6, sizeof *av);
 	if (!av)
 		return 127;
+	/* The command line runs where the image's process ran: a resume
+	 * puts that directory back itself, and a refused one then runs the
+	 * program normally, whose relative arguments name files there, not
+	 * in the caller's directory.  The image by its full path first. */
+	char *abs = realpath(path, NULL);
+	if (abs)
+		path = abs;
+	if (im.fds) {
+		const struct pmf_fds *h = (const struct pmf_fds *)im.fds;
+		const char *cwd = (const char *)im.fds + h->strings_off +
+				  h->cwd_off;
+		if (cwd[0] == '/' && chdir(cwd) != 0)
+			fprintf(stderr, "pmalloc resume: cannot enter the "
+					"image's directory %s (%s); running "
+					"from here\n",
+				cwd, strerror(errno));
+	}
 	int n = 0;
 	av[n++] = "run";
 	av[n++] = "--resume";
