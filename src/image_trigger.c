@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static char trigger_path[4096];
@@ -31,9 +32,26 @@ static char trigger_path[4096];
  * program under a new pid (pm__image_trigger_resumed). */
 static long trigger_pid;
 
+/* The last image's end and how long it took (CLOCK_MONOTONIC, ns): a
+ * signal that arrives less than that long after the end is let go, so
+ * that a program whose image takes longer than `--image-every`'s period
+ * (or that is sent the signal faster than it can image) keeps at least
+ * half its time, instead of writing images only: each signal that came
+ * during a write would be pending when the handler returns. */
+static long long last_end, last_took;
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	if (clock_gettime(CLOCK_MONOTONIC, &t))
+		return 0;
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 void pm__image_trigger_resumed(void)
 {
 	trigger_pid = syscall(SYS_getpid);
+	last_end = last_took = 0; /* another boot's clock, maybe */
 }
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
@@ -51,7 +69,16 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		errno = e;
 		return;
 	}
+	long long t0 = now_ns();
+	if (last_end && t0 >= last_end && t0 - last_end < last_took) {
+		errno = e;
+		return;
+	}
 	int rc = pm__image_take(trigger_path, 1);
+	if (rc == 0) { /* (a resumed process returns 1 here: its clock is new) */
+		last_end = now_ns();
+		last_took = last_end - t0;
+	}
 	if (rc < 0) {
 		char line[600];
 		size_t n = pm__fmt(line, sizeof line,
