@@ -423,6 +423,40 @@ static void link_written(struct pmf_fd *rec, uint32_t n)
 	}
 }
 
+/* Two of the program's descriptors on one open file description (dup,
+ * dup2, `exec 4<&3`): a resume opens each again on its own, and their
+ * common offset would part silently (a script reading by turns from
+ * both read the same lines twice).  Refused, naming both; found with
+ * kcmp(KCMP_FILE) among the descriptors of one file (dev, inode), and
+ * not checked where the kernel has no kcmp. */
+static int shared_description(const struct pmf_fd *r, uint32_t n)
+{
+	long pid = syscall(SYS_getpid);
+	for (uint32_t i = 0; i < n; i++) {
+		if (r[i].class != PMF_FD_READ && r[i].class != PMF_FD_WRITE &&
+		    r[i].class != PMF_FD_DIR)
+			continue;
+		for (uint32_t j = i + 1; j < n; j++) {
+			if (r[j].class != r[i].class || r[j].dev != r[i].dev ||
+			    r[j].ino != r[i].ino)
+				continue;
+			long k = syscall(SYS_kcmp, pid, pid, 0 /* KCMP_FILE */,
+					 (long)r[i].fd, (long)r[j].fd);
+			if (k < 0 && (errno == ENOSYS || errno == EPERM))
+				return 0;
+			if (k == 0)
+				return pm__err(-ENOTSUP,
+					       "fd %d and fd %d share one open "
+					       "file (a dup): a resume cannot "
+					       "give them one offset again; "
+					       "close one before pm_image "
+					       "(pm_at_image)",
+					       r[i].fd, r[j].fd);
+		}
+	}
+	return 0;
+}
+
 int pm__ks_capture(void *scratch, size_t len, const int *skip, int nskip,
 		   unsigned flags, struct pm__ks_capture *out)
 {
@@ -485,6 +519,8 @@ int pm__ks_capture(void *scratch, size_t len, const int *skip, int nskip,
 			c.rec[j] = c.rec[j - 1];
 			c.rec[j - 1] = t;
 		}
+	if ((rc = shared_description(c.rec, c.n)))
+		return rc;
 	link_written(c.rec, c.n);
 	h->nfds = c.n;
 	h->rec_size = sizeof(struct pmf_fd);
