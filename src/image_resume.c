@@ -30,6 +30,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <asm/prctl.h>
@@ -626,9 +627,26 @@ int pm__resume_at_startup(void)
 	 * a normal run puts pmalloc's own pages (a refusal then leaves the
 	 * layout a normal run has) */
 	pm__ensure_init();
+	/* Signals sent while the image is checked and put in place (a
+	 * second or more for a large one) wait: the image's handlers do
+	 * not exist yet, and the program's trigger signal, say, would end
+	 * the process by its default action.  A resume installs the
+	 * image's mask last, and they are delivered to the image's
+	 * handlers; a refusal puts this mask back, and they are delivered
+	 * as in any run.  The faults a check can take stay open. */
+	sigset_t hold, before;
+	sigfillset(&hold);
+	sigdelset(&hold, SIGBUS);
+	sigdelset(&hold, SIGSEGV);
+	sigdelset(&hold, SIGFPE);
+	sigdelset(&hold, SIGILL);
+	sigdelset(&hold, SIGTRAP);
+	int held = !sigprocmask(SIG_BLOCK, &hold, &before);
 	int rc = pm__image_resume(path);
 	pm__env_remove("PMALLOC_RESUME"); /* not for our children */
 	pm__say_line(line, sizeof line, "pmalloc: not resumed: %s: %s", path,
 		     pm_errmsg());
+	if (held) /* (the line first: a held signal may end the process) */
+		sigprocmask(SIG_SETMASK, &before, NULL);
 	return rc;
 }
