@@ -95,4 +95,15 @@ expect_has "stale image from another directory: refused" "pmalloc: not resumed" 
 expect_eq "stale image from another directory: the command ran in the image's directory" \
 	"pm_image 0
 first ONE" "$(cat qr.out)"
+
+# --resume through a wrapper script (pyenv's shims): its interpreter is
+# refused, and the program it execs then gets no image; the CLI names
+# what to run instead
+printf '#!/bin/sh\nexec ./p "$@"\n' >w.sh && chmod +x w.sh || die "w.sh"
+"$B/pmalloc" run -- ./w.sh >w.out 2>w.err || die "imaging through w.sh: $(cat w.err)"
+"$B/pmalloc" run --resume s.img -- ./w.sh >wr.out 2>wr.err
+expect_has "a wrapper script: the hint" "is a script, not $t/p" "$(cat wr.err)"
+expect_has "a wrapper script: the hint names pmalloc resume" "pmalloc resume s.img" "$(cat wr.err)"
+"$B/pmalloc" resume s.img >wp.out 2>wp.err
+expect_eq "a wrapper's image: pmalloc resume resumes it" "pm_image 1" "$(cat wp.out)"
 finish

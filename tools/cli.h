@@ -21,8 +21,9 @@ int cli_resume(int argc, char **argv, int (*run)(int, char **));
  * (set-user-ID or set-group-ID for this user, statically linked) cannot
  * say it was not resumed; this says it for it, on stderr, in the
  * library's words.  file: the path the exec will run (or a name to find
- * in PATH). */
-void cli_resume_precheck(const char *file);
+ * in PATH).  A script (a wrapper that execs the imaged program) gets a
+ * hint naming the image's executable when image is not NULL. */
+void cli_resume_precheck(const char *file, const char *image);
 
 /* The signal --image-every sends when --image-on names none. */
 #define CLI_EVERY_SIGNAL "RTMIN+6"

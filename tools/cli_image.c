@@ -396,13 +396,48 @@ static int is_static_elf(const char *f)
 	return st;
 }
 
-void cli_resume_precheck(const char *file)
+/* 1 if the file starts with "#!" (a script: the kernel runs its
+ * interpreter). */
+static int is_script(const char *f)
+{
+	char head[2];
+	int fd = open(f, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int r = read(fd, head, 2) == 2 && head[0] == '#' && head[1] == '!';
+	close(fd);
+	return r;
+}
+
+void cli_resume_precheck(const char *file, const char *image)
 {
 	char *f = find_program(file);
 	struct stat st;
 	if (!f || stat(f, &st) != 0) {
 		free(f);
 		return; /* the exec reports it */
+	}
+	/* A wrapper script (pyenv's shims, `exec python3 "$@"`) is resumed
+	 * in its interpreter's process, which is not the image's program:
+	 * refused there, and the program it then runs gets no image.  Say
+	 * what to run instead; the library still says why it refused. */
+	struct pm__ckpt ck;
+	struct pm__image im;
+	if (image && is_script(f) && !pm__image_open(image, &ck, &im)) {
+		if (im.rec && im.proc) {
+			const char *exe = im.str + im.proc->exe;
+			struct stat se;
+			if (stat(exe, &se) != 0 || se.st_dev != st.st_dev ||
+			    se.st_ino != st.st_ino)
+				fprintf(stderr,
+					"pmalloc: %s is a script, not %s, "
+					"which the image was made by: the "
+					"script's interpreter cannot resume "
+					"it (`pmalloc resume %s` runs the "
+					"image's own command line)\n",
+					f, exe, image);
+		}
+		pm__image_close(&ck, &im);
 	}
 	const char *why = NULL;
 	if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())

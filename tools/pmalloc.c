@@ -333,7 +333,7 @@ static int cmd_run(int argc, char **argv)
 	/* pmalloc resume: the image's executable, its argv[0] as it was */
 	char *exe = getenv("PMALLOC_RESUME_EXE");
 	if (resume)
-		cli_resume_precheck(exe ? exe : argv[i]);
+		cli_resume_precheck(exe ? exe : argv[i], exe ? NULL : resume);
 	if (exe && (exe = strdup(exe))) {
 		unsetenv("PMALLOC_RESUME_EXE");
 		execv(exe, argv + i);
