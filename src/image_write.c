@@ -624,8 +624,13 @@ int pm__image_take(const char *path, int from_signal)
 		return PM_RESUMED;
 	}
 	if (!rc) {
-		/* the mask the program had, not the all-blocked one */
-		memcpy(&w->ctx.sigmask, &old, sizeof w->ctx.sigmask);
+		/* The context keeps the all-blocked mask: the restorer
+		 * installs it, and the program's own (`old`, on the saved
+		 * stack) comes back above, after the trigger knows its new
+		 * pid.  Signals held during the resume, or pending at the
+		 * image, are delivered only then: the trigger's handler,
+		 * run before, took the resumed process for a forked child
+		 * and let the signal's default action end it. */
 		w->proc.saved_errno = (uint64_t)saved_errno;
 		rc = image_body(w, path);
 	}

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
+	if (argc < 3) /* "trigger": pmalloc's handler stays */
+		sigaction(SIGUSR1, &sa, NULL);
 	int rc = pm_image(argc > 1 ? argv[1] : "s.img");
 	printf("pm_image %d, usr1 %d\n", rc, (int)got);
 	return 0;
@@ -79,6 +80,20 @@ rc=$?
 expect_eq "a signal during the resume: exit status ($(cat r.err))" 0 "$rc"
 expect_eq "a signal during the resume: the image's handler got it" \
 	"pm_image 1, usr1 1" "$(cat r.out)"
+# the same with pmalloc's trigger as the image's handler (--image-on
+# USR1): it ran before it knew the resumed process's pid, took it for a
+# forked child and let the signal's default action end it
+LD_PRELOAD="$t/shim.so" "$B/pmalloc" run --image "$t/trig.img" --image-on USR1 -- ./p t.img trigger >tm.out 2>tm.err ||
+	die "imaging run with a trigger: $(cat tm.err)"
+expect_eq "imaging run with a trigger" "pm_image 0, usr1 0" "$(cat tm.out)"
+rm -f "$t/trig.img"
+SHIM_RAISE=1 LD_PRELOAD="$t/shim.so" "$B/pmalloc" run --resume t.img -- ./p t.img trigger >tr.out 2>tr.err
+rc=$?
+expect_eq "the trigger's signal during the resume: exit status ($(cat tr.err))" 0 "$rc"
+expect_eq "the trigger's signal during the resume: resumed" \
+	"pm_image 1, usr1 0" "$(cat tr.out)"
+[ -s "$t/trig.img" ] || bad "the trigger's signal during the resume: no image written by the trigger"
+
 # refused (other arguments): the signal reaches the program's own start,
 # whose disposition is the default: it ends the process as in any run
 SHIM_RAISE=1 LD_PRELOAD="$t/shim.so" "$B/pmalloc" run --resume s.img -- ./p other.img >x.out 2>x.err
