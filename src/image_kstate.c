@@ -424,22 +424,38 @@ static void link_written(struct pmf_fd *rec, uint32_t n)
 }
 
 /* Two of the program's descriptors on one open file description (dup,
- * dup2, `exec 4<&3`): a resume opens each again on its own, and their
- * common offset would part silently (a script reading by turns from
- * both read the same lines twice).  Refused, naming both; found with
- * kcmp(KCMP_FILE) among the descriptors of one file (dev, inode), and
- * not checked where the kernel has no kcmp. */
+ * dup2, `exec 4<&3`, `exec 3<&0`): a resume opens a read or written file
+ * again on its own (and takes 0-2 from the resuming process), so their
+ * common offset would part silently (a script reading by turns from both
+ * read the same lines twice).  Refused, naming both; found with
+ * kcmp(KCMP_FILE) among the descriptors of one file (dev, inode) of
+ * which one is read or written.  Not refused: directories (fts keeps a
+ * dup of each to open files in it, and reads only the other), and two
+ * O_APPEND writers (every write goes to the end either way).  Not
+ * checked where the kernel has no kcmp, nor past MAX_KCMP comparisons
+ * (thousands of descriptors of one file: the handler of the trigger
+ * must not take seconds). */
+#define MAX_KCMP 4096
 static int shared_description(const struct pmf_fd *r, uint32_t n)
 {
 	long pid = syscall(SYS_getpid);
+	unsigned left = MAX_KCMP;
 	for (uint32_t i = 0; i < n; i++) {
-		if (r[i].class != PMF_FD_READ && r[i].class != PMF_FD_WRITE &&
-		    r[i].class != PMF_FD_DIR)
+		if (r[i].class != PMF_FD_READ && r[i].class != PMF_FD_WRITE)
 			continue;
-		for (uint32_t j = i + 1; j < n; j++) {
-			if (r[j].class != r[i].class || r[j].dev != r[i].dev ||
-			    r[j].ino != r[i].ino)
+		for (uint32_t j = 0; j < n; j++) {
+			if (j == i || r[j].dev != r[i].dev ||
+			    r[j].ino != r[i].ino || r[j].class == PMF_FD_DIR ||
+			    /* a pair of read/written ones: once, from i < j */
+			    ((r[j].class == PMF_FD_READ ||
+			      r[j].class == PMF_FD_WRITE) && j < i))
 				continue;
+			if (r[i].class == PMF_FD_WRITE &&
+			    r[j].class == PMF_FD_WRITE &&
+			    (r[i].oflags & O_APPEND) && (r[j].oflags & O_APPEND))
+				continue;
+			if (!left--)
+				return 0;
 			long k = syscall(SYS_kcmp, pid, pid, 0 /* KCMP_FILE */,
 					 (long)r[i].fd, (long)r[j].fd);
 			if (k < 0 && (errno == ENOSYS || errno == EPERM))
@@ -451,7 +467,8 @@ static int shared_description(const struct pmf_fd *r, uint32_t n)
 					       "give them one offset again; "
 					       "close one before pm_image "
 					       "(pm_at_image)",
-					       r[i].fd, r[j].fd);
+					       r[i].fd < r[j].fd ? r[i].fd : r[j].fd,
+					       r[i].fd < r[j].fd ? r[j].fd : r[i].fd);
 		}
 	}
 	return 0;

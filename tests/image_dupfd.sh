@@ -17,10 +17,9 @@ cat >p.c <<'EOC'
 #include <pmalloc.h>
 int main(int argc, char **argv)
 {
-	int a = open("nums.txt", O_RDONLY);
-	int b = !strcmp(argv[1], "dup") ? dup(a) : open("nums.txt", O_RDONLY);
-	int c = dup(1); /* the inherited stdout: the resuming process's */
-	if (a < 0 || b < 0 || c < 0)
+	int a = !strcmp(argv[1], "stdin") ? 0 : open("nums.txt", O_RDONLY);
+	int b = !strcmp(argv[1], "twice") ? open("nums.txt", O_RDONLY) : dup(a);
+	if (a < 0 || b < 0)
 		return 2;
 	char buf[16];
 	if (read(a, buf, 4) != 4 || read(b, buf, 4) != 4)
@@ -38,6 +37,10 @@ build_c "$t/p" p.c
 expect_has "dup: refused" "fd 3 and fd 4 share one open file" "$(cat d.err)"
 expect_eq "dup: the program goes on" "offsets 8 8" "$(cat d.out)"
 [ -e dup ] && bad "dup: an image was written"
+
+"$B/pmalloc" run -- ./p stdin <nums.txt >s.out 2>s.err || die "stdin run: $(cat s.err)"
+expect_has "dup of stdin: refused" "fd 0 and fd 3 share one open file" "$(cat s.err)"
+expect_eq "dup of stdin: the program goes on" "offsets 8 8" "$(cat s.out)"
 
 "$B/pmalloc" run -- ./p twice >w.out 2>w.err || die "twice run: $(cat w.err)"
 expect_has "opened twice: imaged" "pm_image 0" "$(cat w.err)"
