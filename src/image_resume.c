@@ -180,10 +180,15 @@ static int same_object(const struct pmf_object *f, const struct pm_object *c)
 	/* all three: an object is mapped from its file again, so one
 	 * patched in place (same size and build-id, a new mtime) is
 	 * another object */
-	if (f->build_id_len && c->build_id_len &&
-	    (f->build_id_len != c->build_id_len ||
-	     memcmp(f->build_id, c->build_id, c->build_id_len)))
+	int ids = f->build_id_len && c->build_id_len;
+	if (ids && (f->build_id_len != c->build_id_len ||
+		    memcmp(f->build_id, c->build_id, c->build_id_len)))
 		return 0;
+	/* (size and mtime 0: the imaging process could not stat the
+	 * object's name, a relative one after a chdir; its build-id
+	 * stands for it then) */
+	if (ids && !f->size && !f->mtime)
+		return 1;
 	return f->size == c->size && f->mtime == c->mtime;
 }
 
@@ -274,9 +279,17 @@ static int check_objects(struct rs *r)
 				       c->path);
 		if (o->load != c->load || !same_object(o, c))
 			return pm__err(PM_ELAYOUT, "%s differs from the "
-						   "image's (another build, "
-						   "or loaded elsewhere)",
-				       c->path);
+						   "image's (%s)",
+				       c->path,
+				       o->load != c->load ? "loaded elsewhere"
+				       : o->build_id_len && c->build_id_len &&
+						       o->build_id_len ==
+							       c->build_id_len &&
+						       !memcmp(o->build_id,
+							       c->build_id,
+							       c->build_id_len)
+					       ? "rewritten since: size or mtime"
+					       : "another build");
 	}
 	for (uint32_t i = 1; i < r->ck.h.nobjects; i++) {
 		int here = 0;
