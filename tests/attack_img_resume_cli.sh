@@ -96,6 +96,24 @@ expect_eq "stale image from another directory: the command ran in the image's di
 	"pm_image 0
 first ONE" "$(cat qr.out)"
 
+# a relative PMALLOC_KEY_FILE given to pmalloc resume names the caller's
+# file, though the run starts in the image's directory
+mkdir work && head -c 32 /dev/urandom >key && chmod 600 key || die "key"
+cat >k.c <<'EOC'
+#include <stdio.h>
+#include <pmalloc.h>
+int main(void)
+{
+	printf("pm_image %d\n", pm_image("../k.img"));
+	return 0;
+}
+EOC
+build_c "$t/k" k.c
+(cd work && PMALLOC_KEY_FILE=../key "$B/pmalloc" run -- ../k >../k.out 2>&1) ||
+	die "keyed imaging run: $(cat k.out)"
+PMALLOC_KEY_FILE=key "$B/pmalloc" resume k.img >kr.out 2>&1
+expect_has "relative key file: resumed" "pm_image 1" "$(cat kr.out)"
+
 # --resume through a wrapper script (pyenv's shims): its interpreter is
 # refused, and the program it execs then gets no image; the CLI names
 # what to run instead

@@ -105,6 +105,49 @@ void cli_image_info(const struct pm__ckpt *ck, const struct pm__image *im,
 		printf("  ... %u more (-v lists all)\n", im->nvma - shown);
 }
 
+/* The variable's value as an absolute path when it is a relative one
+ * (cli_resume changes directory before the run reads it). */
+static void env_absolute(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !*v || v[0] == '/')
+		return;
+	char *abs = realpath(v, NULL);
+	if (abs) {
+		setenv(name, abs, 1);
+		free(abs);
+	}
+}
+
+/* LD_PRELOAD's relative entries (separated by ':' or ' ') made absolute. */
+static void preload_absolute(void)
+{
+	const char *v = getenv("LD_PRELOAD");
+	if (!v || !*v)
+		return;
+	size_t cap = strlen(v) * 2 + 4096, n = 0;
+	char *out = malloc(cap), *copy = strdup(v);
+	if (!out || !copy) {
+		free(out);
+		free(copy);
+		return;
+	}
+	out[0] = '\0';
+	for (char *save = NULL, *e = strtok_r(copy, ": ", &save); e;
+	     e = strtok_r(NULL, ": ", &save)) {
+		char *abs = e[0] != '/' && strchr(e, '/') ? realpath(e, NULL)
+							    : NULL;
+		const char *use = abs ? abs : e;
+		if (n + strlen(use) + 2 < cap)
+			n += (size_t)snprintf(out + n, cap - n, "%s%s",
+					      n ? ":" : "", use);
+		free(abs);
+	}
+	setenv("LD_PRELOAD", out, 1);
+	free(out);
+	free(copy);
+}
+
 int cli_resume(int argc, char **argv, int (*run)(int, char **))
 {
 	int i = 1, no_verify = 0;
@@ -159,6 +202,10 @@ int cli_resume(int argc, char **argv, int (*run)(int, char **))
 	char *abs = realpath(path, NULL);
 	if (abs)
 		path = abs;
+	/* and the paths the run and the resume read from the environment */
+	env_absolute("PMALLOC_KEY_FILE");
+	env_absolute("PMALLOC_LIB");
+	preload_absolute();
 	if (im.fds) {
 		const struct pmf_fds *h = (const struct pmf_fds *)im.fds;
 		const char *cwd = (const char *)im.fds + h->strings_off +
