@@ -124,4 +124,10 @@ expect_has "a wrapper script: the hint" "is a script, not $t/p" "$(cat wr.err)"
 expect_has "a wrapper script: the hint names pmalloc resume" "pmalloc resume s.img" "$(cat wr.err)"
 "$B/pmalloc" resume s.img >wp.out 2>wp.err
 expect_eq "a wrapper's image: pmalloc resume resumes it" "pm_image 1" "$(cat wp.out)"
+# a script whose "#!" names the imaged program itself resumes: no hint
+printf '#!%s\n' "$t/p" >i.sh && chmod +x i.sh || die "i.sh"
+"$B/pmalloc" run -- ./i.sh >i.out 2>i.err || die "imaging through i.sh: $(cat i.err)"
+"$B/pmalloc" run --resume s.img -- ./i.sh >ir.out 2>ir.err
+expect_eq "an interpreter script: resumed ($(cat ir.err))" "pm_image 1" "$(cat ir.out)"
+case $(cat ir.err) in *"is a script"*) bad "an interpreter script: a hint on a resume that works" ;; esac
 finish

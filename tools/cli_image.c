@@ -443,17 +443,28 @@ static int is_static_elf(const char *f)
 	return st;
 }
 
-/* 1 if the file starts with "#!" (a script: the kernel runs its
- * interpreter). */
-static int is_script(const char *f)
+/* If f is a script ("#!"), its interpreter's path (for "#!/usr/bin/env
+ * NAME", NAME found in PATH; "" when it cannot be told), to free; NULL
+ * when f is no script. */
+static char *script_interpreter(const char *f)
 {
-	char head[2];
+	char head[256];
 	int fd = open(f, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	int r = read(fd, head, 2) == 2 && head[0] == '#' && head[1] == '!';
+		return NULL;
+	ssize_t n = read(fd, head, sizeof head - 1);
 	close(fd);
-	return r;
+	if (n < 2 || head[0] != '#' || head[1] != '!')
+		return NULL;
+	head[n] = '\0';
+	char *save = NULL, *line = strtok_r(head + 2, "\n", &save);
+	char *w = line ? strtok_r(line, " \t", &save) : NULL;
+	if (w && !strcmp(w, "/usr/bin/env"))
+		w = strtok_r(NULL, " \t", &save);
+	if (!w)
+		return strdup("");
+	char *prog = find_program(w); /* (a name with a slash as it is) */
+	return prog ? prog : strdup("");
 }
 
 void cli_resume_precheck(const char *file, const char *image)
@@ -470,12 +481,16 @@ void cli_resume_precheck(const char *file, const char *image)
 	 * what to run instead; the library still says why it refused. */
 	struct pm__ckpt ck;
 	struct pm__image im;
-	if (image && is_script(f) && !pm__image_open(image, &ck, &im)) {
+	char *interp = image ? script_interpreter(f) : NULL;
+	if (interp && !pm__image_open(image, &ck, &im)) {
 		if (im.rec && im.proc) {
 			const char *exe = im.str + im.proc->exe;
-			struct stat se;
-			if (stat(exe, &se) != 0 || se.st_dev != st.st_dev ||
-			    se.st_ino != st.st_ino)
+			struct stat se, si;
+			/* the kernel runs the interpreter named on the "#!"
+			 * line with the script as its argument: the image's
+			 * program itself, if it is that one */
+			if (stat(exe, &se) != 0 || stat(interp, &si) != 0 ||
+			    se.st_dev != si.st_dev || se.st_ino != si.st_ino)
 				fprintf(stderr,
 					"pmalloc: %s is a script, not %s, "
 					"which the image was made by: the "
@@ -486,6 +501,7 @@ void cli_resume_precheck(const char *file, const char *image)
 		}
 		pm__image_close(&ck, &im);
 	}
+	free(interp);
 	const char *why = NULL;
 	if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
 		why = "is set-user-ID: the loader does not preload pmalloc "
