@@ -17,13 +17,22 @@ cat >p.c <<'EOC'
 #include <pmalloc.h>
 int main(int argc, char **argv)
 {
-	int a = !strcmp(argv[1], "stdin") ? 0 : open("nums.txt", O_RDONLY);
+	int a = !strcmp(argv[1], "stdin") ? 0
+		: !strcmp(argv[1], "dirdup") ? open(".", O_RDONLY | O_DIRECTORY)
+		: !strcmp(argv[1], "appdup")
+			? open("log", O_WRONLY | O_APPEND | O_CREAT, 0600)
+			: open("nums.txt", O_RDONLY);
 	int b = !strcmp(argv[1], "twice") ? open("nums.txt", O_RDONLY) : dup(a);
 	if (a < 0 || b < 0)
 		return 2;
 	char buf[16];
-	if (read(a, buf, 4) != 4 || read(b, buf, 4) != 4)
+	if (!strcmp(argv[1], "appdup")) {
+		if (write(a, "1234", 4) != 4 || write(b, "5678", 4) != 4)
+			return 3;
+	} else if (strcmp(argv[1], "dirdup") &&
+		   (read(a, buf, 4) != 4 || read(b, buf, 4) != 4)) {
 		return 3;
+	}
 	int rc = pm_image(argv[1]);
 	fprintf(stderr, "pm_image %d%s%s\n", rc, rc < 0 ? ": " : "",
 		rc < 0 ? pm_errmsg() : "");
@@ -41,6 +50,16 @@ expect_eq "dup: the program goes on" "offsets 8 8" "$(cat d.out)"
 "$B/pmalloc" run -- ./p stdin <nums.txt >s.out 2>s.err || die "stdin run: $(cat s.err)"
 expect_has "dup of stdin: refused" "fd 0 and fd 3 share one open file" "$(cat s.err)"
 expect_eq "dup of stdin: the program goes on" "offsets 8 8" "$(cat s.out)"
+
+# not refused: a dup of a directory (fts: find keeps one of each to open
+# files in it, and reads the other), two O_APPEND writers
+for m in dirdup appdup; do
+	"$B/pmalloc" run -- ./p $m >$m.out 2>$m.err || die "$m run: $(cat $m.err)"
+	expect_has "$m: imaged" "pm_image 0" "$(cat $m.err)"
+	"$B/pmalloc" run --resume $m -- ./p $m >$m.r 2>$m.rerr || bad "$m: resume: exit $?"
+	expect_has "$m: resumed" "pm_image 1" "$(cat $m.rerr)"
+done
+expect_eq "appdup: the log as the image had it" "12345678" "$(cat log)"
 
 "$B/pmalloc" run -- ./p twice >w.out 2>w.err || die "twice run: $(cat w.err)"
 expect_has "opened twice: imaged" "pm_image 0" "$(cat w.err)"
