@@ -600,7 +600,13 @@ int pm__image_resume(const char *path)
 	if (!rc)
 		rc = pm__rs_prepare_kstate(&r, p);
 	if (!rc) {
+		/* the checksums' helper thread, joined, may still count for
+		 * a moment: it woke its joiner before it left the group */
 		int nt = pm__thread_count();
+		for (int i = 0; r.ck.helper_ran && nt > 1 && i < 400; i++) {
+			usleep(250);
+			nt = pm__thread_count();
+		}
 		if (nt != 1)
 			rc = pm__err(-EBUSY, "%d threads run here (a library "
 					     "started one); the image has one",
