@@ -39,6 +39,10 @@ static long trigger_pid;
  * half its time, instead of writing images only: each signal that came
  * during a write would be pending when the handler returns. */
 static long long last_end, last_took;
+/* PMALLOC_IMAGE_EVERY set (by `--image-every`): the signals come from
+ * a clock, and one let go is not worth a line; a signal someone sent
+ * by hand is. */
+static int every_mode;
 
 static long long now_ns(void)
 {
@@ -71,6 +75,19 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	}
 	long long t0 = now_ns();
 	if (last_end && t0 >= last_end && t0 - last_end < last_took) {
+		if (!every_mode) {
+			char line[200];
+			size_t n = pm__fmt(line, sizeof line,
+					   "pmalloc: image on signal %d not "
+					   "written: the last one ended %lu ms "
+					   "ago and took %lu ms\n",
+					   sig,
+					   (unsigned long)((t0 - last_end) /
+							   1000000),
+					   (unsigned long)(last_took / 1000000));
+			pm__write_all(2, line,
+				      n < sizeof line ? n : sizeof line - 1);
+		}
 		errno = e;
 		return;
 	}
@@ -163,8 +180,10 @@ void pm__image_trigger_startup(void)
 		pm__env_remove("PMALLOC_IMAGE");
 		pm__env_remove("PMALLOC_IMAGE_ON");
 		pm__env_remove("PMALLOC_IMAGE_PID");
+		pm__env_remove("PMALLOC_IMAGE_EVERY");
 		return;
 	}
+	every_mode = pm__env("PMALLOC_IMAGE_EVERY") != NULL;
 	int sig = parse_signal(on);
 	size_t n = strlen(path);
 	if (!sig || !n || n >= sizeof trigger_path) {
@@ -185,5 +204,6 @@ void pm__image_trigger_startup(void)
 	if (mine < 0) {
 		pm__env_remove("PMALLOC_IMAGE");
 		pm__env_remove("PMALLOC_IMAGE_ON");
+		pm__env_remove("PMALLOC_IMAGE_EVERY");
 	}
 }

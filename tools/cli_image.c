@@ -337,6 +337,9 @@ int cli_run_every(char **argv, double period)
 		char num[24];
 		snprintf(num, sizeof num, "%ld", (long)getpid());
 		setenv("PMALLOC_IMAGE_PID", num, 1);
+		/* the signals come from this clock: one the program lets go
+		 * (it came too soon after the last image) is not reported */
+		setenv("PMALLOC_IMAGE_EVERY", "1", 1);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "pmalloc run: cannot run %s: %s\n", argv[0],
