@@ -175,6 +175,14 @@ int pm__rs_check_mappings(struct rs *r)
 	return 0;
 }
 
+/* Both have a build-id, and it is the same one. */
+static int same_build_id(const struct pmf_object *f, const struct pm_object *c)
+{
+	return f->build_id_len && c->build_id_len &&
+	       f->build_id_len == c->build_id_len &&
+	       !memcmp(f->build_id, c->build_id, c->build_id_len);
+}
+
 static int same_object(const struct pmf_object *f, const struct pm_object *c)
 {
 	/* all three: an object is mapped from its file again, so one
@@ -258,10 +266,7 @@ static int check_objects(struct rs *r)
 			       (ull)(r->ncur > 0 ? r->cur[0].mtime : 0),
 			       r->ncur > 0 && f[0].load != r->cur[0].load
 				       ? ", loaded elsewhere"
-			       : r->ncur > 0 && f[0].build_id_len &&
-					       r->cur[0].build_id_len &&
-					       (f[0].size != r->cur[0].size ||
-						f[0].mtime != r->cur[0].mtime)
+			       : r->ncur > 0 && same_build_id(&f[0], &r->cur[0])
 				       ? ", rewritten since"
 			       : r->ncur > 0 && f[0].build_id_len &&
 					       r->cur[0].build_id_len
@@ -282,12 +287,7 @@ static int check_objects(struct rs *r)
 						   "image's (%s)",
 				       c->path,
 				       o->load != c->load ? "loaded elsewhere"
-				       : o->build_id_len && c->build_id_len &&
-						       o->build_id_len ==
-							       c->build_id_len &&
-						       !memcmp(o->build_id,
-							       c->build_id,
-							       c->build_id_len)
+				       : same_build_id(o, c)
 					       ? "rewritten since: size or mtime"
 					       : "another build");
 	}
