@@ -47,6 +47,11 @@ int pm__rs_same_mapping(const struct rs *r, const struct pmf_vma *v,
 			const struct pmf_vma *c);
 int pm__rs_check_mappings(struct rs *r);
 
+/* image_objects.c: the executable and every loaded object against the
+ * image's (build-id, size, mtime, address), and the image's dlopened
+ * objects unchanged on disk: 0, PM_EEXEC or PM_ELAYOUT. */
+int pm__rs_check_objects(struct rs *r);
+
 /* image_stage.c: the lowest descriptor number above every one the image
  * records (where the resume keeps its own); the staging area with the
  * plan, the stack, the kernel state's room and (keyed) the checked pages;
